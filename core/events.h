@@ -1,0 +1,75 @@
+/*
+ * The event bus: every event is one JSON line
+ * {"seq":N,"ts":"2026-12-03T15:35:24.123Z","type":"noun.verb",...}.
+ *
+ * Lines are retained in memory in one offset space that only grows (the
+ * byte offsets of events.log).  Each subscriber has its own cursor that
+ * starts at "now" and may lag at most a bounded number of lines; one that
+ * falls further behind gets {"type":"events.dropped","count":N} in place of
+ * what it missed.  Everything runs on the loop thread.
+ */
+#ifndef ALKNET_EVENTS_H
+#define ALKNET_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+#include <uv.h>
+
+struct events_sub;
+
+/* Called (from the loop, never inside events_emit) when sub has data or
+ * the bus was closed. */
+typedef void (*events_ready_cb)(struct events_sub *sub, void *arg);
+
+/*
+ * Prepares the bus.  retain_bytes bounds the log kept in memory,
+ * sub_lines bounds how far one subscriber may lag.  first_seq and
+ * first_offset continue a previous run's numbering (0 and 0 for a fresh
+ * node).  Returns 0 or -ENOMEM.
+ */
+int	events_init(uv_loop_t *loop, size_t retain_bytes, size_t sub_lines,
+	    uint64_t first_seq, uint64_t first_offset);
+
+/* Ends every subscriber with EOF and frees the bus. */
+void	events_close(void);
+
+/*
+ * Emits an event of the given type.  fields is a JSON object whose members
+ * follow seq, ts and type; the reference is stolen (NULL means none).
+ * Never carries destinations, names looked up, payloads or secrets.
+ */
+void	events_emit(const char *type, json_t *fields);
+
+/* Number of events emitted and lines dropped for slow readers. */
+uint64_t events_emitted(void);
+uint64_t events_dropped(void);
+
+/* The log's size: bytes ever written, the st_size of events.log. */
+uint64_t events_log_size(void);
+
+/*
+ * Copies log bytes at off into buf (at most len).  Returns the count, 0
+ * at the end.  Bytes older than what is retained read as '\n'.
+ */
+size_t	events_log_read(uint64_t off, char *buf, size_t len);
+
+/* A new subscriber whose cursor is at "now".  NULL on ENOMEM. */
+struct events_sub *events_subscribe(events_ready_cb cb, void *arg);
+
+/* Frees a subscriber; accepts NULL. */
+void	events_unsubscribe(struct events_sub *sub);
+
+/*
+ * Copies whole lines for sub into buf.  Returns the byte count (> 0),
+ * -EAGAIN when no line is waiting (the callback fires when one is),
+ * 0 at EOF (the bus is closed), or -EMSGSIZE if even one line does not
+ * fit in len.
+ */
+ssize_t	events_read(struct events_sub *sub, char *buf, size_t len);
+
+/* True when a read would not return -EAGAIN. */
+int	events_readable(const struct events_sub *sub);
+
+#endif

@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
+#include <libssh/libssh.h>
 
 struct channel;
 
@@ -32,8 +34,32 @@ void	channel_info(const struct channel *c, struct channel_info *info);
  * Closes the channel: the peer sees the channel close, the target socket
  * is closed.  It disappears from lookups at once.  Returns 0.
  */
-int	channel_close(struct channel *c);
+int	channel_end(struct channel *c);
 
 size_t	channel_count(void);
+
+/*
+ * Inside core only: a session's channels.
+ */
+struct session;
+TAILQ_HEAD(channel_set, channel);
+
+/*
+ * Handles a direct-tcpip open request (msg is owned from here on): the
+ * target is resolved and connected, then the channel confirmed; any
+ * failure answers with an open failure.  Returns 0 or a negative errno.
+ */
+int	channel__open(struct session *s, struct channel_set *set,
+	    ssh_message msg);
+
+/* After libssh ran for the session: retries writes the peer's window
+ * held back, and frees channels that finished. */
+void	channel__settle(struct channel_set *set);
+
+/* Number of channels in the set. */
+unsigned channel__set_count(const struct channel_set *set);
+
+/* Closes every channel of the set (the session is going away). */
+void	channel__close_all(struct channel_set *set);
 
 #endif

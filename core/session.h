@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <libssh/libssh.h>
+#include <uv.h>
 
 struct session;
 
@@ -42,5 +44,31 @@ int	session_close(struct session *s, const char *reason);
 void	session_close_all(const char *reason);
 
 size_t	session_count(void);
+
+/*
+ * Inside core only.
+ */
+struct sshd;
+
+/* Starts a session on an accepted libssh session.  Returns 0 or a
+ * negative errno (ssh is freed then). */
+int	session__start(uv_loop_t *loop, struct sshd *sshd, ssh_session ssh,
+	    const char *peer_ip, const char *peer, const char *transport);
+
+ssh_session session__ssh(const struct session *s);
+uint64_t session__id(const struct session *s);
+const char *session__identity(const struct session *s);
+uv_loop_t *session__loop(const struct session *s);
+
+/* Adds channel traffic to the session's counters. */
+void	session__count(struct session *s, uint64_t in, uint64_t out);
+
+/*
+ * Called at the end of every loop callback that used libssh on behalf of
+ * s outside of the session's own poll handler: handles what libssh
+ * queued, frees what was closed, and updates the poll interest.  s may be
+ * freed on return.
+ */
+void	session__settle(struct session *s);
 
 #endif

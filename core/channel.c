@@ -1,0 +1,699 @@
+/*
+ * direct-tcpip channels spliced to TCP targets.
+ *
+ * The channel is confirmed only once its target has connected; every
+ * address the target resolves to is tried in turn.  Each direction has
+ * its own back-pressure: data from the peer that the target cannot take
+ * yet stays in libssh's channel buffer (which stops the window from
+ * growing) and is drained when the target's write queue has room; data
+ * from the target that the peer's window refuses is kept, and the target
+ * is not read again until it has gone out.  End of file is carried each
+ * way as a half-close.
+ *
+ * libssh calls the channel callbacks from inside its own calls, so they
+ * only record what happened; the work that may free something runs in
+ * channel__settle.
+ */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libssh/callbacks.h>
+#include <libssh/server.h>
+#include <uv.h>
+
+#include "channel.h"
+#include "events.h"
+#include "node.h"
+#include "session.h"
+#include "stats.h"
+
+#define CHANNEL_MAX		65536
+#define CHANNEL_PER_SESSION	4096
+#define CHANNEL_WQ_HIGH		(512 * 1024)
+#define CHANNEL_WQ_LOW		(128 * 1024)
+#define CHANNEL_READ_SIZE	(64 * 1024)
+
+enum channel_state {
+	CHANNEL_CONNECTING,
+	CHANNEL_OPEN,
+	CHANNEL_CLOSED,
+};
+
+static const char *channel_state_names[] = {
+	"connecting", "open", "closed",
+};
+
+struct channel {
+	TAILQ_ENTRY(channel)	 sentry;	/* the session's set */
+	TAILQ_ENTRY(channel)	 gentry;	/* all channels, id order */
+	uint64_t		 id;
+	uint64_t		 session_id;
+	struct session		*session;	/* NULL once closed */
+	struct channel_set	*set;
+	uv_loop_t		*loop;
+	int			 refs;
+	enum channel_state	 state;
+	int			 finish;	/* close at the next settle */
+
+	ssh_message		 msg;		/* open request, unanswered */
+	ssh_channel		 ch;
+	struct ssh_channel_callbacks_struct cb;
+
+	uv_getaddrinfo_t	 gai;
+	int			 gai_pending;
+	struct addrinfo		*ai_list;
+	struct addrinfo		*ai_next;
+	uv_tcp_t		 tcp;
+	int			 tcp_open;
+	uv_connect_t		 conn;
+	uv_shutdown_t		 shut;
+
+	size_t			 wq;		/* bytes queued to the target */
+	int			 ssh_stalled;	/* data left in libssh */
+	int			 peer_eof;
+	int			 peer_closed;
+	int			 target_shut;
+	int			 target_eof;
+	int			 eof_sent;
+	char			*pend;		/* target data the window held */
+	size_t			 pend_off;
+	size_t			 pend_len;
+
+	uint64_t		 bytes_in;
+	uint64_t		 bytes_out;
+	int64_t			 opened;
+	char			 identity[128];
+	char			 host[256];
+	unsigned		 port;
+	char			 target[300];
+};
+
+struct channel_write {
+	uv_write_t		 req;
+	struct channel		*c;
+	size_t			 len;
+	char			 data[];
+};
+
+static TAILQ_HEAD(, channel) channels = TAILQ_HEAD_INITIALIZER(channels);
+static size_t		 nchannels;
+static uint64_t		 next_id;
+static char		 read_buf[CHANNEL_READ_SIZE];
+
+static void	channel_try_next(struct channel *);
+static void	channel_drain_ssh(struct channel *);
+static void	channel_unref(struct channel *);
+static void	channel_settle_session(struct channel *);
+
+static void
+channel_on_tcp_closed(uv_handle_t *h)
+{
+	channel_unref(h->data);
+}
+
+static void
+channel_on_attempt_closed(uv_handle_t *h)
+{
+	struct channel *c = h->data;
+
+	if (!c->finish && c->session != NULL) {
+		channel_try_next(c);
+		channel_settle_session(c);
+	}
+	channel_unref(c);
+}
+
+static void
+channel_unref(struct channel *c)
+{
+	if (--c->refs > 0)
+		return;
+	if (c->ai_list != NULL)
+		uv_freeaddrinfo(c->ai_list);
+	free(c->pend);
+	free(c);
+}
+
+static void
+channel_emit(struct channel *c, const char *type, json_t *extra)
+{
+	json_t *o = json_pack("{s:I,s:I,s:s}", "channel", (json_int_t)c->id,
+	    "session", (json_int_t)c->session_id, "kind", "direct-tcpip");
+
+	if (extra != NULL) {
+		json_object_update(o, extra);
+		json_decref(extra);
+	}
+	events_emit(type, o);
+}
+
+/* Runs the deferred work for c's session; c's session may be gone. */
+static void
+channel_settle_session(struct channel *c)
+{
+	if (c->session != NULL)
+		session__settle(c->session);
+}
+
+/*
+ * Target side.
+ */
+
+static void
+channel_on_written(uv_write_t *req, int status)
+{
+	struct channel_write	*w = (struct channel_write *)req;
+	struct channel		*c = w->c;
+
+	c->wq -= w->len;
+	free(w);
+	if (status == UV_ECANCELED || c->state != CHANNEL_OPEN)
+		return;
+	if (status < 0)
+		c->finish = 1;
+	else if (c->ssh_stalled && c->wq < CHANNEL_WQ_LOW)
+		channel_drain_ssh(c);
+	channel_settle_session(c);
+}
+
+static int
+channel_to_target(struct channel *c, const char *data, size_t len)
+{
+	struct channel_write	*w;
+	uv_buf_t		 buf = uv_buf_init((char *)data, (unsigned)len);
+	int			 n = 0;
+
+	c->bytes_in += len;
+	stats.bytes_in += len;
+	session__count(c->session, len, 0);
+
+	/* Most writes complete at once; copy only what does not. */
+	if (c->wq == 0 && (n = uv_try_write((uv_stream_t *)&c->tcp, &buf,
+	    1)) < 0 && n != UV_EAGAIN)
+		return n;
+	if (n < 0)
+		n = 0;
+	if ((size_t)n == len)
+		return 0;
+
+	if ((w = malloc(sizeof *w + len - (size_t)n)) == NULL)
+		return UV_ENOMEM;
+	w->c = c;
+	w->len = len - (size_t)n;
+	memcpy(w->data, data + n, w->len);
+	buf = uv_buf_init(w->data, (unsigned)w->len);
+	if ((n = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1,
+	    channel_on_written)) != 0) {
+		free(w);
+		return n;
+	}
+	c->wq += w->len;
+	return 0;
+}
+
+static void
+channel_shut_target(struct channel *c)
+{
+	if (c->target_shut || !c->tcp_open)
+		return;
+	c->target_shut = 1;
+	/* Runs after the queued writes; the target then sees EOF. */
+	if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, NULL) != 0)
+		c->finish = 1;
+}
+
+static void
+channel_send_eof(struct channel *c)
+{
+	if (c->eof_sent)
+		return;
+	c->eof_sent = 1;
+	if (ssh_channel_send_eof(c->ch) != SSH_OK)
+		c->finish = 1;
+}
+
+static void
+channel_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	/* One buffer serves every read: each is consumed before the next. */
+	*buf = uv_buf_init(read_buf, sizeof read_buf);
+}
+
+static void
+channel_keep_pending(struct channel *c, const char *data, size_t len)
+{
+	if ((c->pend = malloc(len)) == NULL) {
+		c->finish = 1;
+		return;
+	}
+	memcpy(c->pend, data, len);
+	c->pend_off = 0;
+	c->pend_len = len;
+	uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+static void
+channel_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct channel	*c = st->data;
+	int		 n;
+
+	if (nread == 0 || c->state != CHANNEL_OPEN)
+		return;
+	if (nread == UV_EOF) {
+		c->target_eof = 1;
+		uv_read_stop(st);
+		channel_send_eof(c);
+	} else if (nread < 0) {
+		c->finish = 1;
+	} else {
+		c->bytes_out += (size_t)nread;
+		stats.bytes_out += (size_t)nread;
+		session__count(c->session, 0, (size_t)nread);
+		n = ssh_channel_write(c->ch, buf->base, (uint32_t)nread);
+		if (n < 0)
+			c->finish = 1;
+		else if (n < nread)
+			channel_keep_pending(c, buf->base + n,
+			    (size_t)(nread - n));
+	}
+	channel_settle_session(c);
+}
+
+/* Sends what the peer's window held back, once it has room again. */
+static void
+channel_flush_pending(struct channel *c)
+{
+	int n;
+
+	if (ssh_channel_window_size(c->ch) == 0)
+		return;
+	n = ssh_channel_write(c->ch, c->pend + c->pend_off,
+	    (uint32_t)(c->pend_len - c->pend_off));
+	if (n < 0) {
+		c->finish = 1;
+		return;
+	}
+	c->pend_off += (size_t)n;
+	if (c->pend_off < c->pend_len)
+		return;
+
+	free(c->pend);
+	c->pend = NULL;
+	if (c->target_eof)
+		channel_send_eof(c);
+	else if (uv_read_start((uv_stream_t *)&c->tcp, channel_alloc,
+	    channel_on_read) != 0)
+		c->finish = 1;
+}
+
+/*
+ * Peer side: libssh callbacks.  They record and pass data on, nothing
+ * more.
+ */
+
+static int
+channel_on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
+    int is_stderr, void *arg)
+{
+	struct channel	*c = arg;
+	size_t		 room, n;
+
+	if (c->state != CHANNEL_OPEN || c->finish || c->target_shut)
+		return (int)len;
+
+	room = c->wq < CHANNEL_WQ_HIGH ? CHANNEL_WQ_HIGH - c->wq : 0;
+	n = len < room ? len : room;
+	if (n < len)
+		c->ssh_stalled = 1;
+	if (n > 0 && channel_to_target(c, data, n) != 0) {
+		c->finish = 1;
+		return (int)len;
+	}
+	return (int)n;
+}
+
+static void
+channel_on_eof(ssh_session ssh, ssh_channel ch, void *arg)
+{
+	struct channel *c = arg;
+
+	c->peer_eof = 1;
+	if (!c->ssh_stalled)
+		channel_shut_target(c);
+}
+
+static void
+channel_on_close(ssh_session ssh, ssh_channel ch, void *arg)
+{
+	struct channel *c = arg;
+
+	/* What the peer sent before closing still goes to the target:
+	 * libssh keeps unread data readable after a close. */
+	c->peer_closed = 1;
+	c->peer_eof = 1;
+	if (c->tcp_open && !c->ssh_stalled)
+		uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+/* Moves data libssh kept for us while the target was busy. */
+static void
+channel_drain_ssh(struct channel *c)
+{
+	int n;
+
+	c->ssh_stalled = 0;
+	while (c->wq < CHANNEL_WQ_HIGH && !c->finish && !c->ssh_stalled) {
+		n = ssh_channel_read_nonblocking(c->ch, read_buf,
+		    sizeof read_buf, 0);
+		if (n == SSH_EOF || n == 0)
+			break;
+		if (n < 0 || channel_to_target(c, read_buf, (size_t)n) != 0)
+			c->finish = 1;
+	}
+	if (c->wq >= CHANNEL_WQ_HIGH)
+		c->ssh_stalled = 1;
+	if (c->peer_eof && !c->ssh_stalled)
+		channel_shut_target(c);
+}
+
+/*
+ * Opening.
+ */
+
+static void
+channel_confirm(struct channel *c)
+{
+	c->ch = ssh_message_channel_request_open_reply_accept(c->msg);
+	ssh_message_free(c->msg);
+	c->msg = NULL;
+	if (c->ch == NULL) {
+		c->finish = 1;
+		return;
+	}
+
+	ssh_callbacks_init(&c->cb);
+	c->cb.userdata = c;
+	c->cb.channel_data_function = channel_on_data;
+	c->cb.channel_eof_function = channel_on_eof;
+	c->cb.channel_close_function = channel_on_close;
+	ssh_set_channel_callbacks(c->ch, &c->cb);
+
+	c->state = CHANNEL_OPEN;
+	uv_tcp_nodelay(&c->tcp, 1);
+	if (uv_read_start((uv_stream_t *)&c->tcp, channel_alloc,
+	    channel_on_read) != 0)
+		c->finish = 1;
+
+	stats.channels++;
+	stats.channels_total++;
+	channel_emit(c, "channel.opened", json_pack("{s:s}", "identity",
+	    c->identity));
+}
+
+static void
+channel_on_connect(uv_connect_t *req, int status)
+{
+	struct channel *c = req->handle->data;
+
+	if (status == UV_ECANCELED || c->finish || c->session == NULL)
+		return;
+	if (status < 0) {
+		/* The close callback goes on to the next address. */
+		uv_close((uv_handle_t *)&c->tcp, channel_on_attempt_closed);
+		c->tcp_open = 0;
+		return;
+	}
+	channel_confirm(c);
+	channel_settle_session(c);
+}
+
+static void
+channel_try_next(struct channel *c)
+{
+	struct addrinfo *ai;
+
+	while ((ai = c->ai_next) != NULL) {
+		c->ai_next = ai->ai_next;
+		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			continue;
+		uv_tcp_init(c->loop, &c->tcp);
+		c->tcp.data = c;
+		c->tcp_open = 1;
+		c->refs++;
+		if (uv_tcp_connect(&c->conn, &c->tcp, ai->ai_addr,
+		    channel_on_connect) == 0)
+			return;
+		uv_close((uv_handle_t *)&c->tcp, channel_on_attempt_closed);
+		c->tcp_open = 0;
+		return;
+	}
+	c->finish = 1;
+}
+
+static void
+channel_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct channel *c = req->data;
+
+	c->gai_pending = 0;
+	if (status < 0 || c->finish || c->session == NULL) {
+		if (res != NULL)
+			uv_freeaddrinfo(res);
+		if (status != UV_ECANCELED)
+			c->finish = 1;
+	} else {
+		c->ai_list = c->ai_next = res;
+		channel_try_next(c);
+	}
+	channel_settle_session(c);
+	channel_unref(c);
+}
+
+static void
+channel_resolve(struct channel *c)
+{
+	struct addrinfo	hints;
+	char		port[8];
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof port, "%u", c->port);
+
+	/* An address needs no lookup, and no trip through the pool. */
+	hints.ai_flags |= AI_NUMERICHOST;
+	if (getaddrinfo(c->host, port, &hints, &c->ai_list) == 0) {
+		c->ai_next = c->ai_list;
+		channel_try_next(c);
+		return;
+	}
+
+	hints.ai_flags &= ~AI_NUMERICHOST;
+	c->gai.data = c;
+	c->gai_pending = 1;
+	c->refs++;
+	if (uv_getaddrinfo(c->loop, &c->gai, channel_on_resolved, c->host,
+	    port, &hints) != 0) {
+		c->gai_pending = 0;
+		c->refs--;
+		c->finish = 1;
+	}
+}
+
+static void
+channel_format_target(struct channel *c)
+{
+	if (strchr(c->host, ':') != NULL)
+		snprintf(c->target, sizeof c->target, "[%s]:%u", c->host,
+		    c->port);
+	else
+		snprintf(c->target, sizeof c->target, "%s:%u", c->host,
+		    c->port);
+}
+
+int
+channel__open(struct session *s, struct channel_set *set, ssh_message msg)
+{
+	const char	*host;
+	struct channel	*c;
+	int		 port;
+
+	host = ssh_message_channel_request_open_destination(msg);
+	port = ssh_message_channel_request_open_destination_port(msg);
+
+	/* alknet-* names the node's own services; never dialled. */
+	if (host == NULL || strncmp(host, "alknet-", 7) == 0 ||
+	    strlen(host) >= sizeof c->host || port <= 0 || port > 65535)
+		return -EPERM;
+	if (nchannels >= CHANNEL_MAX ||
+	    channel__set_count(set) >= CHANNEL_PER_SESSION)
+		return -ENOSPC;
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		return -ENOMEM;
+
+	c->id = ++next_id;
+	c->session = s;
+	c->session_id = session__id(s);
+	c->set = set;
+	c->loop = session__loop(s);
+	c->refs = 1;
+	c->msg = msg;
+	c->opened = node_now_ms();
+	snprintf(c->identity, sizeof c->identity, "%s", session__identity(s));
+	snprintf(c->host, sizeof c->host, "%s", host);
+	c->port = (unsigned)port;
+	channel_format_target(c);
+
+	TAILQ_INSERT_TAIL(set, c, sentry);
+	TAILQ_INSERT_TAIL(&channels, c, gentry);
+	nchannels++;
+	channel_resolve(c);
+	return 0;
+}
+
+/*
+ * Closing.
+ */
+
+static void
+channel_finish(struct channel *c)
+{
+	int was_open = c->state == CHANNEL_OPEN;
+
+	c->state = CHANNEL_CLOSED;
+	if (c->msg != NULL) {
+		/* The peer sees the open fail. */
+		ssh_message_reply_default(c->msg);
+		ssh_message_free(c->msg);
+		c->msg = NULL;
+	}
+	if (c->ch != NULL) {
+		ssh_remove_channel_callbacks(c->ch, &c->cb);
+		ssh_channel_close(c->ch);
+		ssh_channel_free(c->ch);
+		c->ch = NULL;
+	}
+
+	TAILQ_REMOVE(c->set, c, sentry);
+	TAILQ_REMOVE(&channels, c, gentry);
+	nchannels--;
+	if (was_open) {
+		stats.channels--;
+		channel_emit(c, "channel.closed", json_pack("{s:I,s:I}",
+		    "bytes_in", (json_int_t)c->bytes_in, "bytes_out",
+		    (json_int_t)c->bytes_out));
+	}
+
+	if (c->tcp_open) {
+		c->tcp_open = 0;
+		uv_close((uv_handle_t *)&c->tcp, channel_on_tcp_closed);
+	}
+	if (c->gai_pending)
+		uv_cancel((uv_req_t *)&c->gai);
+	c->session = NULL;
+	channel_unref(c);
+}
+
+static int
+channel_done(const struct channel *c)
+{
+	/* Both halves ended and everything delivered. */
+	return c->state == CHANNEL_OPEN && c->peer_eof && c->eof_sent &&
+	    c->target_shut && c->wq == 0 && !c->ssh_stalled &&
+	    c->pend == NULL;
+}
+
+void
+channel__settle(struct channel_set *set)
+{
+	struct channel *c, *next;
+
+	for (c = TAILQ_FIRST(set); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, sentry);
+		if (!c->finish && c->pend != NULL)
+			channel_flush_pending(c);
+		if (c->finish || channel_done(c) || (c->peer_closed &&
+		    c->wq == 0 && !c->ssh_stalled))
+			channel_finish(c);
+	}
+}
+
+void
+channel__close_all(struct channel_set *set)
+{
+	while (!TAILQ_EMPTY(set))
+		channel_finish(TAILQ_FIRST(set));
+}
+
+unsigned
+channel__set_count(const struct channel_set *set)
+{
+	const struct channel	*c;
+	unsigned		 n = 0;
+
+	TAILQ_FOREACH(c, set, sentry)
+		n++;
+	return n;
+}
+
+int
+channel_end(struct channel *c)
+{
+	struct session *s = c->session;
+
+	c->finish = 1;
+	if (s != NULL)
+		session__settle(s);
+	return 0;
+}
+
+struct channel *
+channel_find(uint64_t id)
+{
+	struct channel *c;
+
+	TAILQ_FOREACH(c, &channels, gentry) {
+		if (c->id == id)
+			return c;
+		if (c->id > id)
+			break;
+	}
+	return NULL;
+}
+
+struct channel *
+channel_next(const struct channel *prev)
+{
+	if (prev == NULL)
+		return TAILQ_FIRST(&channels);
+	return TAILQ_NEXT(prev, gentry);
+}
+
+void
+channel_info(const struct channel *c, struct channel_info *info)
+{
+	info->id = c->id;
+	info->session = c->session_id;
+	info->kind = "direct-tcpip";
+	info->identity = c->identity;
+	info->state = channel_state_names[c->state];
+	info->opened = c->opened;
+	info->bytes_in = c->bytes_in;
+	info->bytes_out = c->bytes_out;
+	info->target = c->target;
+}
+
+size_t
+channel_count(void)
+{
+	return nchannels;
+}

@@ -1,0 +1,338 @@
+/*
+ * TCP listeners.  Each bound socket is watched by the loop; accepted
+ * sockets go to the SSH server.  Running out of descriptors pauses
+ * accepting for a moment instead of spinning on a readable socket.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hostport.h"
+#include "listener.h"
+#include "log.h"
+#include "sshd.h"
+#include "stats.h"
+
+#define LISTENER_MAX		64
+#define LISTENER_BACKLOG	512
+#define LISTENER_BURST		64	/* accepts per wakeup */
+#define LISTENER_PAUSE_MS	250	/* after EMFILE */
+
+struct listener {
+	TAILQ_ENTRY(listener)	 entry;
+	char			 name[64];
+	char			 uri[300];
+	int			 fd;
+	struct sshd		*sshd;
+	uv_poll_t		 poll;
+	uv_timer_t		 pause;
+	uint64_t		 accepted;
+	uint64_t		 rejected;
+};
+
+static TAILQ_HEAD(, listener) listeners = TAILQ_HEAD_INITIALIZER(listeners);
+static size_t		 nlisteners;
+static unsigned		 next_number;
+
+static void	listener_on_accept(uv_poll_t *, int, int);
+
+static int
+listener_valid_name(const char *name)
+{
+	size_t	i, len = strlen(name);
+
+	if (len == 0 || len >= 64 || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (strchr("abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", name[i]) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+listener_default_name(char *buf, size_t len)
+{
+	do {
+		snprintf(buf, len, "tcp%u", next_number++);
+	} while (listener_find(buf) != NULL);
+}
+
+static int
+listener_bind(const struct hostport *hp, int *fdp, char *err, size_t errlen)
+{
+	struct addrinfo	 hints, *res = NULL;
+	char		 port[8];
+	int		 fd = -1, on = 1, rc;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port, sizeof port, "%u", hp->port);
+
+	/* XXX: a host name is resolved synchronously on the loop. */
+	if ((rc = getaddrinfo(hp->host, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "cannot resolve listen address %s: %s",
+		    hp->host, gai_strerror(rc));
+		return -EINVAL;
+	}
+
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+	    listen(fd, LISTENER_BACKLOG) == -1)
+		goto fail;
+
+	freeaddrinfo(res);
+	*fdp = fd;
+	return 0;
+
+fail:
+	rc = -errno;
+	snprintf(err, errlen, "cannot listen on %s:%u: %s", hp->host,
+	    hp->port, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	freeaddrinfo(res);
+	return rc;
+}
+
+static void
+listener_make_uri(struct listener *l)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof ss;
+	struct hostport		 hp;
+	char			 buf[280];
+
+	memset(&hp, 0, sizeof hp);
+	getsockname(l->fd, (struct sockaddr *)&ss, &len);
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, hp.host, sizeof hp.host);
+		hp.port = ntohs(s6->sin6_port);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, hp.host, sizeof hp.host);
+		hp.port = ntohs(s4->sin_port);
+	}
+	hostport_format(&hp, buf, sizeof buf);
+	snprintf(l->uri, sizeof l->uri, "tcp://%s", buf);
+}
+
+int
+listener_add(uv_loop_t *loop, struct sshd *sshd, const char *uri,
+    const char *name, struct listener **out, char *err, size_t errlen)
+{
+	struct listener	*l;
+	struct hostport	 hp;
+	int		 fd, rc;
+
+	if (name != NULL && !listener_valid_name(name)) {
+		snprintf(err, errlen, "bad listener name: use letters, "
+		    "digits, '.', '_' and '-', at most 63");
+		return -EINVAL;
+	}
+	if (name != NULL && listener_find(name) != NULL) {
+		snprintf(err, errlen, "listener %s exists", name);
+		return -EEXIST;
+	}
+	if (nlisteners >= LISTENER_MAX) {
+		snprintf(err, errlen, "too many listeners");
+		return -ENOSPC;
+	}
+	if ((rc = hostport_parse(uri, 1, &hp, err, errlen)) != 0)
+		return rc;
+	if ((rc = listener_bind(&hp, &fd, err, errlen)) != 0)
+		return rc;
+
+	if ((l = calloc(1, sizeof *l)) == NULL) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	l->fd = fd;
+	l->sshd = sshd;
+	if (name != NULL)
+		snprintf(l->name, sizeof l->name, "%s", name);
+	else
+		listener_default_name(l->name, sizeof l->name);
+	listener_make_uri(l);
+
+	uv_poll_init(loop, &l->poll, fd);
+	uv_timer_init(loop, &l->pause);
+	l->poll.data = l;
+	l->pause.data = l;
+	uv_poll_start(&l->poll, UV_READABLE, listener_on_accept);
+
+	TAILQ_INSERT_TAIL(&listeners, l, entry);
+	nlisteners++;
+	log_info("listener added name=%s uri=%s", l->name, l->uri);
+	if (out != NULL)
+		*out = l;
+	return 0;
+}
+
+static void
+listener_resume(uv_timer_t *t)
+{
+	struct listener *l = t->data;
+
+	uv_poll_start(&l->poll, UV_READABLE, listener_on_accept);
+}
+
+static void
+listener_out_of_fds(struct listener *l)
+{
+	static uint64_t	last;
+	uint64_t	now = uv_now(l->poll.loop);
+
+	/* Without a free descriptor the pending connection cannot be taken;
+	 * stop watching for a moment rather than spin on it. */
+	uv_poll_stop(&l->poll);
+	uv_timer_start(&l->pause, listener_resume, LISTENER_PAUSE_MS, 0);
+	if (now - last >= 10000 || last == 0) {
+		log_info("accept paused name=%s reason=out-of-descriptors",
+		    l->name);
+		last = now;
+	}
+}
+
+static void
+listener_peer(const struct sockaddr_storage *ss, char *ip, size_t iplen,
+    char *peer, size_t peerlen)
+{
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, iplen);
+		port = ntohs(s6->sin6_port);
+		snprintf(peer, peerlen, "[%s]:%u", ip, port);
+		return;
+	}
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, ip, iplen);
+		port = ntohs(s4->sin_port);
+		snprintf(peer, peerlen, "%s:%u", ip, port);
+		return;
+	}
+	snprintf(ip, iplen, "unknown");
+	snprintf(peer, peerlen, "unknown");
+}
+
+static void
+listener_on_accept(uv_poll_t *p, int status, int events)
+{
+	struct listener		*l = p->data;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	char			 ip[INET6_ADDRSTRLEN], peer[INET6_ADDRSTRLEN + 8];
+	int			 fd, i;
+
+	for (i = 0; i < LISTENER_BURST; i++) {
+		len = sizeof ss;
+		fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				listener_out_of_fds(l);
+			return;
+		}
+		listener_peer(&ss, ip, sizeof ip, peer, sizeof peer);
+		if (sshd_accept(l->sshd, fd, ip, peer, "tcp") == 0)
+			l->accepted++;
+		else
+			l->rejected++;
+	}
+}
+
+static void
+listener_free_cb(uv_handle_t *h)
+{
+	struct listener *l = h->data;
+
+	/* The poll handle closes last; see listener_remove. */
+	free(l);
+}
+
+void
+listener_remove(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	TAILQ_REMOVE(&listeners, l, entry);
+	nlisteners--;
+	log_info("listener removed name=%s", l->name);
+
+	uv_close((uv_handle_t *)&l->pause, NULL);
+	uv_close((uv_handle_t *)&l->poll, listener_free_cb);
+	close(l->fd);
+}
+
+void
+listener_remove_all(void)
+{
+	while (!TAILQ_EMPTY(&listeners))
+		listener_remove(TAILQ_FIRST(&listeners));
+}
+
+struct listener *
+listener_find(const char *name)
+{
+	struct listener *l;
+
+	TAILQ_FOREACH(l, &listeners, entry) {
+		if (strcmp(l->name, name) == 0)
+			return l;
+	}
+	return NULL;
+}
+
+struct listener *
+listener_next(const struct listener *prev)
+{
+	if (prev == NULL)
+		return TAILQ_FIRST(&listeners);
+	return TAILQ_NEXT(prev, entry);
+}
+
+void
+listener_info(const struct listener *l, struct listener_info *info)
+{
+	info->name = l->name;
+	info->uri = l->uri;
+	info->transport = "tcp";
+	info->state = "listening";
+	info->accepted = l->accepted;
+	info->rejected = l->rejected;
+}
+
+size_t
+listener_count(void)
+{
+	return nlisteners;
+}

@@ -1,0 +1,518 @@
+/*
+ * SSH sessions on the loop.
+ *
+ * libssh runs non-blocking: the loop watches the socket, and every
+ * wakeup lets libssh read and process what arrived (ssh_event_dopoll with
+ * a zero timeout), then answers the requests it queued.  Requests are
+ * taken from libssh's queue rather than through server callbacks because
+ * a channel open must stay unanswered until its target has connected.
+ *
+ * libssh invokes channel callbacks from inside many of its calls, so
+ * nothing is freed there: a closed channel or session is only marked,
+ * and freed in session__settle, which runs when no libssh call is on the
+ * stack.
+ */
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libssh/server.h>
+
+#include "authkeys.h"
+#include "channel.h"
+#include "events.h"
+#include "log.h"
+#include "node.h"
+#include "session.h"
+#include "sshd.h"
+#include "stats.h"
+
+#define SESSION_MAX		4096
+#define SESSION_BURST		64	/* dopoll rounds per wakeup */
+#define SESSION_GRACE_MS	(120 * 1000)
+#define SESSION_AUTH_TRIES	10
+
+enum session_state {
+	SESSION_HANDSHAKE,
+	SESSION_AUTH,
+	SESSION_OPEN,
+	SESSION_CLOSING,
+};
+
+static const char *session_state_names[] = {
+	"handshake", "auth", "open", "closing",
+};
+
+struct session {
+	TAILQ_ENTRY(session)	 entry;
+	uint64_t		 id;
+	struct sshd		*sshd;
+	uv_loop_t		*loop;
+	ssh_session		 ssh;
+	ssh_event		 ev;
+	uv_poll_t		 poll;
+	uv_timer_t		 grace;
+	int			 poll_events;
+	int			 handles;	/* open uv handles */
+	enum session_state	 state;
+	int			 dead;		/* peer gone or fatal */
+	unsigned		 auth_failures;
+	struct channel_set	 channels;
+	uint64_t		 bytes_in;
+	uint64_t		 bytes_out;
+	int64_t			 started;
+	uint64_t		 started_mono;
+	char			 ip[64];
+	char			 peer[80];
+	char			 transport[8];
+	char			 user[128];
+	char			 identity[128];
+	char			 identity_name[128];
+};
+
+static TAILQ_HEAD(, session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
+static size_t		 nsessions;
+static uint64_t		 next_id;
+
+static void	session_on_poll(uv_poll_t *, int, int);
+static void	session_teardown(struct session *, const char *);
+
+static void
+session_emit(struct session *s, const char *type, json_t *extra)
+{
+	json_t *o = json_pack("{s:I}", "session", (json_int_t)s->id);
+
+	if (extra != NULL) {
+		json_object_update(o, extra);
+		json_decref(extra);
+	}
+	events_emit(type, o);
+}
+
+static void
+session_on_grace(uv_timer_t *t)
+{
+	struct session *s = t->data;
+
+	/* Like OpenSSH's LoginGraceTime: no lingering unauthenticated. */
+	if (s->state != SESSION_OPEN)
+		session_teardown(s, "login grace time exceeded");
+}
+
+int
+session__start(uv_loop_t *loop, struct sshd *sshd, ssh_session ssh,
+    const char *peer_ip, const char *peer, const char *transport)
+{
+	struct session	*s;
+
+	if (nsessions >= SESSION_MAX) {
+		log_info("connection rejected remote_addr=%s transport=%s "
+		    "reason=too-many-sessions", peer_ip, transport);
+		stats.connections_rejected++;
+		ssh_free(ssh);
+		return -ENOSPC;
+	}
+	if ((s = calloc(1, sizeof *s)) == NULL) {
+		ssh_free(ssh);
+		return -ENOMEM;
+	}
+	s->id = ++next_id;
+	s->sshd = sshd;
+	s->loop = loop;
+	s->ssh = ssh;
+	s->started = node_now_ms();
+	s->started_mono = uv_now(loop);
+	TAILQ_INIT(&s->channels);
+	snprintf(s->ip, sizeof s->ip, "%s", peer_ip);
+	snprintf(s->peer, sizeof s->peer, "%s", peer);
+	snprintf(s->transport, sizeof s->transport, "%s", transport);
+
+	ssh_set_blocking(ssh, 0);
+	ssh_set_auth_methods(ssh, SSH_AUTH_METHOD_PUBLICKEY);
+
+	uv_poll_init_socket(loop, &s->poll, ssh_get_fd(ssh));
+	uv_timer_init(loop, &s->grace);
+	s->poll.data = s->grace.data = s;
+	s->handles = 2;
+	s->poll_events = UV_READABLE;
+	uv_poll_start(&s->poll, UV_READABLE, session_on_poll);
+	uv_timer_start(&s->grace, session_on_grace, SESSION_GRACE_MS, 0);
+
+	TAILQ_INSERT_TAIL(&sessions, s, entry);
+	nsessions++;
+	stats.sessions++;
+	stats.sessions_total++;
+	log_info("connection opened remote_addr=%s transport=%s session=%llu",
+	    s->ip, s->transport, (unsigned long long)s->id);
+	session_emit(s, "session.opened", json_pack("{s:s,s:s}", "peer",
+	    s->peer, "transport", s->transport));
+
+	/* Our banner goes out now; the peer may be waiting for it. */
+	session_on_poll(&s->poll, 0, UV_READABLE);
+	return 0;
+}
+
+static void
+session_log_auth(struct session *s, const char *fp, const char *method,
+    int accepted)
+{
+	if (fp != NULL)
+		log_info("auth attempt remote_addr=%s user=%s "
+		    "key_fingerprint=%s result=%s", s->ip, s->user, fp,
+		    accepted ? "accept" : "reject");
+	else
+		log_info("auth attempt remote_addr=%s user=%s method=%s "
+		    "result=reject", s->ip, s->user, method);
+}
+
+static void
+session_accept_key(struct session *s, ssh_message msg, int idx,
+    const char *fp)
+{
+	struct authkey_info info;
+
+	authkeys_get(sshd_authkeys(s->sshd), (size_t)idx, &info);
+	snprintf(s->identity, sizeof s->identity, "%s", fp);
+	snprintf(s->identity_name, sizeof s->identity_name, "%s",
+	    info.name);
+
+	ssh_message_auth_reply_success(msg, 0);
+	s->state = SESSION_OPEN;
+	uv_timer_stop(&s->grace);
+
+	stats.auth_accepted++;
+	session_log_auth(s, fp, "publickey", 1);
+	session_emit(s, "auth.accepted", json_pack("{s:s,s:s,s:s}",
+	    "identity", s->identity, "name", s->identity_name, "user",
+	    s->user));
+}
+
+static void
+session_reject(struct session *s, ssh_message msg, const char *fp,
+    const char *method)
+{
+	s->auth_failures++;
+	stats.auth_rejected++;
+	session_log_auth(s, fp, method, 0);
+	session_emit(s, "auth.rejected", json_pack("{s:s,s:s,s:s}",
+	    "method", method, "fingerprint", fp != NULL ? fp : "",
+	    "user", s->user));
+
+	ssh_message_auth_set_methods(msg, SSH_AUTH_METHOD_PUBLICKEY);
+	ssh_message_reply_default(msg);
+	if (s->auth_failures >= SESSION_AUTH_TRIES)
+		session_teardown(s, "too many authentication failures");
+}
+
+/*
+ * libssh marks the message accessors deprecated in favour of server
+ * callbacks, but callbacks cannot leave a channel open request unanswered
+ * until its target connects, so this server stays on the message queue.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static ssh_key
+session_msg_key(ssh_message msg, int *state)
+{
+	*state = ssh_message_auth_publickey_state(msg);
+	return ssh_message_auth_pubkey(msg);
+}
+#pragma GCC diagnostic pop
+
+static void
+session_auth_pubkey(struct session *s, ssh_message msg)
+{
+	ssh_key	key;
+	char	fp[128];
+	int	idx, state;
+
+	key = session_msg_key(msg, &state);
+
+	if (key == NULL || authkeys_fingerprint(key, fp, sizeof fp) != 0) {
+		session_reject(s, msg, NULL, "publickey");
+		return;
+	}
+	idx = authkeys_find(sshd_authkeys(s->sshd), key);
+
+	/* A query is answered without a log line: the signed attempt that
+	 * follows is the one that counts. */
+	if (idx >= 0 && state == SSH_PUBLICKEY_STATE_NONE) {
+		ssh_message_auth_reply_pk_ok_simple(msg);
+		return;
+	}
+	if (idx >= 0 && state == SSH_PUBLICKEY_STATE_VALID) {
+		session_accept_key(s, msg, idx, fp);
+		return;
+	}
+	session_reject(s, msg, fp, "publickey");
+}
+
+static void
+session_auth(struct session *s, ssh_message msg)
+{
+	log_escape(s->user, sizeof s->user, ssh_message_auth_user(msg));
+
+	switch (ssh_message_subtype(msg)) {
+	case SSH_AUTH_METHOD_PUBLICKEY:
+		session_auth_pubkey(s, msg);
+		break;
+	case SSH_AUTH_METHOD_NONE:
+		/* The method list probe every client starts with. */
+		ssh_message_auth_set_methods(msg, SSH_AUTH_METHOD_PUBLICKEY);
+		ssh_message_reply_default(msg);
+		break;
+	case SSH_AUTH_METHOD_PASSWORD:
+		session_reject(s, msg, NULL, "password");
+		break;
+	case SSH_AUTH_METHOD_INTERACTIVE:
+		session_reject(s, msg, NULL, "keyboard-interactive");
+		break;
+	default:
+		session_reject(s, msg, NULL, "other");
+		break;
+	}
+}
+
+/* Returns 1 when msg was handed on and must not be freed here. */
+static int
+session_message(struct session *s, ssh_message msg)
+{
+	int type = ssh_message_type(msg);
+
+	if (type == SSH_REQUEST_AUTH && s->state == SESSION_AUTH) {
+		session_auth(s, msg);
+		return 0;
+	}
+	if (type == SSH_REQUEST_CHANNEL_OPEN && s->state == SESSION_OPEN &&
+	    ssh_message_subtype(msg) == SSH_CHANNEL_DIRECT_TCPIP)
+		return channel__open(s, &s->channels, msg) == 0;
+
+	/* Sessions, x11, agents, forwarded-tcpip, global and channel
+	 * requests: refused, and service requests accepted, by libssh's
+	 * default answers. */
+	ssh_message_reply_default(msg);
+	return 0;
+}
+
+static void
+session_messages(struct session *s)
+{
+	ssh_message msg;
+
+	while (s->state != SESSION_CLOSING &&
+	    (msg = ssh_message_get(s->ssh)) != NULL) {
+		if (!session_message(s, msg))
+			ssh_message_free(msg);
+	}
+}
+
+static void
+session_handshake(struct session *s)
+{
+	int rc = ssh_handle_key_exchange(s->ssh);
+
+	if (rc == SSH_AGAIN)
+		return;
+	if (rc != SSH_OK) {
+		s->dead = 1;
+		return;
+	}
+	s->state = SESSION_AUTH;
+	if ((s->ev = ssh_event_new()) == NULL ||
+	    ssh_event_add_session(s->ev, s->ssh) != SSH_OK)
+		s->dead = 1;
+}
+
+static void
+session_on_poll(uv_poll_t *p, int status, int events)
+{
+	struct session	*s = p->data;
+	int		 i;
+
+	if (status < 0)
+		s->dead = 1;
+	if (!s->dead && s->state == SESSION_HANDSHAKE)
+		session_handshake(s);
+	if (s->dead || s->state == SESSION_HANDSHAKE) {
+		session__settle(s);
+		return;
+	}
+
+	for (i = 0; i < SESSION_BURST && s->state != SESSION_CLOSING; i++) {
+		if (ssh_event_dopoll(s->ev, 0) != SSH_OK)
+			break;
+		session_messages(s);
+	}
+	session_messages(s);
+	session__settle(s);
+}
+
+static void
+session_update_poll(struct session *s)
+{
+	int want = UV_READABLE;
+
+	if (ssh_get_poll_flags(s->ssh) & SSH_WRITE_PENDING)
+		want |= UV_WRITABLE;
+	if (want != s->poll_events) {
+		s->poll_events = want;
+		uv_poll_start(&s->poll, want, session_on_poll);
+	}
+}
+
+void
+session__settle(struct session *s)
+{
+	if (s->state == SESSION_CLOSING)
+		return;
+	channel__settle(&s->channels);
+
+	if (ssh_get_status(s->ssh) & (SSH_CLOSED | SSH_CLOSED_ERROR))
+		s->dead = 1;
+	if (s->dead) {
+		session_teardown(s, NULL);
+		return;
+	}
+	session_update_poll(s);
+}
+
+static void
+session_free_cb(uv_handle_t *h)
+{
+	struct session *s = h->data;
+
+	if (--s->handles > 0)
+		return;
+	if (s->ev != NULL) {
+		ssh_event_remove_session(s->ev, s->ssh);
+		ssh_event_free(s->ev);
+	}
+	ssh_free(s->ssh);
+	free(s);
+}
+
+/*
+ * Ends the session: channels closed, a disconnect sent when reason is
+ * given (the peer is still there), gone from lookups at once, freed once
+ * the loop has let go of its handles.
+ */
+static void
+session_teardown(struct session *s, const char *reason)
+{
+	uint64_t	secs, ms;
+
+	if (s->state == SESSION_CLOSING)
+		return;
+	s->state = SESSION_CLOSING;
+	TAILQ_REMOVE(&sessions, s, entry);
+	nsessions--;
+	stats.sessions--;
+
+	channel__close_all(&s->channels);
+	uv_close((uv_handle_t *)&s->poll, session_free_cb);
+	uv_close((uv_handle_t *)&s->grace, session_free_cb);
+	if (reason != NULL && !s->dead)
+		ssh_disconnect(s->ssh);
+
+	ms = uv_now(s->loop) - s->started_mono;
+	secs = ms / 1000;
+	log_info("connection closed remote_addr=%s duration=%llu.%03llu "
+	    "session=%llu", s->ip, (unsigned long long)secs,
+	    (unsigned long long)(ms % 1000), (unsigned long long)s->id);
+	session_emit(s, "session.closed", json_pack("{s:I,s:I}",
+	    "bytes_in", (json_int_t)s->bytes_in, "bytes_out",
+	    (json_int_t)s->bytes_out));
+}
+
+int
+session_close(struct session *s, const char *reason)
+{
+	session_teardown(s, reason != NULL ? reason : "closed");
+	return 0;
+}
+
+void
+session_close_all(const char *reason)
+{
+	while (!TAILQ_EMPTY(&sessions))
+		session_close(TAILQ_FIRST(&sessions), reason);
+}
+
+struct session *
+session_find(uint64_t id)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &sessions, entry) {
+		if (s->id == id)
+			return s;
+		if (s->id > id)
+			break;
+	}
+	return NULL;
+}
+
+struct session *
+session_next(const struct session *prev)
+{
+	if (prev == NULL)
+		return TAILQ_FIRST(&sessions);
+	return TAILQ_NEXT(prev, entry);
+}
+
+void
+session_info(const struct session *s, struct session_info *info)
+{
+	info->id = s->id;
+	info->direction = "in";
+	info->peer = s->peer;
+	info->identity = s->identity;
+	info->identity_name = s->identity_name;
+	info->user = s->user;
+	info->transport = s->transport;
+	info->state = session_state_names[s->state];
+	info->started = s->started;
+	info->channels = channel__set_count(&s->channels);
+	info->bytes_in = s->bytes_in;
+	info->bytes_out = s->bytes_out;
+}
+
+size_t
+session_count(void)
+{
+	return nsessions;
+}
+
+ssh_session
+session__ssh(const struct session *s)
+{
+	return s->ssh;
+}
+
+uint64_t
+session__id(const struct session *s)
+{
+	return s->id;
+}
+
+const char *
+session__identity(const struct session *s)
+{
+	return s->identity;
+}
+
+uv_loop_t *
+session__loop(const struct session *s)
+{
+	return s->loop;
+}
+
+void
+session__count(struct session *s, uint64_t in, uint64_t out)
+{
+	s->bytes_in += in;
+	s->bytes_out += out;
+}

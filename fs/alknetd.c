@@ -1,0 +1,330 @@
+/*
+ * alknetd: the node daemon.  Wires the libraries together on one loop.
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "channel.h"
+#include "events.h"
+#include "listener.h"
+#include "log.h"
+#include "mount.h"
+#include "node.h"
+#include "session.h"
+#include "sshd.h"
+
+#define DEFAULT_LISTEN		"127.0.0.1:2222"
+#define DEFAULT_STATE_DIR	"/var/lib/alknet"
+#define DEFAULT_MOUNT		"/run/alknet"
+#define MAX_LISTEN		16
+#define EVENTS_RETAIN		(4 * 1024 * 1024)
+#define EVENTS_LAG_LINES	4096
+
+struct options {
+	const char	*listen[MAX_LISTEN];
+	int		 nlisten;
+	const char	*state_dir;
+	const char	*host_key;
+	const char	*authkeys;
+	const char	*mount;
+	const char	*name;
+	int		 no_mount;
+};
+
+struct daemon {
+	uv_loop_t	*loop;
+	struct sshd	*sshd;
+	struct mount	*mount;
+	uv_signal_t	 sigterm;
+	uv_signal_t	 sigint;
+	uv_signal_t	 sighup;
+	int		 stopping;
+};
+
+static char	path_host_key[4096];
+static char	path_authkeys[4096];
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die(const char *fmt, ...)
+{
+	char	msg[1024];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_info("error: %s", msg);
+	exit(1);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: alknetd [--listen HOST:PORT]... [--host-key FILE]\n"
+"               [--authorized-keys FILE] [--state-dir DIR]\n"
+"               [--mount DIR | --no-mount] [--name NAME]\n"
+"\n"
+"  --listen HOST:PORT      accept SSH peers here (repeatable; port 0 picks\n"
+"                          a free port; default " DEFAULT_LISTEN ")\n"
+"  --host-key FILE         Ed25519 host key, OpenSSH format; created if\n"
+"                          absent (default STATE/host_ed25519_key)\n"
+"  --authorized-keys FILE  OpenSSH authorized_keys of the peers let in\n"
+"                          (default STATE/authorized_keys)\n"
+"  --state-dir DIR         node state (default " DEFAULT_STATE_DIR ")\n"
+"  --mount DIR             where the namespace is mounted\n"
+"                          (default " DEFAULT_MOUNT ")\n"
+"  --no-mount              serve no namespace\n"
+"  --name NAME             node name (default: the host name)\n"
+"\n"
+"Environment: ALKNET_LISTEN, ALKNET_HOST_KEY, ALKNET_AUTHORIZED_KEYS,\n"
+"ALKNET_STATE_DIR, ALKNET_MOUNT, ALKNET_NAME (flags win).\n");
+}
+
+static void
+options_env(struct options *o)
+{
+	const char *v;
+
+	if (o->nlisten == 0 && (v = getenv("ALKNET_LISTEN")) != NULL &&
+	    *v != '\0')
+		o->listen[o->nlisten++] = v;
+	if (o->state_dir == NULL)
+		o->state_dir = getenv("ALKNET_STATE_DIR");
+	if (o->host_key == NULL)
+		o->host_key = getenv("ALKNET_HOST_KEY");
+	if (o->authkeys == NULL)
+		o->authkeys = getenv("ALKNET_AUTHORIZED_KEYS");
+	if (o->mount == NULL)
+		o->mount = getenv("ALKNET_MOUNT");
+	if (o->name == NULL)
+		o->name = getenv("ALKNET_NAME");
+}
+
+static void
+options_parse(struct options *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "host-key", required_argument, NULL, 'k' },
+		{ "authorized-keys", required_argument, NULL, 'a' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "mount", required_argument, NULL, 'm' },
+		{ "no-mount", no_argument, NULL, 'M' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			if (o->nlisten == MAX_LISTEN)
+				die("at most %d --listen flags", MAX_LISTEN);
+			o->listen[o->nlisten++] = optarg;
+			break;
+		case 'k': o->host_key = optarg; break;
+		case 'a': o->authkeys = optarg; break;
+		case 's': o->state_dir = optarg; break;
+		case 'm': o->mount = optarg; break;
+		case 'M': o->no_mount = 1; break;
+		case 'n': o->name = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("alknetd %s\n", ALKNET_VERSION); exit(0);
+		case ':':
+			die("option %s needs a value", argv[optind - 1]);
+		default:
+			die("unknown option %s (see alknetd --help)",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		die("unexpected argument %s (see alknetd --help)",
+		    argv[optind]);
+	options_env(o);
+}
+
+static void
+state_prepare(struct options *o)
+{
+	struct stat	st;
+	int		created, fd, rc;
+	char		err[512];
+
+	if (o->state_dir == NULL)
+		o->state_dir = DEFAULT_STATE_DIR;
+	if (mkdir(o->state_dir, 0700) == -1 && errno != EEXIST)
+		die("cannot create state directory %s: %s", o->state_dir,
+		    strerror(errno));
+
+	if (o->host_key == NULL) {
+		snprintf(path_host_key, sizeof path_host_key,
+		    "%s/host_ed25519_key", o->state_dir);
+		o->host_key = path_host_key;
+	}
+	if ((rc = sshd_load_host_key(o->host_key, &created, err,
+	    sizeof err)) != 0)
+		die("%s", err);
+	if (created)
+		log_info("host key created path=%s", o->host_key);
+
+	/* The default file is made on first run; a named one must exist. */
+	if (o->authkeys == NULL) {
+		snprintf(path_authkeys, sizeof path_authkeys,
+		    "%s/authorized_keys", o->state_dir);
+		o->authkeys = path_authkeys;
+		if (stat(o->authkeys, &st) == -1 && errno == ENOENT &&
+		    (fd = open(o->authkeys, O_WRONLY | O_CREAT | O_EXCL |
+		    O_CLOEXEC, 0600)) != -1) {
+			dprintf(fd, "# OpenSSH authorized_keys of the peers "
+			    "this node lets in.\n");
+			close(fd);
+		}
+	}
+}
+
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	/* Every tunnel costs two descriptors; take what we may. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void
+daemon_stop(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->stopping)
+		return;
+	d->stopping = 1;
+	log_info("stopping");
+
+	/* Producers first, then the readers are answered, then unmount. */
+	listener_remove_all();
+	session_close_all("shutdown");
+	mount_stop(d->mount);
+	d->mount = NULL;
+	events_close();
+
+	uv_close((uv_handle_t *)&d->sigterm, NULL);
+	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sighup, NULL);
+	node_free();
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon	*d = h->data;
+	char		 err[512];
+
+	if (signum == SIGHUP) {
+		if (sshd_reload(d->sshd, err, sizeof err) != 0)
+			log_info("reload failed reason=\"%s\"", err);
+		return;
+	}
+	daemon_stop(d);
+}
+
+static void
+daemon_signals(struct daemon *d)
+{
+	signal(SIGPIPE, SIG_IGN);
+	uv_signal_init(d->loop, &d->sigterm);
+	uv_signal_init(d->loop, &d->sigint);
+	uv_signal_init(d->loop, &d->sighup);
+	d->sigterm.data = d->sigint.data = d->sighup.data = d;
+	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d->sigint, on_signal, SIGINT);
+	uv_signal_start(&d->sighup, on_signal, SIGHUP);
+}
+
+static void
+daemon_listen(struct daemon *d, struct options *o)
+{
+	char	err[512];
+	int	i;
+
+	if (o->nlisten == 0)
+		o->listen[o->nlisten++] = DEFAULT_LISTEN;
+	for (i = 0; i < o->nlisten; i++) {
+		if (listener_add(d->loop, d->sshd, o->listen[i], NULL, NULL,
+		    err, sizeof err) != 0)
+			die("--listen %s: %s", o->listen[i], err);
+	}
+}
+
+static void
+node_name(const struct options *o, char *buf, size_t len)
+{
+	if (o->name != NULL)
+		snprintf(buf, len, "%s", o->name);
+	else if (gethostname(buf, len) != 0)
+		snprintf(buf, len, "alknet");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options	o;
+	struct daemon	d;
+	char		err[512], name[256];
+
+	memset(&o, 0, sizeof o);
+	memset(&d, 0, sizeof d);
+	log_init("alknetd");
+	options_parse(&o, argc, argv);
+	state_prepare(&o);
+	raise_fd_limit();
+
+	d.loop = uv_default_loop();
+	if (events_init(d.loop, EVENTS_RETAIN, EVENTS_LAG_LINES, 0, 0) != 0)
+		die("out of memory");
+	if (sshd_new(d.loop, o.host_key, o.authkeys, &d.sshd, err,
+	    sizeof err) != 0)
+		die("%s", err);
+	daemon_listen(&d, &o);
+
+	node_name(&o, name, sizeof name);
+	node_init(d.loop, sshd_host_fingerprint(d.sshd), name,
+	    o.no_mount ? "" : (o.mount != NULL ? o.mount : DEFAULT_MOUNT));
+	node_on_stop(daemon_stop, &d);
+	if (!o.no_mount) {
+		if (o.mount == NULL)
+			o.mount = DEFAULT_MOUNT;
+		if (mount_start(d.loop, d.sshd, o.mount, &d.mount, err,
+		    sizeof err) != 0)
+			die("cannot mount %s: %s", o.mount, err);
+		log_info("mounted dir=%s", o.mount);
+	}
+	daemon_signals(&d);
+	log_info("ready pid=%ld", (long)getpid());
+
+	uv_run(d.loop, UV_RUN_DEFAULT);
+
+	uv_loop_close(d.loop);
+	sshd_free(d.sshd);
+	log_info("stopped");
+	return 0;
+}

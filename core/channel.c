@@ -571,7 +571,8 @@ channel_finish(struct channel *c)
 
 	c->state = CHANNEL_CLOSED;
 	if (c->msg != NULL) {
-		/* The peer sees the open fail. */
+		/* The peer sees the open fail.  XXX: libssh can only say
+		 * "administratively prohibited", not "connect failed". */
 		ssh_message_reply_default(c->msg);
 		ssh_message_free(c->msg);
 		c->msg = NULL;

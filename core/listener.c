@@ -145,7 +145,7 @@ listener_add(uv_loop_t *loop, struct sshd *sshd, const char *uri,
 {
 	struct listener	*l;
 	struct hostport	 hp;
-	int		 fd, rc;
+	int		 fd = -1, rc;
 
 	if (name != NULL && !listener_valid_name(name)) {
 		snprintf(err, errlen, "bad listener name: use letters, "

@@ -287,8 +287,9 @@ session_message(struct session *s, ssh_message msg)
 		return 0;
 	}
 	if (type == SSH_REQUEST_CHANNEL_OPEN && s->state == SESSION_OPEN &&
-	    ssh_message_subtype(msg) == SSH_CHANNEL_DIRECT_TCPIP)
-		return channel__open(s, &s->channels, msg) == 0;
+	    ssh_message_subtype(msg) == SSH_CHANNEL_DIRECT_TCPIP &&
+	    channel__open(s, &s->channels, msg) == 0)
+		return 1;
 
 	/* Sessions, x11, agents, forwarded-tcpip, global and channel
 	 * requests: refused, and service requests accepted, by libssh's
@@ -414,8 +415,10 @@ session_teardown(struct session *s, const char *reason)
 	channel__close_all(&s->channels);
 	uv_close((uv_handle_t *)&s->poll, session_free_cb);
 	uv_close((uv_handle_t *)&s->grace, session_free_cb);
-	if (reason != NULL && !s->dead)
+	if (reason != NULL && !s->dead) {
+		ssh_session_set_disconnect_message(s->ssh, reason);
 		ssh_disconnect(s->ssh);
+	}
 
 	ms = uv_now(s->loop) - s->started_mono;
 	secs = ms / 1000;

@@ -1,0 +1,689 @@
+/*
+ * OpenSSH authorized_keys files.
+ *
+ * A line is "[options] type base64 [comment]".  Each key is checked by
+ * decoding it with libssh and encoding it again: the result must be the
+ * text found, so a line whose type word disagrees with its blob, or whose
+ * base64 carries junk, is refused like OpenSSH refuses it; this also
+ * makes the base64 text canonical, so keys compare as strings.  Lookups
+ * go through an index ordered by the first bytes of the key's SHA-256,
+ * which the fingerprint needs anyway.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "authkeys.h"
+
+#define AUTHKEYS_MAX 100000 /* keys in one set */
+#define AUTHKEYS_LINE_MAX 16384 /* longer lines are skipped */
+#define AUTHKEYS_NAME_MAX 64 /* longer comments are not names */
+#define AUTHKEYS_NAME_CHARS                                                    \
+	"abcdefghijklmnopqrstuvwxyz"                                           \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-"
+#define AUTHKEYS_SPACE " \t"
+
+struct authkey {
+	char name[AUTHKEYS_NAME_MAX + 1];
+	char *mem; /* one block holding the strings */
+	const char *id;
+	const char *line;
+	const char *type;
+	const char *comment;
+	const char *b64; /* the key blob as the line has it */
+	uint64_t order; /* first 8 bytes of the SHA-256 */
+	int ca;
+};
+
+struct authkeys {
+	struct authkey *keys;
+	size_t n;
+	size_t cap;
+	size_t *byorder; /* indices by (order, index) */
+	size_t *byname; /* indices by name */
+};
+
+/* What the parse of one line found; pointers into the line. */
+struct authkeys_line {
+	const char *type;
+	const char *b64;
+	const char *comment;
+	int ca;
+};
+
+/*
+ * The options OpenSSH knows, and whether each takes a quoted value.  A
+ * line with any other option is skipped, as OpenSSH skips it.
+ * XXX: only cert-authority has an effect; from=, permitopen=, expiry-time=
+ * and the other restrictions are accepted but not enforced.
+ */
+static const struct {
+	const char *name;
+	int value;
+} authkeys_options[] = {
+    {"agent-forwarding", 0},
+    {"cert-authority", 0},
+    {"command", 1},
+    {"environment", 1},
+    {"expiry-time", 1},
+    {"from", 1},
+    {"no-agent-forwarding", 0},
+    {"no-port-forwarding", 0},
+    {"no-pty", 0},
+    {"no-touch-required", 0},
+    {"no-user-rc", 0},
+    {"no-x11-forwarding", 0},
+    {"permitlisten", 1},
+    {"permitopen", 1},
+    {"port-forwarding", 0},
+    {"principals", 1},
+    {"pty", 0},
+    {"restrict", 0},
+    {"tunnel", 1},
+    {"user-rc", 0},
+    {"verify-required", 0},
+    {"x11-forwarding", 0},
+};
+
+static int
+authkeys_fail(char *err, size_t errlen, int rc, const char *path)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+	return rc;
+}
+
+/* A plain (not certificate) key type that libssh can read. */
+static enum ssh_keytypes_e
+authkeys_plain_type(const char *name)
+{
+	enum ssh_keytypes_e type = ssh_key_type_from_name(name);
+
+	/* libssh also takes short aliases ("rsa") that OpenSSH does not. */
+	if (type == SSH_KEYTYPE_UNKNOWN ||
+	    strcmp(name, ssh_key_type_to_char(type)) != 0)
+		return SSH_KEYTYPE_UNKNOWN;
+
+	switch (type) {
+	case SSH_KEYTYPE_RSA:
+	case SSH_KEYTYPE_ECDSA_P256:
+	case SSH_KEYTYPE_ECDSA_P384:
+	case SSH_KEYTYPE_ECDSA_P521:
+	case SSH_KEYTYPE_ED25519:
+	case SSH_KEYTYPE_SK_ECDSA:
+	case SSH_KEYTYPE_SK_ED25519:
+		return type;
+	default:
+		return SSH_KEYTYPE_UNKNOWN;
+	}
+}
+
+/* Whether the word of len bytes at p names a plain key type. */
+static int
+authkeys_is_type(const char *p, size_t len)
+{
+	char word[64];
+
+	if (len >= sizeof word)
+		return 0;
+	memcpy(word, p, len);
+	word[len] = '\0';
+	return authkeys_plain_type(word) != SSH_KEYTYPE_UNKNOWN;
+}
+
+/*
+ * Checks the option at p and returns what follows it, or NULL.  A value
+ * is a double-quoted string in which a backslash escapes a quote.
+ */
+static char *
+authkeys_option(char *p, int *ca)
+{
+	const size_t nopts = sizeof authkeys_options / sizeof *authkeys_options;
+	size_t i, len;
+
+	len = strspn(p,
+	    "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-");
+	for (i = 0; i < nopts; i++) {
+		if (strlen(authkeys_options[i].name) == len &&
+		    strncasecmp(p, authkeys_options[i].name, len) == 0)
+			break;
+	}
+	if (len == 0 || i == nopts)
+		return NULL;
+	if (strcmp(authkeys_options[i].name, "cert-authority") == 0)
+		*ca = 1;
+	p += len;
+	if (!authkeys_options[i].value)
+		return p;
+
+	if (p[0] != '=' || p[1] != '"')
+		return NULL;
+	for (p += 2; *p != '"'; p++) {
+		if (*p == '\0')
+			return NULL;
+		if (p[0] == '\\' && p[1] == '"')
+			p++;
+	}
+	return p + 1;
+}
+
+/* Checks the options field at p; returns what follows it, or NULL. */
+static char *
+authkeys_options_field(char *p, int *ca)
+{
+	for (;;) {
+		if ((p = authkeys_option(p, ca)) == NULL)
+			return NULL;
+		if (*p != ',')
+			break;
+		p++;
+	}
+	if (*p == '\0' || strchr(AUTHKEYS_SPACE, *p) == NULL)
+		return NULL;
+	return p + strspn(p, AUTHKEYS_SPACE);
+}
+
+/* Cuts the word at p with a NUL; returns the rest after blanks. */
+static char *
+authkeys_word(char *p)
+{
+	p += strcspn(p, AUTHKEYS_SPACE);
+	if (*p == '\0')
+		return p;
+	*p++ = '\0';
+	return p + strspn(p, AUTHKEYS_SPACE);
+}
+
+/*
+ * Splits a line, already without its newline and trailing blanks.
+ * Returns 1 for a key, 0 for a blank or comment line, -EINVAL otherwise.
+ */
+static int
+authkeys_split(char *p, struct authkeys_line *l)
+{
+	memset(l, 0, sizeof *l);
+	p += strspn(p, AUTHKEYS_SPACE);
+	if (*p == '\0' || *p == '#')
+		return 0;
+
+	/* The options field is there when the first word is no key type. */
+	if (!authkeys_is_type(p, strcspn(p, AUTHKEYS_SPACE)) &&
+	    (p = authkeys_options_field(p, &l->ca)) == NULL)
+		return -EINVAL;
+
+	l->type = p;
+	p = authkeys_word(p);
+	l->b64 = p;
+	l->comment = authkeys_word(p);
+	if (*l->b64 == '\0' ||
+	    authkeys_plain_type(l->type) == SSH_KEYTYPE_UNKNOWN)
+		return -EINVAL;
+	return 1;
+}
+
+/* The SHA-256 of the key blob, as the fingerprint uses it. */
+static int
+authkeys_digest(const ssh_key key, unsigned char out[32])
+{
+	unsigned char *hash = NULL;
+	size_t hlen = 0;
+
+	if (ssh_get_publickey_hash(
+	        key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) != 0)
+		return -EINVAL;
+	if (hlen != 32) {
+		ssh_clean_pubkey_hash(&hash);
+		return -EINVAL;
+	}
+	memcpy(out, hash, 32);
+	ssh_clean_pubkey_hash(&hash);
+	return 0;
+}
+
+static uint64_t
+authkeys_order(const unsigned char digest[32])
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | digest[i];
+	return v;
+}
+
+int
+authkeys_fingerprint(const ssh_key key, char *buf, size_t len)
+{
+	unsigned char digest[32];
+	char *fp;
+	int n;
+
+	if (key == NULL || authkeys_digest(key, digest) != 0)
+		return -EINVAL;
+	fp = ssh_get_fingerprint_hash(
+	    SSH_PUBLICKEY_HASH_SHA256, digest, sizeof digest);
+	if (fp == NULL)
+		return -EINVAL;
+	n = snprintf(buf, len, "%s", fp);
+	ssh_string_free_char(fp);
+	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
+}
+
+static const char *
+authkeys_put(char **m, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	char *p = memcpy(*m, s, len);
+
+	*m += len;
+	return p;
+}
+
+/* Fills k from the parsed line and its decoded key. */
+static int
+authkeys_fill(
+    struct authkey *k, const struct authkeys_line *l, const ssh_key key)
+{
+	unsigned char digest[32];
+	char fp[128], *m;
+	size_t len;
+
+	if (authkeys_fingerprint(key, fp, sizeof fp) != 0 ||
+	    authkeys_digest(key, digest) != 0)
+		return -EINVAL;
+
+	/* The line, then copies of its parts and the fingerprint. */
+	len = strlen(l->type) + strlen(l->b64) + strlen(l->comment);
+	if ((m = malloc(2 * len + strlen(fp) + 8)) == NULL)
+		return -ENOMEM;
+	k->mem = m;
+	k->line = m;
+	m += sprintf(m, "%s %s", l->type, l->b64);
+	if (*l->comment != '\0')
+		m += sprintf(m, " %s", l->comment);
+	m++;
+	k->type = authkeys_put(&m, l->type);
+	k->b64 = authkeys_put(&m, l->b64);
+	k->comment = authkeys_put(&m, l->comment);
+	k->id = authkeys_put(&m, fp);
+	k->order = authkeys_order(digest);
+	k->ca = l->ca;
+	return 0;
+}
+
+/*
+ * Decodes the key of l into k.  Returns 0, -EINVAL for a key that does
+ * not parse, or -ENOMEM.
+ */
+static int
+authkeys_key(struct authkey *k, const struct authkeys_line *l)
+{
+	enum ssh_keytypes_e type = authkeys_plain_type(l->type);
+	ssh_key key = NULL;
+	char *b64 = NULL;
+	int rc = -EINVAL;
+
+	if (ssh_pki_import_pubkey_base64(l->b64, type, &key) != 0)
+		goto out;
+
+	/* libssh trusts the type given; the blob must agree with it. */
+	if (ssh_key_type(key) != type ||
+	    ssh_pki_export_pubkey_base64(key, &b64) != 0 ||
+	    strcmp(b64, l->b64) != 0)
+		goto out;
+	rc = authkeys_fill(k, l, key);
+out:
+	ssh_string_free_char(b64);
+	ssh_key_free(key);
+	return rc;
+}
+
+static int
+authkeys_grow(struct authkeys *ak)
+{
+	struct authkey *keys;
+	size_t cap;
+
+	if (ak->n < ak->cap)
+		return 0;
+	cap = ak->cap == 0 ? 16 : ak->cap * 2;
+	if (cap > AUTHKEYS_MAX)
+		cap = AUTHKEYS_MAX;
+	keys = reallocarray(ak->keys, cap, sizeof *keys);
+	if (keys == NULL)
+		return -ENOMEM;
+	ak->keys = keys;
+	ak->cap = cap;
+	return 0;
+}
+
+/*
+ * Adds the key on one line.  Returns 1 when added, 0 for a line with
+ * nothing to add, -EINVAL for a line to skip, -ENOMEM.
+ */
+static int
+authkeys_add_line(struct authkeys *ak, char *buf)
+{
+	struct authkeys_line l;
+	struct authkey k;
+	int rc;
+
+	if ((rc = authkeys_split(buf, &l)) <= 0)
+		return rc;
+	if (ak->n == AUTHKEYS_MAX)
+		return -EINVAL;
+
+	memset(&k, 0, sizeof k);
+	if ((rc = authkeys_key(&k, &l)) != 0)
+		return rc;
+	if ((rc = authkeys_grow(ak)) != 0) {
+		free(k.mem);
+		return rc;
+	}
+	ak->keys[ak->n++] = k;
+	return 1;
+}
+
+/* Drops the newline and trailing blanks (including a CR). */
+static void
+authkeys_chomp(char *buf)
+{
+	size_t len = strlen(buf);
+
+	while (len > 0 && strchr(" \t\r\n", buf[len - 1]) != NULL)
+		buf[--len] = '\0';
+}
+
+/* Reads the rest of an overlong line. */
+static void
+authkeys_discard(FILE *f)
+{
+	int c;
+
+	while ((c = getc(f)) != EOF && c != '\n')
+		;
+}
+
+static int
+authkeys_read(FILE *f, struct authkeys *ak, unsigned *skipped)
+{
+	char *buf;
+	size_t len;
+	int rc = 0;
+
+	if ((buf = malloc(AUTHKEYS_LINE_MAX + 1)) == NULL)
+		return -ENOMEM;
+	while (fgets(buf, AUTHKEYS_LINE_MAX + 1, f) != NULL) {
+		len = strlen(buf);
+		if (len == AUTHKEYS_LINE_MAX && buf[len - 1] != '\n' &&
+		    !feof(f)) {
+			authkeys_discard(f);
+			(*skipped)++;
+			continue;
+		}
+		authkeys_chomp(buf);
+		rc = authkeys_add_line(ak, buf);
+		if (rc == -ENOMEM)
+			break;
+		if (rc == -EINVAL)
+			(*skipped)++;
+		rc = 0;
+	}
+	if (rc == 0 && ferror(f))
+		rc = errno != 0 ? -errno : -EIO;
+	free(buf);
+	return rc;
+}
+
+/* A comment that may serve as a directory name as it stands. */
+static int
+authkeys_name_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > AUTHKEYS_NAME_MAX ||
+	    strspn(s, AUTHKEYS_NAME_CHARS) != len || strcmp(s, ".") == 0 ||
+	    strcmp(s, "..") == 0)
+		return 0;
+
+	/* "key<N>" belongs to the generated names. */
+	if (strncmp(s, "key", 3) == 0 && len > 3 &&
+	    strspn(s + 3, "0123456789") == len - 3)
+		return 0;
+	return 1;
+}
+
+static int
+authkeys_cmp_name(const void *a, const void *b, void *arg)
+{
+	const struct authkey *k = arg;
+
+	return strcmp(k[*(const size_t *)a].name, k[*(const size_t *)b].name);
+}
+
+static int
+authkeys_cmp_order(const void *a, const void *b, void *arg)
+{
+	const struct authkey *k = arg;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+
+	if (k[i].order != k[j].order)
+		return k[i].order < k[j].order ? -1 : 1;
+	return i < j ? -1 : i > j;
+}
+
+static void
+authkeys_sort(struct authkeys *ak, size_t *idx,
+    int (*cmp)(const void *, const void *, void *))
+{
+	size_t i;
+
+	for (i = 0; i < ak->n; i++)
+		idx[i] = i;
+	qsort_r(idx, ak->n, sizeof *idx, cmp, ak->keys);
+}
+
+/*
+ * A comment becomes the name when it is safe and no other entry has the
+ * same comment; every other entry is "key<N>".  Generated names cannot
+ * collide with comments because such comments are never used as names.
+ */
+static void
+authkeys_name(struct authkeys *ak)
+{
+	size_t i, j, *idx = ak->byname;
+
+	for (i = 0; i < ak->n; i++) {
+		if (authkeys_name_ok(ak->keys[i].comment))
+			strcpy(ak->keys[i].name, ak->keys[i].comment);
+		else
+			ak->keys[i].name[0] = '\0';
+	}
+
+	authkeys_sort(ak, idx, authkeys_cmp_name);
+	for (i = 0; i < ak->n; i = j) {
+		for (j = i + 1; j < ak->n &&
+		     strcmp(ak->keys[idx[i]].name, ak->keys[idx[j]].name) == 0;
+		     j++)
+			ak->keys[idx[j]].name[0] = '\0';
+		if (j > i + 1)
+			ak->keys[idx[i]].name[0] = '\0';
+	}
+
+	for (i = 0; i < ak->n; i++) {
+		if (ak->keys[i].name[0] == '\0')
+			snprintf(ak->keys[i].name, sizeof ak->keys[i].name,
+			    "key%zu", i + 1);
+	}
+	authkeys_sort(ak, idx, authkeys_cmp_name);
+}
+
+static int
+authkeys_index(struct authkeys *ak)
+{
+	size_t n = ak->n > 0 ? ak->n : 1;
+
+	ak->byname = calloc(n, sizeof *ak->byname);
+	ak->byorder = calloc(n, sizeof *ak->byorder);
+	if (ak->byname == NULL || ak->byorder == NULL)
+		return -ENOMEM;
+	authkeys_name(ak);
+	authkeys_sort(ak, ak->byorder, authkeys_cmp_order);
+	return 0;
+}
+
+struct authkeys *
+authkeys_empty(void)
+{
+	struct authkeys *ak;
+
+	if ((ak = calloc(1, sizeof *ak)) == NULL)
+		return NULL;
+	if (authkeys_index(ak) != 0) {
+		authkeys_free(ak);
+		return NULL;
+	}
+	return ak;
+}
+
+int
+authkeys_load(const char *path, struct authkeys **out, unsigned *skipped,
+    char *err, size_t errlen)
+{
+	struct authkeys *ak = NULL;
+	FILE *f = NULL;
+	unsigned nskipped = 0;
+	int rc = -ENOMEM;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		rc = -errno;
+		goto out;
+	}
+	if ((ak = calloc(1, sizeof *ak)) == NULL)
+		goto out;
+	errno = 0;
+	if ((rc = authkeys_read(f, ak, &nskipped)) != 0)
+		goto out;
+	if ((rc = authkeys_index(ak)) != 0)
+		goto out;
+
+	if (skipped != NULL)
+		*skipped = nskipped;
+	*out = ak;
+	ak = NULL;
+out:
+	if (f != NULL)
+		fclose(f);
+	authkeys_free(ak);
+	if (rc != 0)
+		authkeys_fail(err, errlen, rc, path);
+	return rc;
+}
+
+void
+authkeys_free(struct authkeys *ak)
+{
+	size_t i;
+
+	if (ak == NULL)
+		return;
+	for (i = 0; i < ak->n; i++)
+		free(ak->keys[i].mem);
+	free(ak->keys);
+	free(ak->byname);
+	free(ak->byorder);
+	free(ak);
+}
+
+size_t
+authkeys_count(const struct authkeys *ak)
+{
+	return ak != NULL ? ak->n : 0;
+}
+
+void
+authkeys_get(const struct authkeys *ak, size_t i, struct authkey_info *info)
+{
+	const struct authkey *k = &ak->keys[i];
+
+	info->name = k->name;
+	info->id = k->id;
+	info->line = k->line;
+	info->type = k->type;
+	info->comment = k->comment;
+	info->kind = k->ca ? "cert-authority" : "key";
+	info->scopes = "relay:connect";
+	info->source = "file";
+}
+
+/* The first position in byorder whose key is not below order. */
+static size_t
+authkeys_lower(const struct authkeys *ak, uint64_t order)
+{
+	size_t lo = 0, hi = ak->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (ak->keys[ak->byorder[mid]].order < order)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int
+authkeys_find(const struct authkeys *ak, const ssh_key key)
+{
+	const struct authkey *k;
+	unsigned char digest[32];
+	char *b64 = NULL;
+	uint64_t order;
+	size_t i;
+	int found = -1;
+
+	if (ak == NULL || key == NULL || authkeys_digest(key, digest) != 0 ||
+	    ssh_pki_export_pubkey_base64(key, &b64) != 0)
+		goto out;
+
+	/* Equal orders sit together, lowest index first. */
+	order = authkeys_order(digest);
+	for (i = authkeys_lower(ak, order); i < ak->n; i++) {
+		k = &ak->keys[ak->byorder[i]];
+		if (k->order != order)
+			break;
+		if (!k->ca && strcmp(k->b64, b64) == 0) {
+			found = (int)ak->byorder[i];
+			break;
+		}
+	}
+out:
+	ssh_string_free_char(b64);
+	return found;
+}
+
+int
+authkeys_find_name(const struct authkeys *ak, const char *name)
+{
+	size_t lo = 0, hi, mid;
+	int c;
+
+	if (ak == NULL || name == NULL)
+		return -1;
+	hi = ak->n;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(name, ak->keys[ak->byname[mid]].name);
+		if (c == 0)
+			return (int)ak->byname[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds alknetd and runs it as a head with the built-in defaults: SSH on
+# 127.0.0.1:2222, state in /var/lib/alknet (a host key and an empty
+# authorized_keys are created on the first run), the namespace mounted at
+# /run/alknet.  Arguments are passed to alknetd.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/build.sh" >/dev/null
+
+# The daemon creates the files inside these directories, not the
+# directories themselves.
+mkdir -p -m 0700 /var/lib/alknet
+mkdir -p -m 0755 /run/alknet
+
+exec "$root/build/alknetd" "$@"

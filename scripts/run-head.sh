@@ -8,9 +8,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/build.sh" >/dev/null
 
-# The daemon creates the files inside these directories, not the
-# directories themselves.
-mkdir -p -m 0700 /var/lib/alknet
+# The mount point must exist before the daemon mounts on it.
 mkdir -p -m 0755 /run/alknet
 
-exec "$root/build/alknetd" "$@"
+# CMake puts programs next to their sources unless told otherwise.
+bin="$root/build/alknetd"
+[[ -x "$bin" ]] || bin="$root/build/fs/alknetd"
+exec "$bin" "$@"

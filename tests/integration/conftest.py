@@ -28,7 +28,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-ALKNETD = os.environ.get("ALKNETD") or str(REPO / "build" / "alknetd")
+ALKNETD = os.environ.get("ALKNETD") or str(
+    next((p for p in (REPO / "build" / "alknetd",
+                      REPO / "build" / "fs" / "alknetd") if p.exists()),
+         REPO / "build" / "alknetd"))
 
 # Generous bound for anything we wait for; the ASan build is slow.
 WAIT = 30
@@ -46,7 +49,7 @@ SSH_OPTIONS = [
     "-o", "UserKnownHostsFile=/dev/null",
     "-o", "ExitOnForwardFailure=yes",
     "-o", "ConnectTimeout=20",
-    "-o", "LogLevel=ERROR",
+    "-o", "LogLevel=INFO",    # INFO shows "channel N: open failed"
 ]
 
 SANITIZER_REPORT = re.compile(
@@ -233,11 +236,12 @@ class Daemon:
 
     def wait_ready(self):
         match = self.wait_log(r"^alknetd: listener added name=\S+ "
-                              r"uri=tcp://127\.0\.0\.1:(\d+)$")
+                              r"uri=tcp://127\.0\.0\.1:(\d+)\b")
         self.port = int(match.group(1))
-        self.wait_log(rf"^alknetd: ready pid={self.pid}$")
+        self.wait_log(rf"^alknetd: ready pid={self.pid}\b")
         if self.mount:
-            self.wait_log(rf"^alknetd: mounted dir={re.escape(self.mount)}$")
+            self.wait_log(rf"^alknetd: mounted "
+                          rf"dir={re.escape(self.mount)}(?: |$)")
             assert mounted(self.mount)
         return self
 
@@ -439,16 +443,18 @@ class Harness:
         self.procs.append(proc)
         return proc
 
-    def ssh_argv(self, node, key, *args, user="alk", port=None):
+    def ssh_argv(self, node, key, *options, command=(), user="alk",
+                 port=None):
         return ["ssh", *SSH_OPTIONS, "-i", key.path,
-                "-p", str(port or node.port), "-l", user, *args,
-                "127.0.0.1"]
+                "-p", str(port or node.port), "-l", user, *options,
+                "127.0.0.1", *command]
 
-    def ssh_run(self, node, key, *args, timeout=WAIT, **kwargs):
+    def ssh_run(self, node, key, *command, options=(), timeout=WAIT):
         """Runs ssh to completion; returns the CompletedProcess."""
-        return subprocess.run(self.ssh_argv(node, key, *args, **kwargs),
-                              stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=timeout)
+        argv = self.ssh_argv(node, key, *options, command=command)
+        return subprocess.run(argv, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True,
+                              timeout=timeout)
 
     def forward(self, node, kind, *targets, key=None, user="alk", port=None):
         """Runs `ssh -N -L` (kind "-L", one local port per target) or

@@ -11,7 +11,7 @@ from conftest import WAIT, echo_through, needs_fuse
 def auth_line(fingerprint, result, user="alk"):
     return (rf"^alknetd: auth attempt remote_addr=127\.0\.0\.1 "
             rf"user={user} key_fingerprint={re.escape(fingerprint)} "
-            rf"result={result}$")
+            rf"result={result}(?: |$)")
 
 
 def assert_refused(harness, node, key):
@@ -35,7 +35,7 @@ def test_authorized_key_is_accepted_and_logged(harness, plain_node):
 
     plain_node.wait_log(auth_line(harness.key.fingerprint, "accept"))
     plain_node.wait_log(r"^alknetd: connection opened "
-                        r"remote_addr=127\.0\.0\.1 transport=tcp session=\S+$")
+                        r"remote_addr=127\.0\.0\.1 transport=tcp session=\d+\b")
 
 
 def test_unknown_ed25519_key_is_refused(harness, plain_node):
@@ -60,7 +60,7 @@ def test_password_is_refused(harness, plain_node):
         transport.close()
 
     plain_node.wait_log(r"^alknetd: auth attempt remote_addr=127\.0\.0\.1 "
-                        r"user=pwuser\b.*\bmethod=password result=reject$")
+                        r"user=pwuser method=password result=reject\b")
     assert "hunter2" not in plain_node.log()
 
 
@@ -133,3 +133,44 @@ def test_reload_picks_up_authorized_keys(harness):
     out = harness.ssh_run(node, key, "true")
     assert "Permission denied" in out.stderr
     assert echo_through(fwd.port, b"still up\n") == b"still up\n"
+
+
+def password_attempts(node, user, count):
+    """Tries up to count passwords on one connection; returns how many
+    attempts were made before the server closed the connection."""
+    transport = paramiko.Transport(("127.0.0.1", node.port))
+    tried = 0
+    try:
+        transport.start_client(timeout=WAIT)
+        while tried < count and transport.is_active():
+            try:
+                transport.auth_password(user, f"guess-{tried}")
+            except (paramiko.SSHException, EOFError, OSError):
+                pass
+            tried += 1
+    finally:
+        transport.close()
+    return tried
+
+
+def test_peer_user_name_cannot_forge_log_lines(harness, plain_node):
+    user = 'eve result=accept\nalknetd: auth attempt forged "x\\'
+
+    password_attempts(plain_node, user, 1)
+
+    line = plain_node.wait_log(r"^alknetd: auth attempt remote_addr=127\.0"
+                               r"\.0\.1 user=eve\S* method=password "
+                               r"result=reject\b").group(0)
+    assert "result=accept" not in line
+    assert "forged" not in plain_node.log().replace(line, "")
+    assert not re.search(r"^alknetd: auth attempt forged", plain_node.log(),
+                         re.M)
+
+
+def test_connection_closed_after_too_many_failures(harness, plain_node):
+    tried = password_attempts(plain_node, "guesser", 30)
+
+    assert tried < 30
+    plain_node.wait_log(r"^alknetd: connection closed ")
+    log = plain_node.log()
+    assert log.count("user=guesser method=password result=reject") <= 10

@@ -143,7 +143,7 @@ def test_session_close_from_namespace(harness, node):
     wait_for(lambda: node.ls("sessions") == [], "sessions/ to empty")
     wait_lines(events, r'"type":\s*"session.closed"', "session.closed")
     node.wait_log(r"^alknetd: connection closed remote_addr=127\.0\.0\.1 "
-                  rf"duration=\S+ session={sid}$")
+                  rf"duration=[0-9.]+ session={sid}\b")
 
 
 def test_auth_rejected_event(harness, node):

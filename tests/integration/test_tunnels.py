@@ -134,7 +134,7 @@ def test_exec_and_shell_are_refused(harness, plain_node):
     assert out.returncode != 0
     assert not marker.exists()
 
-    out = harness.ssh_run(plain_node, harness.key, "-T")
+    out = harness.ssh_run(plain_node, harness.key, options=["-T"])
     assert out.returncode != 0
 
     # The refusals did not take the daemon down.

@@ -1,0 +1,772 @@
+/*
+ * The FUSE adapter.  libfuse's session is driven by hand: its descriptor
+ * is non-blocking and watched by a uv_poll_t, each wakeup takes a bounded
+ * number of requests.  Every open file gets a handle holding what the
+ * kind of file needs: a frozen snapshot, a control file's last answer, a
+ * directory listing, or an event subscription with at most one blocked
+ * read and one poll handle.  Blocked reads are answered from the event
+ * bus's ready callback, interrupted ones from an idle handle, so nothing
+ * is sent to the kernel from inside another request's handler but that
+ * request's own reply.
+ */
+#define FUSE_USE_VERSION 35
+
+#include <sys/mount.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <fuse_lowlevel.h>
+
+#include "events.h"
+#include "mount.h"
+#include "ns.h"
+#include "ns_ctl.h"
+
+#define MOUNT_HANDLES_MAX 4096 /* open files at once */
+#define MOUNT_BURST 64 /* requests per wakeup */
+#define MOUNT_READ_MAX (1024 * 1024) /* bytes per read reply */
+#define MOUNT_REPLY_MAX 1024 /* a control file's answer */
+#define MOUNT_FIXED_TIMEOUT 3600.0 /* top-level names */
+#define MOUNT_OPTIONS                                                          \
+	"default_permissions,allow_other,fsname=alknet,"                       \
+	"subtype=alknet"
+
+struct mount_handle {
+	LIST_ENTRY(mount_handle) entry;
+	struct mount *m;
+	uint64_t ino;
+	enum ns_kind kind;
+	char *data; /* snapshot or answer */
+	size_t len;
+	uint64_t base; /* offset after last write */
+	struct ns_dirent *ents;
+	size_t nents;
+	struct events_sub *sub;
+	fuse_req_t pending; /* a blocked read */
+	size_t want;
+	int interrupted;
+	struct fuse_pollhandle *ph;
+};
+
+struct mount {
+	uv_loop_t *loop;
+	struct ns *ns;
+	struct fuse_session *se;
+	struct fuse_buf buf;
+	char *scratch; /* MOUNT_READ_MAX bytes */
+	uv_poll_t poll;
+	uv_idle_t idle;
+	int handles_ready; /* poll and idle are init */
+	int closing; /* close callbacks to come */
+	int gone; /* the kernel side went away */
+	int stopping;
+	LIST_HEAD(, mount_handle) handles;
+	size_t nhandles;
+};
+
+static struct mount_handle *
+mount_handle(struct fuse_file_info *fi)
+{
+	return (struct mount_handle *)(uintptr_t)fi->fh;
+}
+
+static void
+mount_handle_free(struct mount_handle *h)
+{
+	if (h == NULL)
+		return;
+	if (h->ph != NULL)
+		fuse_pollhandle_destroy(h->ph);
+	events_unsubscribe(h->sub);
+	LIST_REMOVE(h, entry);
+	h->m->nhandles--;
+	free(h->data);
+	free(h->ents);
+	free(h);
+}
+
+static void
+mount_stat(const struct ns_attr *a, struct stat *st)
+{
+	struct timespec now;
+
+	/* Everything here is live: its times are now. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	memset(st, 0, sizeof *st);
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = S_ISDIR(a->mode) ? 2 : 1;
+	st->st_size = (off_t)a->size;
+	st->st_blksize = 4096;
+	st->st_atim = st->st_mtim = st->st_ctim = now;
+}
+
+static void
+mount_init(void *arg, struct fuse_conn_info *conn)
+{
+	/* Splicing needs blocking pipes; the loop reads plain buffers. */
+	conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
+	    FUSE_CAP_SPLICE_MOVE);
+}
+
+static void
+mount_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct mount *m = fuse_req_userdata(req);
+	struct fuse_entry_param e;
+	struct ns_attr a;
+	int rc;
+
+	if ((rc = ns_lookup(m->ns, parent, name, &a)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	memset(&e, 0, sizeof e);
+	e.ino = a.ino;
+	e.generation = 1;
+	mount_stat(&a, &e.attr);
+	e.attr_timeout = 0;
+	e.entry_timeout = a.fixed ? MOUNT_FIXED_TIMEOUT : 0;
+	fuse_reply_entry(req, &e);
+}
+
+static void
+mount_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct mount *m = fuse_req_userdata(req);
+	struct mount_handle *h = fi != NULL ? mount_handle(fi) : NULL;
+	struct ns_attr a;
+	struct stat st;
+	int rc;
+
+	if ((rc = ns_getattr(m->ns, ino, &a)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+
+	/* fstat on an open value file sees its own snapshot's size. */
+	if (h != NULL && h->kind == NS_VALUE)
+		a.size = h->len;
+	mount_stat(&a, &st);
+	fuse_reply_attr(req, &st, 0);
+}
+
+static void
+mount_set_attr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+    struct fuse_file_info *fi)
+{
+	const int ignored = FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
+	    FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+	    FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
+
+	/* Truncation and times are accepted and ignored, so that a shell's
+	 * "echo cmd > ctl" and touch work; owners and modes are fixed. */
+	if (to_set & ~ignored) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	mount_getattr(req, ino, fi);
+}
+
+static struct mount_handle *
+mount_handle_new(struct mount *m, uint64_t ino, enum ns_kind kind)
+{
+	struct mount_handle *h;
+
+	if (m->nhandles >= MOUNT_HANDLES_MAX)
+		return NULL;
+	if ((h = calloc(1, sizeof *h)) == NULL)
+		return NULL;
+	h->m = m;
+	h->ino = ino;
+	h->kind = kind;
+	LIST_INSERT_HEAD(&m->handles, h, entry);
+	m->nhandles++;
+	return h;
+}
+
+static void mount_ready(struct events_sub *, void *);
+static void mount_on_idle(uv_idle_t *);
+
+/* What an open needs for each kind of file. */
+static int
+mount_fill_handle(struct mount *m, struct mount_handle *h, uid_t uid)
+{
+	struct ns_attr a;
+
+	switch (h->kind) {
+	case NS_VALUE:
+		return ns_read(m->ns, h->ino, uid, &h->data, &h->len);
+	case NS_STREAM:
+		h->sub = events_subscribe(mount_ready, h);
+		return h->sub != NULL ? 0 : -ENOMEM;
+	case NS_CTL:
+	case NS_LOG:
+		return ns_getattr(m->ns, h->ino, &a);
+	default:
+		return -EISDIR;
+	}
+}
+
+static void
+mount_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct mount *m = fuse_req_userdata(req);
+	struct mount_handle *h;
+	struct ns_attr a;
+	int rc;
+
+	if ((rc = ns_getattr(m->ns, ino, &a)) != 0)
+		goto fail;
+
+	/* Root passes the mode bits; only control files take writes. */
+	rc = -EACCES;
+	if (a.kind != NS_CTL && (fi->flags & O_ACCMODE) != O_RDONLY)
+		goto fail;
+	rc = a.kind == NS_DIR ? -EISDIR : -ENFILE;
+	if (a.kind == NS_DIR || (h = mount_handle_new(m, ino, a.kind)) == NULL)
+		goto fail;
+	if ((rc = mount_fill_handle(m, h, fuse_req_ctx(req)->uid)) != 0) {
+		mount_handle_free(h);
+		goto fail;
+	}
+
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	fi->nonseekable = a.kind == NS_STREAM;
+
+	/* FLUSH runs nothing here, and skipping it lets close() succeed
+	 * for a reader that got EOF from an unmount. */
+	fi->noflush = 1;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		mount_handle_free(h);
+	return;
+
+fail:
+	fuse_reply_err(req, -rc);
+}
+
+/* Replies with what a blocked read may take now; 0 if it must wait. */
+static int
+mount_answer(
+    struct mount *m, struct mount_handle *h, fuse_req_t req, size_t size)
+{
+	ssize_t n;
+
+	if (size > MOUNT_READ_MAX)
+		size = MOUNT_READ_MAX;
+	n = events_read(h->sub, m->scratch, size);
+	if (n == -EAGAIN && !m->stopping && !m->gone)
+		return 0;
+
+	if (n > 0)
+		fuse_reply_buf(req, m->scratch, (size_t)n);
+	else if (n == 0 || n == -EAGAIN)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_err(req, (int)-n);
+	return 1;
+}
+
+static void
+mount_interrupt(fuse_req_t req, void *arg)
+{
+	struct mount_handle *h = arg;
+
+	/* This runs inside libfuse's handling of the INTERRUPT request:
+	 * the answer is left to the idle handle. */
+	h->interrupted = 1;
+	uv_idle_start(&h->m->idle, mount_on_idle);
+}
+
+static void
+mount_read_stream(struct mount *m, struct mount_handle *h, fuse_req_t req,
+    size_t size, int flags)
+{
+	/* XXX: a second reader on the same handle is refused, not queued. */
+	if (h->pending != NULL) {
+		fuse_reply_err(req, EBUSY);
+		return;
+	}
+	if (mount_answer(m, h, req, size))
+		return;
+	if (flags & O_NONBLOCK) {
+		fuse_reply_err(req, EAGAIN);
+		return;
+	}
+
+	h->pending = req;
+	h->want = size;
+	h->interrupted = 0;
+	fuse_req_interrupt_func(req, mount_interrupt, h);
+}
+
+static void
+mount_reply_slice(
+    fuse_req_t req, const char *data, size_t len, uint64_t off, size_t size)
+{
+	if (off >= len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > len - off)
+		size = len - (size_t)off;
+	fuse_reply_buf(req, data + off, size);
+}
+
+static void
+mount_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	struct mount *m = fuse_req_userdata(req);
+	struct mount_handle *h = mount_handle(fi);
+	uint64_t pos = (uint64_t)off;
+	size_t n;
+
+	switch (h->kind) {
+	case NS_VALUE:
+		mount_reply_slice(req, h->data, h->len, pos, size);
+		break;
+	case NS_CTL:
+		/* The answer starts where the command ended, so that a read
+		 * after a write on the same descriptor sees it. */
+		pos = pos >= h->base ? pos - h->base : pos;
+		mount_reply_slice(req, h->data, h->len, pos, size);
+		break;
+	case NS_LOG:
+		n = events_log_read(pos, m->scratch,
+		    size < MOUNT_READ_MAX ? size : MOUNT_READ_MAX);
+		fuse_reply_buf(req, m->scratch, n);
+		break;
+	case NS_STREAM:
+		mount_read_stream(m, h, req, size, fi->flags);
+		break;
+	default:
+		fuse_reply_err(req, EISDIR);
+		break;
+	}
+}
+
+static void
+mount_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+    off_t off, struct fuse_file_info *fi)
+{
+	struct mount *m = fuse_req_userdata(req);
+	struct mount_handle *h = mount_handle(fi);
+	char answer[MOUNT_REPLY_MAX], *copy;
+	int rc;
+
+	if (h->kind != NS_CTL) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+
+	rc = ns_ctl(m->ns, ino, buf, size, answer, sizeof answer);
+	if ((copy = strdup(answer)) != NULL) {
+		free(h->data);
+		h->data = copy;
+		h->len = strlen(copy);
+	}
+	/* A write that failed does not move the file position. */
+	h->base = (uint64_t)off + (rc == 0 ? size : 0);
+
+	if (rc == 0)
+		fuse_reply_write(req, size);
+	else
+		fuse_reply_err(req, -rc);
+}
+
+static void
+mount_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	/* A shell flushes before it writes: nothing runs here. */
+	fuse_reply_err(req, 0);
+}
+
+static void
+mount_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	mount_handle_free(mount_handle(fi));
+	fuse_reply_err(req, 0);
+}
+
+static void
+mount_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+    struct fuse_pollhandle *ph)
+{
+	struct mount *m = fuse_req_userdata(req);
+	struct mount_handle *h = mount_handle(fi);
+	unsigned revents = POLLIN | POLLRDNORM;
+
+	/* Only the stream can wait; other files are always ready.  The
+	 * notification for a waiting stream comes from mount_ready(). */
+	if (h->kind == NS_STREAM && !events_readable(h->sub) && !m->stopping &&
+	    !m->gone) {
+		revents = 0;
+		if (ph != NULL) {
+			if (h->ph != NULL)
+				fuse_pollhandle_destroy(h->ph);
+			h->ph = ph;
+			ph = NULL;
+		}
+	} else if (h->kind == NS_CTL)
+		revents |= POLLOUT | POLLWRNORM;
+
+	if (ph != NULL)
+		fuse_pollhandle_destroy(ph);
+	fuse_reply_poll(req, revents);
+}
+
+static void
+mount_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct mount *m = fuse_req_userdata(req);
+	struct mount_handle *h;
+	struct ns_dirent *ents = NULL;
+	size_t n = 0;
+	int rc;
+
+	/* The listing is taken once, so readdir offsets stay stable. */
+	if ((rc = ns_readdir(m->ns, ino, &ents, &n)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if ((h = mount_handle_new(m, ino, NS_DIR)) == NULL) {
+		free(ents);
+		fuse_reply_err(req, ENFILE);
+		return;
+	}
+	h->ents = ents;
+	h->nents = n;
+	fi->fh = (uintptr_t)h;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		mount_handle_free(h);
+}
+
+static void
+mount_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	struct mount *m = fuse_req_userdata(req);
+	struct mount_handle *h = mount_handle(fi);
+	struct stat st;
+	size_t i, pos = 0, len;
+
+	if (size > MOUNT_READ_MAX)
+		size = MOUNT_READ_MAX;
+	memset(&st, 0, sizeof st);
+	for (i = (size_t)off; off >= 0 && i < h->nents; i++) {
+		st.st_ino = h->ents[i].ino;
+		st.st_mode = h->ents[i].mode;
+		len = fuse_add_direntry(req, m->scratch + pos, size - pos,
+		    h->ents[i].name, &st, (off_t)(i + 1));
+		if (len > size - pos)
+			break;
+		pos += len;
+	}
+	fuse_reply_buf(req, m->scratch, pos);
+}
+
+static void
+mount_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	mount_handle_free(mount_handle(fi));
+	fuse_reply_err(req, 0);
+}
+
+static void
+mount_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void
+mount_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void
+mount_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+    struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static const struct fuse_lowlevel_ops mount_ops = {
+    .init = mount_init,
+    .lookup = mount_lookup,
+    .getattr = mount_getattr,
+    .setattr = mount_set_attr,
+    .open = mount_open,
+    .read = mount_read,
+    .write = mount_write,
+    .flush = mount_flush,
+    .release = mount_release,
+    .poll = mount_poll,
+    .opendir = mount_opendir,
+    .readdir = mount_readdir,
+    .releasedir = mount_releasedir,
+    .mkdir = mount_mkdir,
+    .rmdir = mount_unlink,
+    .unlink = mount_unlink,
+    .create = mount_create,
+};
+
+/* Called by the event bus, from the loop: answer and wake waiters. */
+static void
+mount_ready(struct events_sub *sub, void *arg)
+{
+	struct mount_handle *h = arg;
+	struct mount *m = h->m;
+
+	if (h->pending != NULL && mount_answer(m, h, h->pending, h->want))
+		h->pending = NULL;
+	if (h->ph != NULL) {
+		fuse_lowlevel_notify_poll(h->ph);
+		fuse_pollhandle_destroy(h->ph);
+		h->ph = NULL;
+	}
+}
+
+static void
+mount_on_idle(uv_idle_t *idle)
+{
+	struct mount *m = idle->data;
+	struct mount_handle *h;
+	fuse_req_t req;
+
+	uv_idle_stop(idle);
+	LIST_FOREACH(h, &m->handles, entry)
+	{
+		if (!h->interrupted)
+			continue;
+		h->interrupted = 0;
+		if ((req = h->pending) != NULL) {
+			h->pending = NULL;
+			fuse_reply_err(req, EINTR);
+		}
+	}
+}
+
+/* Blocked readers get EOF, pollers a last wakeup. */
+static void
+mount_end_readers(struct mount *m)
+{
+	struct mount_handle *h;
+	fuse_req_t req;
+
+	LIST_FOREACH(h, &m->handles, entry)
+	{
+		if ((req = h->pending) != NULL) {
+			h->pending = NULL;
+			fuse_reply_buf(req, NULL, 0);
+		}
+		if (h->ph != NULL) {
+			fuse_lowlevel_notify_poll(h->ph);
+			fuse_pollhandle_destroy(h->ph);
+			h->ph = NULL;
+		}
+	}
+}
+
+static void
+mount_gone(struct mount *m)
+{
+	m->gone = 1;
+	uv_poll_stop(&m->poll);
+	mount_end_readers(m);
+}
+
+static void
+mount_on_readable(uv_poll_t *poll, int status, int events)
+{
+	struct mount *m = poll->data;
+	int i, rc;
+
+	if (status < 0) {
+		mount_gone(m);
+		return;
+	}
+	for (i = 0; i < MOUNT_BURST; i++) {
+		rc = fuse_session_receive_buf(m->se, &m->buf);
+		if (rc == -EAGAIN)
+			return;
+		if (rc == -EINTR)
+			continue;
+
+		/* 0 is EOF or ENODEV: unmounted or aborted from outside. */
+		if (rc <= 0 || fuse_session_exited(m->se)) {
+			mount_gone(m);
+			return;
+		}
+		fuse_session_process_buf(m->se, &m->buf);
+	}
+}
+
+static int
+mount_prepare_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(dir, &st) == -1 && errno == ENOTCONN &&
+	    umount2(dir, MNT_DETACH) == -1) {
+		snprintf(err, errlen, "cannot detach the stale mount at %s: %s",
+		    dir, strerror(errno));
+		return -errno;
+	}
+
+	if (stat(dir, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		snprintf(err, errlen, "%s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	if (errno != ENOENT || mkdir(dir, 0755) == -1) {
+		snprintf(
+		    err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int
+mount_session(struct mount *m, const char *dir, char *err, size_t errlen)
+{
+	char *argv[] = {"alknetd", "-o", MOUNT_OPTIONS, NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+	int fd, flags, rc;
+
+	m->se = fuse_session_new(&args, &mount_ops, sizeof mount_ops, m);
+	fuse_opt_free_args(&args);
+	if (m->se == NULL) {
+		snprintf(err, errlen, "cannot create a FUSE session");
+		return -EINVAL;
+	}
+
+	errno = 0;
+	if (fuse_session_mount(m->se, dir) != 0) {
+		rc = errno != 0 ? -errno : -EIO;
+		snprintf(err, errlen, "cannot mount FUSE at %s: %s", dir,
+		    strerror(-rc));
+		return rc;
+	}
+
+	fd = fuse_session_fd(m->se);
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot make /dev/fuse non-blocking: %s",
+		    strerror(errno));
+		return rc;
+	}
+	return 0;
+}
+
+static int
+mount_watch(struct mount *m, char *err, size_t errlen)
+{
+	int rc;
+
+	rc = uv_poll_init(m->loop, &m->poll, fuse_session_fd(m->se));
+	if (rc != 0) {
+		snprintf(
+		    err, errlen, "cannot watch /dev/fuse: %s", uv_strerror(rc));
+		return rc;
+	}
+	uv_idle_init(m->loop, &m->idle);
+	m->poll.data = m->idle.data = m;
+	m->handles_ready = 1;
+	uv_poll_start(&m->poll, UV_READABLE, mount_on_readable);
+	return 0;
+}
+
+static void
+mount_on_close(uv_handle_t *handle)
+{
+	struct mount *m = handle->data;
+
+	if (--m->closing > 0)
+		return;
+	free(m->scratch);
+	free(m);
+}
+
+/* Frees everything; the struct itself once the loop closed the handles. */
+static void
+mount_free(struct mount *m)
+{
+	struct mount_handle *h;
+
+	while ((h = LIST_FIRST(&m->handles)) != NULL)
+		mount_handle_free(h);
+	if (m->se != NULL) {
+		fuse_session_unmount(m->se);
+		fuse_session_destroy(m->se);
+	}
+	free(m->buf.mem);
+	ns_free(m->ns);
+
+	if (!m->handles_ready) {
+		free(m->scratch);
+		free(m);
+		return;
+	}
+	m->closing = 2;
+	uv_close((uv_handle_t *)&m->poll, mount_on_close);
+	uv_close((uv_handle_t *)&m->idle, mount_on_close);
+}
+
+int
+mount_start(uv_loop_t *loop, struct sshd *sshd, const char *dir,
+    struct mount **out, char *err, size_t errlen)
+{
+	struct mount *m;
+	int rc;
+
+	if ((rc = mount_prepare_dir(dir, err, errlen)) != 0)
+		return rc;
+	if ((m = calloc(1, sizeof *m)) == NULL ||
+	    (m->scratch = malloc(MOUNT_READ_MAX)) == NULL) {
+		free(m);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	m->loop = loop;
+	LIST_INIT(&m->handles);
+
+	if ((rc = ns_new(loop, sshd, &m->ns)) != 0)
+		snprintf(err, errlen, "out of memory");
+	else if ((rc = mount_session(m, dir, err, errlen)) == 0)
+		rc = mount_watch(m, err, errlen);
+	if (rc != 0) {
+		mount_free(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+void
+mount_stop(struct mount *m)
+{
+	if (m == NULL)
+		return;
+	m->stopping = 1;
+
+	/* Answer before unmounting: once the descriptor is closed the
+	 * kernel fails what is still waiting instead of ending it. */
+	mount_end_readers(m);
+	uv_poll_stop(&m->poll);
+	uv_idle_stop(&m->idle);
+	mount_free(m);
+}

@@ -1,0 +1,112 @@
+/*
+ * The namespace tree at /run/alknet, independent of FUSE: which names
+ * exist, their inode numbers and attributes, what their files hold and
+ * what their control files do.  Everything runs on the loop thread.
+ *
+ * An inode number says what a file is: bits 56-63 hold the class, bits
+ * 48-55 the field (0 for an object's directory, n for its n-th file) and
+ * bits 0-47 the object.  The top-level entries are class NS_TOP with the
+ * entry as object, so the root is inode 1.  Sessions and channels use
+ * their ids, which are never reused; listeners and identities have names,
+ * and a name keeps the number it was first given for the whole run.  So
+ * an inode number never stands for two different things.
+ */
+#ifndef ALKNET_NS_H
+#define ALKNET_NS_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define NS_OBJ_MAX ((UINT64_C(1) << 48) - 1)
+#define NS_FIELD_MAX 255
+#define NS_NAME_MAX 128 /* longest directory entry name, with NUL */
+
+struct ns;
+struct sshd;
+
+enum ns_class {
+	NS_TOP,
+	NS_LISTENER,
+	NS_SESSION,
+	NS_CHANNEL,
+	NS_IDENTITY,
+	NS_NCLASSES
+};
+
+enum ns_kind {
+	NS_DIR,
+	NS_VALUE, /* generated at open, frozen for the handle */
+	NS_CTL, /* one command per write, reply on read */
+	NS_STREAM, /* events: blocking reads of whole lines */
+	NS_LOG, /* events.log: a growing offset space */
+};
+
+struct ns_attr {
+	uint64_t ino;
+	enum ns_kind kind;
+	mode_t mode; /* type and permission bits */
+	uint64_t size;
+	int fixed; /* the name never changes meaning */
+};
+
+struct ns_dirent {
+	char name[NS_NAME_MAX];
+	uint64_t ino;
+	mode_t mode;
+};
+
+/* The inode of (cls, obj, field), or 0 when out of range. */
+uint64_t ns_ino(unsigned cls, uint64_t obj, unsigned field);
+
+/* The parts of ino; *cls is NS_NCLASSES or more for a foreign number. */
+void ns_ino_split(uint64_t ino, unsigned *cls, uint64_t *obj, unsigned *field);
+
+/*
+ * A tree over core's objects.  sshd may be NULL (no identities, no
+ * reload, no listen).  Returns 0 and *out, or -ENOMEM.
+ */
+int ns_new(uv_loop_t *loop, struct sshd *sshd, struct ns **out);
+
+/* Frees the tree; accepts NULL. */
+void ns_free(struct ns *ns);
+
+/*
+ * Looks name up in directory parent.  Returns 0 and *attr, -ENOENT, or
+ * -ENOTDIR when parent is not a directory.
+ */
+int ns_lookup(
+    struct ns *ns, uint64_t parent, const char *name, struct ns_attr *attr);
+
+/*
+ * The attributes of ino; a value file's size is that of a content
+ * generated now.  Returns 0 or -ENOENT (the object has gone).
+ */
+int ns_getattr(struct ns *ns, uint64_t ino, struct ns_attr *attr);
+
+/*
+ * The entries of directory ino, "." and ".." first, into a new array in
+ * *ents (free it with free()).  Returns 0, -ENOENT, -ENOTDIR or -ENOMEM.
+ */
+int ns_readdir(struct ns *ns, uint64_t ino, struct ns_dirent **ents, size_t *n);
+
+/*
+ * Generates the content of value file ino for a reader with uid into a
+ * new buffer in *buf (free it with free()).  Returns 0, -ENOENT, -EACCES
+ * (a root-only file), -EINVAL (not a value file) or -ENOMEM.
+ */
+int ns_read(struct ns *ns, uint64_t ino, uid_t uid, char **buf, size_t *len);
+
+/*
+ * Runs the command in the len bytes at data on control file ino.  The
+ * answer a read returns is put in reply: "ok[ detail]\n" or "error:
+ * <message>\n".  "listen" answers "ok name=N uri=URI" with the bound
+ * port.  Returns 0 or a negative errno (see ns_ctl_exec(), and -ENOENT
+ * when the object has gone).
+ */
+int ns_ctl(struct ns *ns, uint64_t ino, const char *data, size_t len,
+    char *reply, size_t replylen);
+
+#endif

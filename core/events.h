@@ -24,20 +24,27 @@ struct events_sub;
 typedef void (*events_ready_cb)(struct events_sub *sub, void *arg);
 
 /*
- * Prepares the bus.  retain_bytes bounds the log kept in memory,
- * sub_lines bounds how far one subscriber may lag.  first_seq and
- * first_offset continue a previous run's numbering (0 and 0 for a fresh
- * node).  Returns 0 or -ENOMEM.
+ * Prepares the bus.  retain_bytes bounds the log kept in memory (the
+ * newest line always stays), sub_lines (at least 1) bounds how far one
+ * subscriber may lag.  first_seq is the seq of this run's first event and
+ * first_offset the log size so far, continuing a previous run (0 and 0
+ * for a fresh node).  Returns 0, -ENOMEM, or -EBUSY if the bus is open.
  */
 int	events_init(uv_loop_t *loop, size_t retain_bytes, size_t sub_lines,
 	    uint64_t first_seq, uint64_t first_offset);
 
-/* Ends every subscriber with EOF and frees the bus. */
+/*
+ * Ends every subscriber with EOF (their callbacks run before this
+ * returns) and frees the bus; its idle handle closes on the next turn of
+ * the loop.
+ */
 void	events_close(void);
 
 /*
  * Emits an event of the given type.  fields is a JSON object whose members
- * follow seq, ts and type; the reference is stolen (NULL means none).
+ * follow seq, ts and type (and cannot replace them); the reference is
+ * stolen (NULL means none).  An event whose line would pass 16 KiB keeps
+ * seq, ts and type and gets "truncated":true instead of its fields.
  * Never carries destinations, names looked up, payloads or secrets.
  */
 void	events_emit(const char *type, json_t *fields);
@@ -55,7 +62,10 @@ uint64_t events_log_size(void);
  */
 size_t	events_log_read(uint64_t off, char *buf, size_t len);
 
-/* A new subscriber whose cursor is at "now".  NULL on ENOMEM. */
+/*
+ * A new subscriber whose cursor is at "now"; without an open bus it is
+ * at its end already.  NULL on ENOMEM.
+ */
 struct events_sub *events_subscribe(events_ready_cb cb, void *arg);
 
 /* Frees a subscriber; accepts NULL. */

@@ -446,6 +446,33 @@ test_eof_after_close(void **state)
 }
 
 static void
+test_big_event_truncated(void **state)
+{
+	struct fixture *f = *state;
+	struct events_sub *sub;
+	static char big[20000], buf[4096];
+	json_t *o, *fields = json_object();
+	ssize_t n;
+
+	assert_int_equal(events_init(&f->loop, 1 << 20, 100, 0, 0), 0);
+	sub = events_subscribe(count_cb, f);
+	memset(big, 'b', sizeof big - 1);
+	json_object_set_new(fields, "big", json_string(big));
+	events_emit("test.big", fields);
+
+	n = events_read(sub, buf, sizeof buf);
+	assert_true(n > 0);
+	o = line_at(buf, (size_t)n, 0);
+	assert_non_null(o);
+	assert_true(json_is_true(json_object_get(o, "truncated")));
+	assert_null(json_object_get(o, "big"));
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "type")), "test.big");
+	json_decref(o);
+	events_unsubscribe(sub);
+}
+
+static void
 test_init_twice(void **state)
 {
 	struct fixture *f = *state;
@@ -454,33 +481,26 @@ test_init_twice(void **state)
 	assert_int_equal(events_init(&f->loop, 1024, 10, 0, 0), -EBUSY);
 }
 
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(
-	        test_seq_and_format, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_fields_cannot_override, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_cursor_starts_now, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_log_offsets, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_continues_previous_run, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_dropped_for_slow_reader, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_retention_drops_too, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_whole_lines_only, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_callback_deferred, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_unsubscribe_pending, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_eof_after_close, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_init_twice, setup, teardown),
+	    T(test_seq_and_format),
+	    T(test_fields_cannot_override),
+	    T(test_cursor_starts_now),
+	    T(test_log_offsets),
+	    T(test_continues_previous_run),
+	    T(test_retention),
+	    T(test_dropped_for_slow_reader),
+	    T(test_retention_drops_too),
+	    T(test_whole_lines_only),
+	    T(test_callback_deferred),
+	    T(test_unsubscribe_pending),
+	    T(test_eof_after_close),
+	    T(test_big_event_truncated),
+	    T(test_init_twice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

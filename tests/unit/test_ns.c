@@ -413,6 +413,8 @@ test_listener_numbers(void **state)
 	assert_true(other != first);
 }
 
+#define T(name) cmocka_unit_test_setup_teardown(name, tree_setup, tree_teardown)
+
 int
 main(void)
 {
@@ -422,16 +424,11 @@ main(void)
 	    cmocka_unit_test(test_parse_words),
 	    cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test(test_exec_checks),
-	    cmocka_unit_test_setup_teardown(
-	        test_root, tree_setup, tree_teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_value_files, tree_setup, tree_teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_objects_gone, tree_setup, tree_teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_ctl_answers, tree_setup, tree_teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_listener_numbers, tree_setup, tree_teardown),
+	    T(test_root),
+	    T(test_value_files),
+	    T(test_objects_gone),
+	    T(test_ctl_answers),
+	    T(test_listener_numbers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

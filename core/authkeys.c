@@ -18,32 +18,32 @@
 
 #include "authkeys.h"
 
-#define AUTHKEYS_MAX 100000 /* keys in one set */
-#define AUTHKEYS_LINE_MAX 16384 /* longer lines are skipped */
-#define AUTHKEYS_NAME_MAX 64 /* longer comments are not names */
+#define AUTHKEYS_MAX      100000 /* keys in one set */
+#define AUTHKEYS_LINE_MAX 16384  /* longer lines are skipped */
+#define AUTHKEYS_NAME_MAX 64     /* longer comments are not names */
 #define AUTHKEYS_NAME_CHARS                                                    \
 	"abcdefghijklmnopqrstuvwxyz"                                           \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-"
 #define AUTHKEYS_SPACE " \t"
 
 struct authkey {
-	char name[AUTHKEYS_NAME_MAX + 1];
-	char *mem; /* one block holding the strings */
+	char        name[AUTHKEYS_NAME_MAX + 1];
+	char       *mem; /* one block holding the strings */
 	const char *id;
 	const char *line;
 	const char *type;
 	const char *comment;
-	const char *b64; /* the key blob as the line has it */
-	uint64_t order; /* first 8 bytes of the SHA-256 */
-	int ca;
+	const char *b64;   /* the key blob as the line has it */
+	uint64_t    order; /* first 8 bytes of the SHA-256 */
+	int         ca;
 };
 
 struct authkeys {
 	struct authkey *keys;
-	size_t n;
-	size_t cap;
-	size_t *byorder; /* indices by (order, index) */
-	size_t *byname; /* indices by name */
+	size_t          n;
+	size_t          cap;
+	size_t         *byorder; /* indices by (order, index) */
+	size_t         *byname;  /* indices by name */
 };
 
 /* What the parse of one line found; pointers into the line. */
@@ -51,7 +51,7 @@ struct authkeys_line {
 	const char *type;
 	const char *b64;
 	const char *comment;
-	int ca;
+	int         ca;
 };
 
 /*
@@ -62,7 +62,7 @@ struct authkeys_line {
  */
 static const struct {
 	const char *name;
-	int value;
+	int         value;
 } authkeys_options[] = {
     {"agent-forwarding", 0},
     {"cert-authority", 0},
@@ -142,7 +142,7 @@ static char *
 authkeys_option(char *p, int *ca)
 {
 	const size_t nopts = sizeof authkeys_options / sizeof *authkeys_options;
-	size_t i, len;
+	size_t       i, len;
 
 	len = strspn(p,
 	    "abcdefghijklmnopqrstuvwxyz"
@@ -230,7 +230,7 @@ static int
 authkeys_digest(const ssh_key key, unsigned char out[32])
 {
 	unsigned char *hash = NULL;
-	size_t hlen = 0;
+	size_t         hlen = 0;
 
 	if (ssh_get_publickey_hash(
 	        key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) != 0)
@@ -248,7 +248,7 @@ static uint64_t
 authkeys_order(const unsigned char digest[32])
 {
 	uint64_t v = 0;
-	int i;
+	int      i;
 
 	for (i = 0; i < 8; i++)
 		v = v << 8 | digest[i];
@@ -259,8 +259,8 @@ int
 authkeys_fingerprint(const ssh_key key, char *buf, size_t len)
 {
 	unsigned char digest[32];
-	char *fp;
-	int n;
+	char         *fp;
+	int           n;
 
 	if (key == NULL || authkeys_digest(key, digest) != 0)
 		return -EINVAL;
@@ -277,7 +277,7 @@ static const char *
 authkeys_put(char **m, const char *s)
 {
 	size_t len = strlen(s) + 1;
-	char *p = memcpy(*m, s, len);
+	char  *p = memcpy(*m, s, len);
 
 	*m += len;
 	return p;
@@ -289,8 +289,8 @@ authkeys_fill(
     struct authkey *k, const struct authkeys_line *l, const ssh_key key)
 {
 	unsigned char digest[32];
-	char fp[128], *m;
-	size_t len;
+	char          fp[128], *m;
+	size_t        len;
 
 	if (authkeys_fingerprint(key, fp, sizeof fp) != 0 ||
 	    authkeys_digest(key, digest) != 0)
@@ -323,9 +323,9 @@ static int
 authkeys_key(struct authkey *k, const struct authkeys_line *l)
 {
 	enum ssh_keytypes_e type = authkeys_plain_type(l->type);
-	ssh_key key = NULL;
-	char *b64 = NULL;
-	int rc = -EINVAL;
+	ssh_key             key = NULL;
+	char               *b64 = NULL;
+	int                 rc = -EINVAL;
 
 	if (ssh_pki_import_pubkey_base64(l->b64, type, &key) != 0)
 		goto out;
@@ -346,7 +346,7 @@ static int
 authkeys_grow(struct authkeys *ak)
 {
 	struct authkey *keys;
-	size_t cap;
+	size_t          cap;
 
 	if (ak->n < ak->cap)
 		return 0;
@@ -369,8 +369,8 @@ static int
 authkeys_add_line(struct authkeys *ak, char *buf)
 {
 	struct authkeys_line l;
-	struct authkey k;
-	int rc;
+	struct authkey       k;
+	int                  rc;
 
 	if ((rc = authkeys_split(buf, &l)) <= 0)
 		return rc;
@@ -411,9 +411,9 @@ authkeys_discard(FILE *f)
 static int
 authkeys_read(FILE *f, struct authkeys *ak, unsigned *skipped)
 {
-	char *buf;
+	char  *buf;
 	size_t len;
-	int rc = 0;
+	int    rc = 0;
 
 	if ((buf = malloc(AUTHKEYS_LINE_MAX + 1)) == NULL)
 		return -ENOMEM;
@@ -469,7 +469,7 @@ static int
 authkeys_cmp_order(const void *a, const void *b, void *arg)
 {
 	const struct authkey *k = arg;
-	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	size_t                i = *(const size_t *)a, j = *(const size_t *)b;
 
 	if (k[i].order != k[j].order)
 		return k[i].order < k[j].order ? -1 : 1;
@@ -555,9 +555,9 @@ authkeys_load(const char *path, struct authkeys **out, unsigned *skipped,
     char *err, size_t errlen)
 {
 	struct authkeys *ak = NULL;
-	FILE *f = NULL;
-	unsigned nskipped = 0;
-	int rc = -ENOMEM;
+	FILE            *f = NULL;
+	unsigned         nskipped = 0;
+	int              rc = -ENOMEM;
 
 	if ((f = fopen(path, "re")) == NULL) {
 		rc = -errno;
@@ -640,11 +640,11 @@ int
 authkeys_find(const struct authkeys *ak, const ssh_key key)
 {
 	const struct authkey *k;
-	unsigned char digest[32];
-	char *b64 = NULL;
-	uint64_t order;
-	size_t i;
-	int found = -1;
+	unsigned char         digest[32];
+	char                 *b64 = NULL;
+	uint64_t              order;
+	size_t                i;
+	int                   found = -1;
 
 	if (ak == NULL || key == NULL || authkeys_digest(key, digest) != 0 ||
 	    ssh_pki_export_pubkey_base64(key, &b64) != 0)
@@ -670,7 +670,7 @@ int
 authkeys_find_name(const struct authkeys *ak, const char *name)
 {
 	size_t lo = 0, hi, mid;
-	int c;
+	int    c;
 
 	if (ak == NULL || name == NULL)
 		return -1;

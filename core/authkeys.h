@@ -15,14 +15,14 @@
 struct authkeys;
 
 struct authkey_info {
-	const char	*name;	 /* directory name: safe, unique in the set */
-	const char	*id;	 /* fingerprint, "SHA256:..." */
-	const char	*line;	 /* "type base64 comment" as found */
-	const char	*type;	 /* "ssh-ed25519", ... */
-	const char	*comment;/* "" when there is none */
-	const char	*kind;	 /* "key" or "cert-authority" */
-	const char	*scopes; /* comma separated, "relay:connect" */
-	const char	*source; /* "file" */
+	const char *name;    /* directory name: safe, unique in the set */
+	const char *id;      /* fingerprint, "SHA256:..." */
+	const char *line;    /* "type base64 comment" as found */
+	const char *type;    /* "ssh-ed25519", ... */
+	const char *comment; /* "" when there is none */
+	const char *kind;    /* "key" or "cert-authority" */
+	const char *scopes;  /* comma separated, "relay:connect" */
+	const char *source;  /* "file" */
 };
 
 /*
@@ -32,36 +32,36 @@ struct authkey_info {
  * -errno when the file cannot be read, with a reason naming the path in
  * err.
  */
-int	authkeys_load(const char *path, struct authkeys **out,
-	    unsigned *skipped, char *err, size_t errlen);
+int authkeys_load(const char *path, struct authkeys **out, unsigned *skipped,
+    char *err, size_t errlen);
 
 /* An empty set, for a head that lets nobody in yet. */
 struct authkeys *authkeys_empty(void);
 
 /* Frees the set; accepts NULL. */
-void	authkeys_free(struct authkeys *ak);
+void authkeys_free(struct authkeys *ak);
 
 /* Number of entries. */
-size_t	authkeys_count(const struct authkeys *ak);
+size_t authkeys_count(const struct authkeys *ak);
 
 /* Entry i (0 <= i < count) into *info; the strings live as long as ak. */
-void	authkeys_get(const struct authkeys *ak, size_t i,
-	    struct authkey_info *info);
+void authkeys_get(
+    const struct authkeys *ak, size_t i, struct authkey_info *info);
 
 /*
  * The index of the plain user key equal to key (type and key bytes; the
  * comment does not matter), or -1.  Certificate-authority lines never
  * match here.
  */
-int	authkeys_find(const struct authkeys *ak, const ssh_key key);
+int authkeys_find(const struct authkeys *ak, const ssh_key key);
 
 /* The index of the entry called name, or -1. */
-int	authkeys_find_name(const struct authkeys *ak, const char *name);
+int authkeys_find_name(const struct authkeys *ak, const char *name);
 
 /*
  * The OpenSSH fingerprint of key ("SHA256:" and unpadded base64 of the
  * SHA-256 of the key blob) into buf.  Returns 0 or -EINVAL.
  */
-int	authkeys_fingerprint(const ssh_key key, char *buf, size_t len);
+int authkeys_fingerprint(const ssh_key key, char *buf, size_t len);
 
 #endif

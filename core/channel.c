@@ -34,11 +34,11 @@
 #include "session.h"
 #include "stats.h"
 
-#define CHANNEL_MAX		65536
-#define CHANNEL_PER_SESSION	4096
-#define CHANNEL_WQ_HIGH		(512 * 1024)
-#define CHANNEL_WQ_LOW		(128 * 1024)
-#define CHANNEL_READ_SIZE	(64 * 1024)
+#define CHANNEL_MAX         65536
+#define CHANNEL_PER_SESSION 4096
+#define CHANNEL_WQ_HIGH     (512 * 1024)
+#define CHANNEL_WQ_LOW      (128 * 1024)
+#define CHANNEL_READ_SIZE   (64 * 1024)
 
 enum channel_state {
 	CHANNEL_CONNECTING,
@@ -47,70 +47,72 @@ enum channel_state {
 };
 
 static const char *channel_state_names[] = {
-	"connecting", "open", "closed",
+    "connecting",
+    "open",
+    "closed",
 };
 
 struct channel {
-	TAILQ_ENTRY(channel)	 sentry;	/* the session's set */
-	TAILQ_ENTRY(channel)	 gentry;	/* all channels, id order */
-	uint64_t		 id;
-	uint64_t		 session_id;
-	struct session		*session;	/* NULL once closed */
-	struct channel_set	*set;
-	uv_loop_t		*loop;
-	int			 refs;
-	enum channel_state	 state;
-	int			 finish;	/* close at the next settle */
+	TAILQ_ENTRY(channel) sentry; /* the session's set */
+	TAILQ_ENTRY(channel) gentry; /* all channels, id order */
+	uint64_t            id;
+	uint64_t            session_id;
+	struct session     *session; /* NULL once closed */
+	struct channel_set *set;
+	uv_loop_t          *loop;
+	int                 refs;
+	enum channel_state  state;
+	int                 finish; /* close at the next settle */
 
-	ssh_message		 msg;		/* open request, unanswered */
-	ssh_channel		 ch;
+	ssh_message                         msg; /* open request, unanswered */
+	ssh_channel                         ch;
 	struct ssh_channel_callbacks_struct cb;
 
-	uv_getaddrinfo_t	 gai;
-	int			 gai_pending;
-	struct addrinfo		*ai_list;
-	struct addrinfo		*ai_next;
-	uv_tcp_t		 tcp;
-	int			 tcp_open;
-	uv_connect_t		 conn;
-	uv_shutdown_t		 shut;
+	uv_getaddrinfo_t gai;
+	int              gai_pending;
+	struct addrinfo *ai_list;
+	struct addrinfo *ai_next;
+	uv_tcp_t         tcp;
+	int              tcp_open;
+	uv_connect_t     conn;
+	uv_shutdown_t    shut;
 
-	size_t			 wq;		/* bytes queued to the target */
-	int			 ssh_stalled;	/* data left in libssh */
-	int			 peer_eof;
-	int			 peer_closed;
-	int			 target_shut;
-	int			 target_eof;
-	int			 eof_sent;
-	char			*pend;		/* target data the window held */
-	size_t			 pend_off;
-	size_t			 pend_len;
+	size_t wq;          /* bytes queued to the target */
+	int    ssh_stalled; /* data left in libssh */
+	int    peer_eof;
+	int    peer_closed;
+	int    target_shut;
+	int    target_eof;
+	int    eof_sent;
+	char  *pend; /* target data the window held */
+	size_t pend_off;
+	size_t pend_len;
 
-	uint64_t		 bytes_in;
-	uint64_t		 bytes_out;
-	int64_t			 opened;
-	char			 identity[128];
-	char			 host[256];
-	unsigned		 port;
-	char			 target[300];
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	int64_t  opened;
+	char     identity[128];
+	char     host[256];
+	unsigned port;
+	char     target[300];
 };
 
 struct channel_write {
-	uv_write_t		 req;
-	struct channel		*c;
-	size_t			 len;
-	char			 data[];
+	uv_write_t      req;
+	struct channel *c;
+	size_t          len;
+	char            data[];
 };
 
 static TAILQ_HEAD(, channel) channels = TAILQ_HEAD_INITIALIZER(channels);
-static size_t		 nchannels;
-static uint64_t		 next_id;
-static char		 read_buf[CHANNEL_READ_SIZE];
+static size_t   nchannels;
+static uint64_t next_id;
+static char     read_buf[CHANNEL_READ_SIZE];
 
-static void	channel_try_next(struct channel *);
-static void	channel_drain_ssh(struct channel *);
-static void	channel_unref(struct channel *);
-static void	channel_settle_session(struct channel *);
+static void channel_try_next(struct channel *);
+static void channel_drain_ssh(struct channel *);
+static void channel_unref(struct channel *);
+static void channel_settle_session(struct channel *);
 
 static void
 channel_on_tcp_closed(uv_handle_t *h)
@@ -169,8 +171,8 @@ channel_settle_session(struct channel *c)
 static void
 channel_on_written(uv_write_t *req, int status)
 {
-	struct channel_write	*w = (struct channel_write *)req;
-	struct channel		*c = w->c;
+	struct channel_write *w = (struct channel_write *)req;
+	struct channel       *c = w->c;
 
 	c->wq -= w->len;
 	free(w);
@@ -186,17 +188,18 @@ channel_on_written(uv_write_t *req, int status)
 static int
 channel_to_target(struct channel *c, const char *data, size_t len)
 {
-	struct channel_write	*w;
-	uv_buf_t		 buf = uv_buf_init((char *)data, (unsigned)len);
-	int			 n = 0;
+	struct channel_write *w;
+	uv_buf_t              buf = uv_buf_init((char *)data, (unsigned)len);
+	int                   n = 0;
 
 	c->bytes_in += len;
 	stats.bytes_in += len;
 	session__count(c->session, len, 0);
 
 	/* Most writes complete at once; copy only what does not. */
-	if (c->wq == 0 && (n = uv_try_write((uv_stream_t *)&c->tcp, &buf,
-	    1)) < 0 && n != UV_EAGAIN)
+	if (c->wq == 0 &&
+	    (n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1)) < 0 &&
+	    n != UV_EAGAIN)
 		return n;
 	if (n < 0)
 		n = 0;
@@ -210,7 +213,7 @@ channel_to_target(struct channel *c, const char *data, size_t len)
 	memcpy(w->data, data + n, w->len);
 	buf = uv_buf_init(w->data, (unsigned)w->len);
 	if ((n = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1,
-	    channel_on_written)) != 0) {
+	         channel_on_written)) != 0) {
 		free(w);
 		return n;
 	}
@@ -262,8 +265,8 @@ channel_keep_pending(struct channel *c, const char *data, size_t len)
 static void
 channel_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
-	struct channel	*c = st->data;
-	int		 n;
+	struct channel *c = st->data;
+	int             n;
 
 	if (nread == 0 || c->state != CHANNEL_OPEN)
 		return;
@@ -281,8 +284,8 @@ channel_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		if (n < 0)
 			c->finish = 1;
 		else if (n < nread)
-			channel_keep_pending(c, buf->base + n,
-			    (size_t)(nread - n));
+			channel_keep_pending(
+			    c, buf->base + n, (size_t)(nread - n));
 	}
 	channel_settle_session(c);
 }
@@ -310,7 +313,7 @@ channel_flush_pending(struct channel *c)
 	if (c->target_eof)
 		channel_send_eof(c);
 	else if (uv_read_start((uv_stream_t *)&c->tcp, channel_alloc,
-	    channel_on_read) != 0)
+	             channel_on_read) != 0)
 		c->finish = 1;
 }
 
@@ -323,8 +326,8 @@ static int
 channel_on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
     int is_stderr, void *arg)
 {
-	struct channel	*c = arg;
-	size_t		 room, n;
+	struct channel *c = arg;
+	size_t          room, n;
 
 	if (c->state != CHANNEL_OPEN || c->finish || c->target_shut)
 		return (int)len;
@@ -371,8 +374,8 @@ channel_drain_ssh(struct channel *c)
 
 	c->ssh_stalled = 0;
 	while (c->wq < CHANNEL_WQ_HIGH && !c->finish && !c->ssh_stalled) {
-		n = ssh_channel_read_nonblocking(c->ch, read_buf,
-		    sizeof read_buf, 0);
+		n = ssh_channel_read_nonblocking(
+		    c->ch, read_buf, sizeof read_buf, 0);
 		if (n == SSH_EOF || n == 0)
 			break;
 		if (n < 0 || channel_to_target(c, read_buf, (size_t)n) != 0)
@@ -408,14 +411,14 @@ channel_confirm(struct channel *c)
 
 	c->state = CHANNEL_OPEN;
 	uv_tcp_nodelay(&c->tcp, 1);
-	if (uv_read_start((uv_stream_t *)&c->tcp, channel_alloc,
-	    channel_on_read) != 0)
+	if (uv_read_start(
+	        (uv_stream_t *)&c->tcp, channel_alloc, channel_on_read) != 0)
 		c->finish = 1;
 
 	stats.channels++;
 	stats.channels_total++;
-	channel_emit(c, "channel.opened", json_pack("{s:s}", "identity",
-	    c->identity));
+	channel_emit(
+	    c, "channel.opened", json_pack("{s:s}", "identity", c->identity));
 }
 
 static void
@@ -449,7 +452,7 @@ channel_try_next(struct channel *c)
 		c->tcp_open = 1;
 		c->refs++;
 		if (uv_tcp_connect(&c->conn, &c->tcp, ai->ai_addr,
-		    channel_on_connect) == 0)
+		        channel_on_connect) == 0)
 			return;
 		uv_close((uv_handle_t *)&c->tcp, channel_on_attempt_closed);
 		c->tcp_open = 0;
@@ -480,8 +483,8 @@ channel_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 static void
 channel_resolve(struct channel *c)
 {
-	struct addrinfo	hints;
-	char		port[8];
+	struct addrinfo hints;
+	char            port[8];
 
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
@@ -501,8 +504,8 @@ channel_resolve(struct channel *c)
 	c->gai.data = c;
 	c->gai_pending = 1;
 	c->refs++;
-	if (uv_getaddrinfo(c->loop, &c->gai, channel_on_resolved, c->host,
-	    port, &hints) != 0) {
+	if (uv_getaddrinfo(c->loop, &c->gai, channel_on_resolved, c->host, port,
+	        &hints) != 0) {
 		c->gai_pending = 0;
 		c->refs--;
 		c->finish = 1;
@@ -513,19 +516,19 @@ static void
 channel_format_target(struct channel *c)
 {
 	if (strchr(c->host, ':') != NULL)
-		snprintf(c->target, sizeof c->target, "[%s]:%u", c->host,
-		    c->port);
+		snprintf(
+		    c->target, sizeof c->target, "[%s]:%u", c->host, c->port);
 	else
-		snprintf(c->target, sizeof c->target, "%s:%u", c->host,
-		    c->port);
+		snprintf(
+		    c->target, sizeof c->target, "%s:%u", c->host, c->port);
 }
 
 int
 channel__open(struct session *s, struct channel_set *set, ssh_message msg)
 {
-	const char	*host;
-	struct channel	*c;
-	int		 port;
+	const char     *host;
+	struct channel *c;
+	int             port;
 
 	host = ssh_message_channel_request_open_destination(msg);
 	port = ssh_message_channel_request_open_destination_port(msg);
@@ -589,9 +592,9 @@ channel_finish(struct channel *c)
 	nchannels--;
 	if (was_open) {
 		stats.channels--;
-		channel_emit(c, "channel.closed", json_pack("{s:I,s:I}",
-		    "bytes_in", (json_int_t)c->bytes_in, "bytes_out",
-		    (json_int_t)c->bytes_out));
+		channel_emit(c, "channel.closed",
+		    json_pack("{s:I,s:I}", "bytes_in", (json_int_t)c->bytes_in,
+		        "bytes_out", (json_int_t)c->bytes_out));
 	}
 
 	if (c->tcp_open) {
@@ -609,8 +612,7 @@ channel_done(const struct channel *c)
 {
 	/* Both halves ended and everything delivered. */
 	return c->state == CHANNEL_OPEN && c->peer_eof && c->eof_sent &&
-	    c->target_shut && c->wq == 0 && !c->ssh_stalled &&
-	    c->pend == NULL;
+	    c->target_shut && c->wq == 0 && !c->ssh_stalled && c->pend == NULL;
 }
 
 void
@@ -622,8 +624,8 @@ channel__settle(struct channel_set *set)
 		next = TAILQ_NEXT(c, sentry);
 		if (!c->finish && c->pend != NULL)
 			channel_flush_pending(c);
-		if (c->finish || channel_done(c) || (c->peer_closed &&
-		    c->wq == 0 && !c->ssh_stalled))
+		if (c->finish || channel_done(c) ||
+		    (c->peer_closed && c->wq == 0 && !c->ssh_stalled))
 			channel_finish(c);
 	}
 }
@@ -638,11 +640,11 @@ channel__close_all(struct channel_set *set)
 unsigned
 channel__set_count(const struct channel_set *set)
 {
-	const struct channel	*c;
-	unsigned		 n = 0;
+	const struct channel *c;
+	unsigned              n = 0;
 
 	TAILQ_FOREACH(c, set, sentry)
-		n++;
+	n++;
 	return n;
 }
 
@@ -662,7 +664,8 @@ channel_find(uint64_t id)
 {
 	struct channel *c;
 
-	TAILQ_FOREACH(c, &channels, gentry) {
+	TAILQ_FOREACH(c, &channels, gentry)
+	{
 		if (c->id == id)
 			return c;
 		if (c->id > id)

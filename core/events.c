@@ -20,36 +20,36 @@
 
 struct events_line {
 	uint64_t off; /* log offset of the first byte */
-	size_t len; /* including the newline */
-	char *text;
+	size_t   len; /* including the newline */
+	char    *text;
 };
 
 struct events_sub {
 	TAILQ_ENTRY(events_sub) entry;
 	TAILQ_ENTRY(events_sub) ready_entry;
-	int queued; /* on the ready list */
-	int closed;
-	uint64_t next; /* number of the next line */
-	uint64_t dropped; /* missed, not yet reported */
+	int             queued; /* on the ready list */
+	int             closed;
+	uint64_t        next;    /* number of the next line */
+	uint64_t        dropped; /* missed, not yet reported */
 	events_ready_cb cb;
-	void *arg;
+	void           *arg;
 };
 
 TAILQ_HEAD(events_subs, events_sub);
 
 struct events_bus {
 	uv_idle_t idle;
-	size_t retain_bytes;
-	size_t sub_lines;
+	size_t    retain_bytes;
+	size_t    sub_lines;
 
 	struct events_line *ring;
-	size_t cap;
-	size_t head; /* ring index of line first */
-	size_t count;
-	uint64_t first; /* number of the oldest line */
-	size_t bytes; /* retained */
+	size_t              cap;
+	size_t              head; /* ring index of line first */
+	size_t              count;
+	uint64_t            first; /* number of the oldest line */
+	size_t              bytes; /* retained */
 
-	uint64_t seq; /* of the next event */
+	uint64_t seq;  /* of the next event */
 	uint64_t size; /* log bytes ever written */
 	uint64_t emitted;
 	uint64_t dropped;
@@ -107,7 +107,7 @@ events_close(void)
 {
 	struct events_bus *b = bus;
 	struct events_sub *sub;
-	uint64_t n;
+	uint64_t           n;
 
 	if (b == NULL)
 		return;
@@ -135,8 +135,8 @@ static char *
 events_format(const char *type, json_t *fields, size_t *lenp)
 {
 	json_t *o;
-	char ts[40], *text = NULL;
-	size_t len;
+	char    ts[40], *text = NULL;
+	size_t  len;
 
 	node_format_time(node_now_ms(), ts, sizeof ts);
 	if ((o = json_object()) == NULL)
@@ -172,7 +172,7 @@ static int
 events_grow(void)
 {
 	struct events_line *ring;
-	size_t i, cap = bus->cap * 2;
+	size_t              i, cap = bus->cap * 2;
 
 	if ((ring = calloc(cap, sizeof *ring)) == NULL)
 		return -ENOMEM;
@@ -231,9 +231,9 @@ void
 events_emit(const char *type, json_t *fields)
 {
 	struct events_line *l;
-	struct events_sub *sub;
-	char *text;
-	size_t len;
+	struct events_sub  *sub;
+	char               *text;
+	size_t              len;
 
 	if (bus == NULL || type == NULL)
 		goto out;
@@ -268,7 +268,7 @@ events_run_ready(uv_idle_t *idle)
 {
 	struct events_bus *b = idle->data;
 	struct events_sub *sub;
-	size_t n = 0;
+	size_t             n = 0;
 
 	/* Count first: a callback that emits queues again for next time. */
 	TAILQ_FOREACH(sub, &b->ready, ready_entry)
@@ -322,8 +322,8 @@ size_t
 events_log_read(uint64_t off, char *buf, size_t len)
 {
 	struct events_line *l;
-	uint64_t start, n;
-	size_t done = 0, skip, take;
+	uint64_t            start, n;
+	size_t              done = 0, skip, take;
 
 	if (bus == NULL || off >= bus->size || len == 0)
 		return 0;
@@ -390,8 +390,8 @@ ssize_t
 events_read(struct events_sub *sub, char *buf, size_t len)
 {
 	struct events_line *l;
-	size_t done = 0;
-	int n;
+	size_t              done = 0;
+	int                 n;
 
 	if (sub->closed)
 		return 0;

@@ -30,15 +30,15 @@ typedef void (*events_ready_cb)(struct events_sub *sub, void *arg);
  * first_offset the log size so far, continuing a previous run (0 and 0
  * for a fresh node).  Returns 0, -ENOMEM, or -EBUSY if the bus is open.
  */
-int	events_init(uv_loop_t *loop, size_t retain_bytes, size_t sub_lines,
-	    uint64_t first_seq, uint64_t first_offset);
+int events_init(uv_loop_t *loop, size_t retain_bytes, size_t sub_lines,
+    uint64_t first_seq, uint64_t first_offset);
 
 /*
  * Ends every subscriber with EOF (their callbacks run before this
  * returns) and frees the bus; its idle handle closes on the next turn of
  * the loop.
  */
-void	events_close(void);
+void events_close(void);
 
 /*
  * Emits an event of the given type.  fields is a JSON object whose members
@@ -47,7 +47,7 @@ void	events_close(void);
  * seq, ts and type and gets "truncated":true instead of its fields.
  * Never carries destinations, names looked up, payloads or secrets.
  */
-void	events_emit(const char *type, json_t *fields);
+void events_emit(const char *type, json_t *fields);
 
 /* Number of events emitted and lines dropped for slow readers. */
 uint64_t events_emitted(void);
@@ -60,7 +60,7 @@ uint64_t events_log_size(void);
  * Copies log bytes at off into buf (at most len).  Returns the count, 0
  * at the end.  Bytes older than what is retained read as '\n'.
  */
-size_t	events_log_read(uint64_t off, char *buf, size_t len);
+size_t events_log_read(uint64_t off, char *buf, size_t len);
 
 /*
  * A new subscriber whose cursor is at "now"; without an open bus it is
@@ -69,7 +69,7 @@ size_t	events_log_read(uint64_t off, char *buf, size_t len);
 struct events_sub *events_subscribe(events_ready_cb cb, void *arg);
 
 /* Frees a subscriber; accepts NULL. */
-void	events_unsubscribe(struct events_sub *sub);
+void events_unsubscribe(struct events_sub *sub);
 
 /*
  * Copies whole lines for sub into buf.  Returns the byte count (> 0),
@@ -77,9 +77,9 @@ void	events_unsubscribe(struct events_sub *sub);
  * 0 at EOF (the bus is closed), or -EMSGSIZE if even one line does not
  * fit in len.
  */
-ssize_t	events_read(struct events_sub *sub, char *buf, size_t len);
+ssize_t events_read(struct events_sub *sub, char *buf, size_t len);
 
 /* True when a read would not return -EAGAIN. */
-int	events_readable(const struct events_sub *sub);
+int events_readable(const struct events_sub *sub);
 
 #endif

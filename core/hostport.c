@@ -42,9 +42,9 @@ static int
 hostport_v6_ok(const char *host)
 {
 	struct in6_addr a;
-	char addr[INET6_ADDRSTRLEN];
-	const char *zone;
-	size_t len;
+	char            addr[INET6_ADDRSTRLEN];
+	const char     *zone;
+	size_t          len;
 
 	zone = strchr(host, '%');
 	len = zone != NULL ? (size_t)(zone - host) : strlen(host);
@@ -66,7 +66,7 @@ hostport_port(
     const char *s, int allow_zero, uint16_t *port, char *err, size_t errlen)
 {
 	unsigned long v = 0;
-	const char *p;
+	const char   *p;
 
 	if (*s == '\0')
 		return hostport_fail(err, errlen, "missing port");
@@ -151,9 +151,9 @@ hostport_parse(const char *s, int allow_zero, struct hostport *hp, char *err,
     size_t errlen)
 {
 	struct hostport tmp;
-	const char *host, *port;
-	size_t hostlen;
-	int v6, rc;
+	const char     *host, *port;
+	size_t          hostlen;
+	int             v6, rc;
 
 	if (s == NULL || *s == '\0')
 		return hostport_fail(err, errlen, "empty endpoint");

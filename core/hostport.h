@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 struct hostport {
-	char	 host[256];	/* without brackets */
+	char     host[256]; /* without brackets */
 	uint16_t port;
 };
 
@@ -17,10 +17,10 @@ struct hostport {
  * The port is 1-65535 unless allow_zero is set, in which case 0 is
  * accepted too.  Returns 0, or -EINVAL with a reason in err.
  */
-int	hostport_parse(const char *s, int allow_zero, struct hostport *hp,
-	    char *err, size_t errlen);
+int hostport_parse(const char *s, int allow_zero, struct hostport *hp,
+    char *err, size_t errlen);
 
 /* Formats hp back as "host:port" or "[v6]:port" into buf. */
-void	hostport_format(const struct hostport *hp, char *buf, size_t len);
+void hostport_format(const struct hostport *hp, char *buf, size_t len);
 
 #endif

@@ -22,40 +22,41 @@
 #include "sshd.h"
 #include "stats.h"
 
-#define LISTENER_MAX		64
-#define LISTENER_BACKLOG	512
-#define LISTENER_BURST		64	/* accepts per wakeup */
-#define LISTENER_PAUSE_MS	250	/* after EMFILE */
+#define LISTENER_MAX      64
+#define LISTENER_BACKLOG  512
+#define LISTENER_BURST    64  /* accepts per wakeup */
+#define LISTENER_PAUSE_MS 250 /* after EMFILE */
 
 struct listener {
-	TAILQ_ENTRY(listener)	 entry;
-	char			 name[64];
-	char			 uri[300];
-	int			 fd;
-	struct sshd		*sshd;
-	uv_poll_t		 poll;
-	uv_timer_t		 pause;
-	uint64_t		 accepted;
-	uint64_t		 rejected;
+	TAILQ_ENTRY(listener) entry;
+	char         name[64];
+	char         uri[300];
+	int          fd;
+	struct sshd *sshd;
+	uv_poll_t    poll;
+	uv_timer_t   pause;
+	uint64_t     accepted;
+	uint64_t     rejected;
 };
 
 static TAILQ_HEAD(, listener) listeners = TAILQ_HEAD_INITIALIZER(listeners);
-static size_t		 nlisteners;
-static unsigned		 next_number;
+static size_t   nlisteners;
+static unsigned next_number;
 
-static void	listener_on_accept(uv_poll_t *, int, int);
+static void listener_on_accept(uv_poll_t *, int, int);
 
 static int
 listener_valid_name(const char *name)
 {
-	size_t	i, len = strlen(name);
+	size_t i, len = strlen(name);
 
 	if (len == 0 || len >= 64 || strcmp(name, ".") == 0 ||
 	    strcmp(name, "..") == 0)
 		return 0;
 	for (i = 0; i < len; i++) {
 		if (strchr("abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", name[i]) == NULL)
+		           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+		        name[i]) == NULL)
 			return 0;
 	}
 	return 1;
@@ -72,9 +73,9 @@ listener_default_name(char *buf, size_t len)
 static int
 listener_bind(const struct hostport *hp, int *fdp, char *err, size_t errlen)
 {
-	struct addrinfo	 hints, *res = NULL;
-	char		 port[8];
-	int		 fd = -1, on = 1, rc;
+	struct addrinfo hints, *res = NULL;
+	char            port[8];
+	int             fd = -1, on = 1, rc;
 
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
@@ -89,8 +90,8 @@ listener_bind(const struct hostport *hp, int *fdp, char *err, size_t errlen)
 		return -EINVAL;
 	}
 
-	fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0);
+	fd = socket(
+	    res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
@@ -106,8 +107,8 @@ listener_bind(const struct hostport *hp, int *fdp, char *err, size_t errlen)
 
 fail:
 	rc = -errno;
-	snprintf(err, errlen, "cannot listen on %s:%u: %s", hp->host,
-	    hp->port, strerror(errno));
+	snprintf(err, errlen, "cannot listen on %s:%u: %s", hp->host, hp->port,
+	    strerror(errno));
 	if (fd != -1)
 		close(fd);
 	freeaddrinfo(res);
@@ -117,10 +118,10 @@ fail:
 static void
 listener_make_uri(struct listener *l)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof ss;
-	struct hostport		 hp;
-	char			 buf[280];
+	struct sockaddr_storage ss;
+	socklen_t               len = sizeof ss;
+	struct hostport         hp;
+	char                    buf[280];
 
 	memset(&hp, 0, sizeof hp);
 	getsockname(l->fd, (struct sockaddr *)&ss, &len);
@@ -143,12 +144,13 @@ int
 listener_add(uv_loop_t *loop, struct sshd *sshd, const char *uri,
     const char *name, struct listener **out, char *err, size_t errlen)
 {
-	struct listener	*l;
-	struct hostport	 hp;
-	int		 fd = -1, rc;
+	struct listener *l;
+	struct hostport  hp;
+	int              fd = -1, rc;
 
 	if (name != NULL && !listener_valid_name(name)) {
-		snprintf(err, errlen, "bad listener name: use letters, "
+		snprintf(err, errlen,
+		    "bad listener name: use letters, "
 		    "digits, '.', '_' and '-', at most 63");
 		return -EINVAL;
 	}
@@ -203,16 +205,16 @@ listener_resume(uv_timer_t *t)
 static void
 listener_out_of_fds(struct listener *l)
 {
-	static uint64_t	last;
-	uint64_t	now = uv_now(l->poll.loop);
+	static uint64_t last;
+	uint64_t        now = uv_now(l->poll.loop);
 
 	/* Without a free descriptor the pending connection cannot be taken;
 	 * stop watching for a moment rather than spin on it. */
 	uv_poll_stop(&l->poll);
 	uv_timer_start(&l->pause, listener_resume, LISTENER_PAUSE_MS, 0);
 	if (now - last >= 10000 || last == 0) {
-		log_info("accept paused name=%s reason=out-of-descriptors",
-		    l->name);
+		log_info(
+		    "accept paused name=%s reason=out-of-descriptors", l->name);
 		last = now;
 	}
 }
@@ -246,11 +248,11 @@ listener_peer(const struct sockaddr_storage *ss, char *ip, size_t iplen,
 static void
 listener_on_accept(uv_poll_t *p, int status, int events)
 {
-	struct listener		*l = p->data;
-	struct sockaddr_storage	 ss;
-	socklen_t		 len;
-	char			 ip[INET6_ADDRSTRLEN], peer[INET6_ADDRSTRLEN + 8];
-	int			 fd, i;
+	struct listener        *l = p->data;
+	struct sockaddr_storage ss;
+	socklen_t               len;
+	char ip[INET6_ADDRSTRLEN], peer[INET6_ADDRSTRLEN + 8];
+	int  fd, i;
 
 	for (i = 0; i < LISTENER_BURST; i++) {
 		len = sizeof ss;
@@ -305,7 +307,8 @@ listener_find(const char *name)
 {
 	struct listener *l;
 
-	TAILQ_FOREACH(l, &listeners, entry) {
+	TAILQ_FOREACH(l, &listeners, entry)
+	{
 		if (strcmp(l->name, name) == 0)
 			return l;
 	}

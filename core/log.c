@@ -11,9 +11,9 @@
 
 #include "log.h"
 
-#define LOG_LINE_MAX 4096 /* longer lines are cut */
-#define LOG_ESCAPE_MAX 64 /* characters of a peer string kept */
-#define LOG_CUT_MARK "..."
+#define LOG_LINE_MAX   4096 /* longer lines are cut */
+#define LOG_ESCAPE_MAX 64   /* characters of a peer string kept */
+#define LOG_CUT_MARK   "..."
 
 static char log_prog[64] = "alknetd";
 
@@ -44,10 +44,10 @@ log_write(const char *buf, size_t len)
 void
 log_info(const char *fmt, ...)
 {
-	char buf[LOG_LINE_MAX];
+	char    buf[LOG_LINE_MAX];
 	va_list ap;
-	int n, saved = errno;
-	size_t len;
+	int     n, saved = errno;
+	size_t  len;
 
 	n = snprintf(buf, sizeof buf, "%s: ", log_prog);
 	len = (size_t)n;
@@ -114,7 +114,7 @@ char *
 log_escape(char *dst, size_t len, const char *src)
 {
 	const unsigned char *s = (const unsigned char *)src;
-	size_t i, off = 0, mark = strlen(LOG_CUT_MARK);
+	size_t               i, off = 0, mark = strlen(LOG_CUT_MARK);
 
 	if (len == 0)
 		return dst;

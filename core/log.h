@@ -11,11 +11,10 @@
 #include <stddef.h>
 
 /* Sets the program name put in front of every line ("alknetd"). */
-void	log_init(const char *prog);
+void log_init(const char *prog);
 
 /* Writes one line: prog, ": ", the formatted message, newline. */
-void	log_info(const char *fmt, ...)
-	    __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Copies at most 64 characters of a peer-supplied string into dst (of size
@@ -23,6 +22,6 @@ void	log_info(const char *fmt, ...)
  * '"', '\\' and '=' is kept, everything else becomes \xHH; a cut string
  * ends in "...".  An empty or NULL string becomes "-".  Returns dst.
  */
-char	*log_escape(char *dst, size_t len, const char *src);
+char *log_escape(char *dst, size_t len, const char *src);
 
 #endif

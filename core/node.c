@@ -11,20 +11,19 @@
 #include "node.h"
 
 static struct {
-	uv_loop_t	*loop;
-	uv_timer_t	 stop_timer;
-	int		 timer_ready;
-	char		*id;
-	char		*name;
-	char		*mount;
-	int64_t		 started;
-	node_stop_cb	 stop_cb;
-	void		*stop_arg;
+	uv_loop_t   *loop;
+	uv_timer_t   stop_timer;
+	int          timer_ready;
+	char        *id;
+	char        *name;
+	char        *mount;
+	int64_t      started;
+	node_stop_cb stop_cb;
+	void        *stop_arg;
 } node;
 
 void
-node_init(uv_loop_t *loop, const char *id, const char *name,
-    const char *mount)
+node_init(uv_loop_t *loop, const char *id, const char *name, const char *mount)
 {
 	node.loop = loop;
 	node.id = strdup(id);
@@ -81,9 +80,9 @@ node_now_ms(void)
 void
 node_format_time(int64_t ms, char *buf, size_t len)
 {
-	struct tm	tm;
-	time_t		secs = (time_t)(ms / 1000);
-	char		date[32];
+	struct tm tm;
+	time_t    secs = (time_t)(ms / 1000);
+	char      date[32];
 
 	gmtime_r(&secs, &tm);
 	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);

@@ -30,10 +30,10 @@
 #include "sshd.h"
 #include "stats.h"
 
-#define SESSION_MAX		4096
-#define SESSION_BURST		64	/* dopoll rounds per wakeup */
-#define SESSION_GRACE_MS	(120 * 1000)
-#define SESSION_AUTH_TRIES	10
+#define SESSION_MAX        4096
+#define SESSION_BURST      64 /* dopoll rounds per wakeup */
+#define SESSION_GRACE_MS   (120 * 1000)
+#define SESSION_AUTH_TRIES 10
 
 enum session_state {
 	SESSION_HANDSHAKE,
@@ -43,42 +43,45 @@ enum session_state {
 };
 
 static const char *session_state_names[] = {
-	"handshake", "auth", "open", "closing",
+    "handshake",
+    "auth",
+    "open",
+    "closing",
 };
 
 struct session {
-	TAILQ_ENTRY(session)	 entry;
-	uint64_t		 id;
-	struct sshd		*sshd;
-	uv_loop_t		*loop;
-	ssh_session		 ssh;
-	ssh_event		 ev;
-	uv_poll_t		 poll;
-	uv_timer_t		 grace;
-	int			 poll_events;
-	int			 handles;	/* open uv handles */
-	enum session_state	 state;
-	int			 dead;		/* peer gone or fatal */
-	unsigned		 auth_failures;
-	struct channel_set	 channels;
-	uint64_t		 bytes_in;
-	uint64_t		 bytes_out;
-	int64_t			 started;
-	uint64_t		 started_mono;
-	char			 ip[64];
-	char			 peer[80];
-	char			 transport[8];
-	char			 user[128];
-	char			 identity[128];
-	char			 identity_name[128];
+	TAILQ_ENTRY(session) entry;
+	uint64_t           id;
+	struct sshd       *sshd;
+	uv_loop_t         *loop;
+	ssh_session        ssh;
+	ssh_event          ev;
+	uv_poll_t          poll;
+	uv_timer_t         grace;
+	int                poll_events;
+	int                handles; /* open uv handles */
+	enum session_state state;
+	int                dead; /* peer gone or fatal */
+	unsigned           auth_failures;
+	struct channel_set channels;
+	uint64_t           bytes_in;
+	uint64_t           bytes_out;
+	int64_t            started;
+	uint64_t           started_mono;
+	char               ip[64];
+	char               peer[80];
+	char               transport[8];
+	char               user[128];
+	char               identity[128];
+	char               identity_name[128];
 };
 
 static TAILQ_HEAD(, session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
-static size_t		 nsessions;
-static uint64_t		 next_id;
+static size_t   nsessions;
+static uint64_t next_id;
 
-static void	session_on_poll(uv_poll_t *, int, int);
-static void	session_teardown(struct session *, const char *);
+static void session_on_poll(uv_poll_t *, int, int);
+static void session_teardown(struct session *, const char *);
 
 static void
 session_emit(struct session *s, const char *type, json_t *extra)
@@ -106,11 +109,12 @@ int
 session__start(uv_loop_t *loop, struct sshd *sshd, ssh_session ssh,
     const char *peer_ip, const char *peer, const char *transport)
 {
-	struct session	*s;
+	struct session *s;
 
 	if (nsessions >= SESSION_MAX) {
 		log_info("connection rejected remote_addr=%s transport=%s "
-		    "reason=too-many-sessions", peer_ip, transport);
+		         "reason=too-many-sessions",
+		    peer_ip, transport);
 		stats.connections_rejected++;
 		ssh_free(ssh);
 		return -ENOSPC;
@@ -147,8 +151,8 @@ session__start(uv_loop_t *loop, struct sshd *sshd, ssh_session ssh,
 	stats.sessions_total++;
 	log_info("connection opened remote_addr=%s transport=%s session=%llu",
 	    s->ip, s->transport, (unsigned long long)s->id);
-	session_emit(s, "session.opened", json_pack("{s:s,s:s}", "peer",
-	    s->peer, "transport", s->transport));
+	session_emit(s, "session.opened",
+	    json_pack("{s:s,s:s}", "peer", s->peer, "transport", s->transport));
 
 	/* Our banner goes out now; the peer may be waiting for it. */
 	session_on_poll(&s->poll, 0, UV_READABLE);
@@ -156,28 +160,27 @@ session__start(uv_loop_t *loop, struct sshd *sshd, ssh_session ssh,
 }
 
 static void
-session_log_auth(struct session *s, const char *fp, const char *method,
-    int accepted)
+session_log_auth(
+    struct session *s, const char *fp, const char *method, int accepted)
 {
 	if (fp != NULL)
 		log_info("auth attempt remote_addr=%s user=%s "
-		    "key_fingerprint=%s result=%s", s->ip, s->user, fp,
-		    accepted ? "accept" : "reject");
+		         "key_fingerprint=%s result=%s",
+		    s->ip, s->user, fp, accepted ? "accept" : "reject");
 	else
 		log_info("auth attempt remote_addr=%s user=%s method=%s "
-		    "result=reject", s->ip, s->user, method);
+		         "result=reject",
+		    s->ip, s->user, method);
 }
 
 static void
-session_accept_key(struct session *s, ssh_message msg, int idx,
-    const char *fp)
+session_accept_key(struct session *s, ssh_message msg, int idx, const char *fp)
 {
 	struct authkey_info info;
 
 	authkeys_get(sshd_authkeys(s->sshd), (size_t)idx, &info);
 	snprintf(s->identity, sizeof s->identity, "%s", fp);
-	snprintf(s->identity_name, sizeof s->identity_name, "%s",
-	    info.name);
+	snprintf(s->identity_name, sizeof s->identity_name, "%s", info.name);
 
 	ssh_message_auth_reply_success(msg, 0);
 	s->state = SESSION_OPEN;
@@ -185,21 +188,21 @@ session_accept_key(struct session *s, ssh_message msg, int idx,
 
 	stats.auth_accepted++;
 	session_log_auth(s, fp, "publickey", 1);
-	session_emit(s, "auth.accepted", json_pack("{s:s,s:s,s:s}",
-	    "identity", s->identity, "name", s->identity_name, "user",
-	    s->user));
+	session_emit(s, "auth.accepted",
+	    json_pack("{s:s,s:s,s:s}", "identity", s->identity, "name",
+	        s->identity_name, "user", s->user));
 }
 
 static void
-session_reject(struct session *s, ssh_message msg, const char *fp,
-    const char *method)
+session_reject(
+    struct session *s, ssh_message msg, const char *fp, const char *method)
 {
 	s->auth_failures++;
 	stats.auth_rejected++;
 	session_log_auth(s, fp, method, 0);
-	session_emit(s, "auth.rejected", json_pack("{s:s,s:s,s:s}",
-	    "method", method, "fingerprint", fp != NULL ? fp : "",
-	    "user", s->user));
+	session_emit(s, "auth.rejected",
+	    json_pack("{s:s,s:s,s:s}", "method", method, "fingerprint",
+	        fp != NULL ? fp : "", "user", s->user));
 
 	ssh_message_auth_set_methods(msg, SSH_AUTH_METHOD_PUBLICKEY);
 	ssh_message_reply_default(msg);
@@ -225,9 +228,9 @@ session_msg_key(ssh_message msg, int *state)
 static void
 session_auth_pubkey(struct session *s, ssh_message msg)
 {
-	ssh_key	key;
-	char	fp[128];
-	int	idx, state;
+	ssh_key key;
+	char    fp[128];
+	int     idx, state;
 
 	key = session_msg_key(msg, &state);
 
@@ -330,8 +333,8 @@ session_handshake(struct session *s)
 static void
 session_on_poll(uv_poll_t *p, int status, int events)
 {
-	struct session	*s = p->data;
-	int		 i;
+	struct session *s = p->data;
+	int             i;
 
 	if (status < 0)
 		s->dead = 1;
@@ -403,7 +406,7 @@ session_free_cb(uv_handle_t *h)
 static void
 session_teardown(struct session *s, const char *reason)
 {
-	uint64_t	secs, ms;
+	uint64_t secs, ms;
 
 	if (s->state == SESSION_CLOSING)
 		return;
@@ -423,11 +426,12 @@ session_teardown(struct session *s, const char *reason)
 	ms = uv_now(s->loop) - s->started_mono;
 	secs = ms / 1000;
 	log_info("connection closed remote_addr=%s duration=%llu.%03llu "
-	    "session=%llu", s->ip, (unsigned long long)secs,
-	    (unsigned long long)(ms % 1000), (unsigned long long)s->id);
-	session_emit(s, "session.closed", json_pack("{s:I,s:I}",
-	    "bytes_in", (json_int_t)s->bytes_in, "bytes_out",
-	    (json_int_t)s->bytes_out));
+	         "session=%llu",
+	    s->ip, (unsigned long long)secs, (unsigned long long)(ms % 1000),
+	    (unsigned long long)s->id);
+	session_emit(s, "session.closed",
+	    json_pack("{s:I,s:I}", "bytes_in", (json_int_t)s->bytes_in,
+	        "bytes_out", (json_int_t)s->bytes_out));
 }
 
 int
@@ -449,7 +453,8 @@ session_find(uint64_t id)
 {
 	struct session *s;
 
-	TAILQ_FOREACH(s, &sessions, entry) {
+	TAILQ_FOREACH(s, &sessions, entry)
+	{
 		if (s->id == id)
 			return s;
 		if (s->id > id)

@@ -17,27 +17,27 @@
 #include "session.h"
 #include "sshd.h"
 
-#define SSHD_KEY_MAX	(64 * 1024)
+#define SSHD_KEY_MAX (64 * 1024)
 
 struct sshd {
-	uv_loop_t	*loop;
-	ssh_bind	 bind;
-	char		*authkeys_path;
-	struct authkeys	*authkeys;
-	char		 host_fp[128];
+	uv_loop_t       *loop;
+	ssh_bind         bind;
+	char            *authkeys_path;
+	struct authkeys *authkeys;
+	char             host_fp[128];
 };
 
 static int
 sshd_write_new_key(const char *path, char *err, size_t errlen)
 {
-	ssh_key	 key = NULL;
-	char	*b64 = NULL;
-	int	 fd = -1, rc = -ENOMEM;
-	size_t	 len;
+	ssh_key key = NULL;
+	char   *b64 = NULL;
+	int     fd = -1, rc = -ENOMEM;
+	size_t  len;
 
 	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK ||
 	    ssh_pki_export_privkey_base64(key, NULL, NULL, NULL, &b64) !=
-	    SSH_OK) {
+	        SSH_OK) {
 		snprintf(err, errlen, "cannot generate a host key");
 		goto out;
 	}
@@ -73,10 +73,10 @@ out:
 static int
 sshd_read_file(const char *path, char **out, char *err, size_t errlen)
 {
-	char	*buf = NULL;
-	ssize_t	 n;
-	size_t	 len = 0;
-	int	 fd, rc;
+	char   *buf = NULL;
+	ssize_t n;
+	size_t  len = 0;
+	int     fd, rc;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		rc = -errno;
@@ -99,29 +99,30 @@ sshd_read_file(const char *path, char **out, char *err, size_t errlen)
 
 /* Says what a file that is not an OpenSSH private key looks like. */
 static int
-sshd_check_format(const char *path, const char *text, char *err,
-    size_t errlen)
+sshd_check_format(const char *path, const char *text, char *err, size_t errlen)
 {
 	if (strstr(text, "-----BEGIN OPENSSH PRIVATE KEY-----") != NULL)
 		return 0;
 	if (strstr(text, "-----BEGIN ") != NULL &&
 	    strstr(text, "PRIVATE KEY-----") != NULL) {
-		snprintf(err, errlen, "host key %s is in PEM format; only "
+		snprintf(err, errlen,
+		    "host key %s is in PEM format; only "
 		    "OpenSSH format private keys are read (ssh-keygen -t "
-		    "ed25519 writes one)", path);
+		    "ed25519 writes one)",
+		    path);
 		return -EINVAL;
 	}
-	snprintf(err, errlen, "host key %s is not an OpenSSH private key",
-	    path);
+	snprintf(
+	    err, errlen, "host key %s is not an OpenSSH private key", path);
 	return -EINVAL;
 }
 
 static int
 sshd_import_key(const char *path, ssh_key *out, char *err, size_t errlen)
 {
-	char	*text = NULL;
-	ssh_key	 key = NULL;
-	int	 rc;
+	char   *text = NULL;
+	ssh_key key = NULL;
+	int     rc;
 
 	if ((rc = sshd_read_file(path, &text, err, errlen)) != 0)
 		return rc;
@@ -131,8 +132,10 @@ sshd_import_key(const char *path, ssh_key *out, char *err, size_t errlen)
 	rc = -EINVAL;
 	if (ssh_pki_import_privkey_base64(text, NULL, NULL, NULL, &key) !=
 	    SSH_OK) {
-		snprintf(err, errlen, "cannot read host key %s (damaged, or "
-		    "protected by a passphrase)", path);
+		snprintf(err, errlen,
+		    "cannot read host key %s (damaged, or "
+		    "protected by a passphrase)",
+		    path);
 		goto out;
 	}
 	if (ssh_key_type(key) != SSH_KEYTYPE_ED25519) {
@@ -154,9 +157,9 @@ out:
 int
 sshd_load_host_key(const char *path, int *created, char *err, size_t errlen)
 {
-	struct stat	st;
-	ssh_key		key = NULL;
-	int		rc;
+	struct stat st;
+	ssh_key     key = NULL;
+	int         rc;
 
 	*created = 0;
 	if (stat(path, &st) == -1 && errno == ENOENT) {
@@ -171,12 +174,12 @@ sshd_load_host_key(const char *path, int *created, char *err, size_t errlen)
 }
 
 static int
-sshd_make_bind(struct sshd *sshd, const char *host_key, char *err,
-    size_t errlen)
+sshd_make_bind(
+    struct sshd *sshd, const char *host_key, char *err, size_t errlen)
 {
-	ssh_key	key = NULL;
-	char	fp[128];
-	int	rc, off = 0;
+	ssh_key key = NULL;
+	char    fp[128];
+	int     rc, off = 0;
 
 	if ((rc = sshd_import_key(host_key, &key, err, errlen)) != 0)
 		return rc;
@@ -188,11 +191,10 @@ sshd_make_bind(struct sshd *sshd, const char *host_key, char *err,
 		return -ENOMEM;
 	}
 	/* No system-wide libssh server configuration applies to alknetd. */
-	ssh_bind_options_set(sshd->bind, SSH_BIND_OPTIONS_PROCESS_CONFIG,
-	    &off);
+	ssh_bind_options_set(sshd->bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &off);
 	/* The bind owns the key from here on. */
-	if (ssh_bind_options_set(sshd->bind, SSH_BIND_OPTIONS_IMPORT_KEY,
-	    key) != SSH_OK) {
+	if (ssh_bind_options_set(
+	        sshd->bind, SSH_BIND_OPTIONS_IMPORT_KEY, key) != SSH_OK) {
 		snprintf(err, errlen, "host key %s: %s", host_key,
 		    ssh_get_error(sshd->bind));
 		ssh_key_free(key);
@@ -205,8 +207,8 @@ int
 sshd_new(uv_loop_t *loop, const char *host_key, const char *authkeys_path,
     struct sshd **out, char *err, size_t errlen)
 {
-	struct sshd	*sshd;
-	int		 rc;
+	struct sshd *sshd;
+	int          rc;
 
 	if ((sshd = calloc(1, sizeof *sshd)) == NULL)
 		return -ENOMEM;
@@ -241,11 +243,11 @@ sshd_free(struct sshd *sshd)
 }
 
 int
-sshd_accept(struct sshd *sshd, int fd, const char *peer_ip,
-    const char *peer, const char *transport)
+sshd_accept(struct sshd *sshd, int fd, const char *peer_ip, const char *peer,
+    const char *transport)
 {
-	ssh_session	ssh;
-	int		rc;
+	ssh_session ssh;
+	int         rc;
 
 	if ((ssh = ssh_new()) == NULL) {
 		close(fd);
@@ -265,8 +267,8 @@ sshd_accept(struct sshd *sshd, int fd, const char *peer_ip,
 int
 sshd_reload(struct sshd *sshd, char *err, size_t errlen)
 {
-	struct authkeys	*ak;
-	int		 rc;
+	struct authkeys *ak;
+	int              rc;
 
 	rc = authkeys_load(sshd->authkeys_path, &ak, NULL, err, errlen);
 	if (rc != 0)

@@ -18,30 +18,29 @@ struct authkeys;
  * file is named as such).  Returns 0, or a negative errno with a reason
  * naming the path in err.
  */
-int	sshd_load_host_key(const char *path, int *created, char *err,
-	    size_t errlen);
+int sshd_load_host_key(
+    const char *path, int *created, char *err, size_t errlen);
 
 /*
  * A server using the host key at host_key (already checked) and the
  * authorized keys at authkeys_path.  Returns 0 and *out, or a negative
  * errno with a reason in err.
  */
-int	sshd_new(uv_loop_t *loop, const char *host_key,
-	    const char *authkeys_path, struct sshd **out, char *err,
-	    size_t errlen);
+int sshd_new(uv_loop_t *loop, const char *host_key, const char *authkeys_path,
+    struct sshd **out, char *err, size_t errlen);
 
-void	sshd_free(struct sshd *sshd);
+void sshd_free(struct sshd *sshd);
 
 /*
  * Takes ownership of a connected socket (non-blocking) from a listener
  * and starts a session on it.  peer is the remote address as text
  * ("ip:port").  Closes fd on failure.  Returns 0 or a negative errno.
  */
-int	sshd_accept(struct sshd *sshd, int fd, const char *peer_ip,
-	    const char *peer, const char *transport);
+int sshd_accept(struct sshd *sshd, int fd, const char *peer_ip,
+    const char *peer, const char *transport);
 
 /* Re-reads the authorized keys; the old set stays on error. */
-int	sshd_reload(struct sshd *sshd, char *err, size_t errlen);
+int sshd_reload(struct sshd *sshd, char *err, size_t errlen);
 
 /* The current set; valid until the next reload. */
 const struct authkeys *sshd_authkeys(const struct sshd *sshd);

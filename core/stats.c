@@ -15,10 +15,10 @@ struct stats stats;
 int
 stats_fds(unsigned *open, unsigned *limit)
 {
-	struct rlimit	 rl;
-	struct dirent	*de;
-	DIR		*dir;
-	unsigned	 n = 0;
+	struct rlimit  rl;
+	struct dirent *de;
+	DIR           *dir;
+	unsigned       n = 0;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return -errno;

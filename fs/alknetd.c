@@ -25,42 +25,42 @@
 #include "session.h"
 #include "sshd.h"
 
-#define DEFAULT_LISTEN		"127.0.0.1:2222"
-#define DEFAULT_STATE_DIR	"/var/lib/alknet"
-#define DEFAULT_MOUNT		"/run/alknet"
-#define MAX_LISTEN		16
-#define EVENTS_RETAIN		(4 * 1024 * 1024)
-#define EVENTS_LAG_LINES	4096
+#define DEFAULT_LISTEN    "127.0.0.1:2222"
+#define DEFAULT_STATE_DIR "/var/lib/alknet"
+#define DEFAULT_MOUNT     "/run/alknet"
+#define MAX_LISTEN        16
+#define EVENTS_RETAIN     (4 * 1024 * 1024)
+#define EVENTS_LAG_LINES  4096
 
 struct options {
-	const char	*listen[MAX_LISTEN];
-	int		 nlisten;
-	const char	*state_dir;
-	const char	*host_key;
-	const char	*authkeys;
-	const char	*mount;
-	const char	*name;
-	int		 no_mount;
+	const char *listen[MAX_LISTEN];
+	int         nlisten;
+	const char *state_dir;
+	const char *host_key;
+	const char *authkeys;
+	const char *mount;
+	const char *name;
+	int         no_mount;
 };
 
 struct daemon {
-	uv_loop_t	*loop;
-	struct sshd	*sshd;
-	struct mount	*mount;
-	uv_signal_t	 sigterm;
-	uv_signal_t	 sigint;
-	uv_signal_t	 sighup;
-	int		 stopping;
+	uv_loop_t    *loop;
+	struct sshd  *sshd;
+	struct mount *mount;
+	uv_signal_t   sigterm;
+	uv_signal_t   sigint;
+	uv_signal_t   sighup;
+	int           stopping;
 };
 
-static char	path_host_key[4096];
-static char	path_authkeys[4096];
+static char path_host_key[4096];
+static char path_authkeys[4096];
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 die(const char *fmt, ...)
 {
-	char	msg[1024];
-	va_list	ap;
+	char    msg[1024];
+	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
@@ -73,24 +73,28 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: alknetd [--listen HOST:PORT]... [--host-key FILE]\n"
-"               [--authorized-keys FILE] [--state-dir DIR]\n"
-"               [--mount DIR | --no-mount] [--name NAME]\n"
-"\n"
-"  --listen HOST:PORT      accept SSH peers here (repeatable; port 0 picks\n"
-"                          a free port; default " DEFAULT_LISTEN ")\n"
-"  --host-key FILE         Ed25519 host key, OpenSSH format; created if\n"
-"                          absent (default STATE/host_ed25519_key)\n"
-"  --authorized-keys FILE  OpenSSH authorized_keys of the peers let in\n"
-"                          (default STATE/authorized_keys)\n"
-"  --state-dir DIR         node state (default " DEFAULT_STATE_DIR ")\n"
-"  --mount DIR             where the namespace is mounted\n"
-"                          (default " DEFAULT_MOUNT ")\n"
-"  --no-mount              serve no namespace\n"
-"  --name NAME             node name (default: the host name)\n"
-"\n"
-"Environment: ALKNET_LISTEN, ALKNET_HOST_KEY, ALKNET_AUTHORIZED_KEYS,\n"
-"ALKNET_STATE_DIR, ALKNET_MOUNT, ALKNET_NAME (flags win).\n");
+	    "usage: alknetd [--listen HOST:PORT]... [--host-key FILE]\n"
+	    "               [--authorized-keys FILE] [--state-dir DIR]\n"
+	    "               [--mount DIR | --no-mount] [--name NAME]\n"
+	    "\n"
+	    "  --listen HOST:PORT     accept SSH peers here; repeatable,\n"
+	    "                         port 0 picks a free port\n"
+	    "                         (default " DEFAULT_LISTEN ")\n"
+	    "  --host-key FILE        Ed25519 host key, OpenSSH format,\n"
+	    "                         created if absent\n"
+	    "                         (default STATE/host_ed25519_key)\n"
+	    "  --authorized-keys FILE the peers let in, OpenSSH format\n"
+	    "                         (default STATE/authorized_keys)\n"
+	    "  --state-dir DIR        node state\n"
+	    "                         (default " DEFAULT_STATE_DIR ")\n"
+	    "  --mount DIR            where the namespace is mounted\n"
+	    "                         (default " DEFAULT_MOUNT ")\n"
+	    "  --no-mount             serve no namespace\n"
+	    "  --name NAME            node name (default: the host name)\n"
+	    "\n"
+	    "Environment: ALKNET_LISTEN, ALKNET_HOST_KEY,\n"
+	    "ALKNET_AUTHORIZED_KEYS, ALKNET_STATE_DIR, ALKNET_MOUNT,\n"
+	    "ALKNET_NAME (flags win).\n");
 }
 
 static void
@@ -117,16 +121,16 @@ static void
 options_parse(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "host-key", required_argument, NULL, 'k' },
-		{ "authorized-keys", required_argument, NULL, 'a' },
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "mount", required_argument, NULL, 'm' },
-		{ "no-mount", no_argument, NULL, 'M' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"listen", required_argument, NULL, 'l'},
+	    {"host-key", required_argument, NULL, 'k'},
+	    {"authorized-keys", required_argument, NULL, 'a'},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"mount", required_argument, NULL, 'm'},
+	    {"no-mount", no_argument, NULL, 'M'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	int ch;
 
@@ -138,14 +142,30 @@ options_parse(struct options *o, int argc, char **argv)
 				die("at most %d --listen flags", MAX_LISTEN);
 			o->listen[o->nlisten++] = optarg;
 			break;
-		case 'k': o->host_key = optarg; break;
-		case 'a': o->authkeys = optarg; break;
-		case 's': o->state_dir = optarg; break;
-		case 'm': o->mount = optarg; break;
-		case 'M': o->no_mount = 1; break;
-		case 'n': o->name = optarg; break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': printf("alknetd %s\n", ALKNET_VERSION); exit(0);
+		case 'k':
+			o->host_key = optarg;
+			break;
+		case 'a':
+			o->authkeys = optarg;
+			break;
+		case 's':
+			o->state_dir = optarg;
+			break;
+		case 'm':
+			o->mount = optarg;
+			break;
+		case 'M':
+			o->no_mount = 1;
+			break;
+		case 'n':
+			o->name = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("alknetd %s\n", ALKNET_VERSION);
+			exit(0);
 		case ':':
 			die("option %s needs a value", argv[optind - 1]);
 		default:
@@ -162,9 +182,9 @@ options_parse(struct options *o, int argc, char **argv)
 static void
 state_prepare(struct options *o)
 {
-	struct stat	st;
-	int		created, fd, rc;
-	char		err[512];
+	struct stat st;
+	int         created, fd, rc;
+	char        err[512];
 
 	if (o->state_dir == NULL)
 		o->state_dir = DEFAULT_STATE_DIR;
@@ -177,8 +197,8 @@ state_prepare(struct options *o)
 		    "%s/host_ed25519_key", o->state_dir);
 		o->host_key = path_host_key;
 	}
-	if ((rc = sshd_load_host_key(o->host_key, &created, err,
-	    sizeof err)) != 0)
+	if ((rc = sshd_load_host_key(o->host_key, &created, err, sizeof err)) !=
+	    0)
 		die("%s", err);
 	if (created)
 		log_info("host key created path=%s", o->host_key);
@@ -189,9 +209,11 @@ state_prepare(struct options *o)
 		    "%s/authorized_keys", o->state_dir);
 		o->authkeys = path_authkeys;
 		if (stat(o->authkeys, &st) == -1 && errno == ENOENT &&
-		    (fd = open(o->authkeys, O_WRONLY | O_CREAT | O_EXCL |
-		    O_CLOEXEC, 0600)) != -1) {
-			dprintf(fd, "# OpenSSH authorized_keys of the peers "
+		    (fd = open(o->authkeys,
+		         O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) !=
+		        -1) {
+			dprintf(fd,
+			    "# OpenSSH authorized_keys of the peers "
 			    "this node lets in.\n");
 			close(fd);
 		}
@@ -236,8 +258,8 @@ daemon_stop(void *arg)
 static void
 on_signal(uv_signal_t *h, int signum)
 {
-	struct daemon	*d = h->data;
-	char		 err[512];
+	struct daemon *d = h->data;
+	char           err[512];
 
 	if (signum == SIGHUP) {
 		if (sshd_reload(d->sshd, err, sizeof err) != 0)
@@ -263,14 +285,14 @@ daemon_signals(struct daemon *d)
 static void
 daemon_listen(struct daemon *d, struct options *o)
 {
-	char	err[512];
-	int	i;
+	char err[512];
+	int  i;
 
 	if (o->nlisten == 0)
 		o->listen[o->nlisten++] = DEFAULT_LISTEN;
 	for (i = 0; i < o->nlisten; i++) {
 		if (listener_add(d->loop, d->sshd, o->listen[i], NULL, NULL,
-		    err, sizeof err) != 0)
+		        err, sizeof err) != 0)
 			die("--listen %s: %s", o->listen[i], err);
 	}
 }
@@ -287,9 +309,9 @@ node_name(const struct options *o, char *buf, size_t len)
 int
 main(int argc, char **argv)
 {
-	struct options	o;
-	struct daemon	d;
-	char		err[512], name[256];
+	struct options o;
+	struct daemon  d;
+	char           err[512], name[256];
 
 	memset(&o, 0, sizeof o);
 	memset(&d, 0, sizeof d);
@@ -301,8 +323,8 @@ main(int argc, char **argv)
 	d.loop = uv_default_loop();
 	if (events_init(d.loop, EVENTS_RETAIN, EVENTS_LAG_LINES, 0, 0) != 0)
 		die("out of memory");
-	if (sshd_new(d.loop, o.host_key, o.authkeys, &d.sshd, err,
-	    sizeof err) != 0)
+	if (sshd_new(
+	        d.loop, o.host_key, o.authkeys, &d.sshd, err, sizeof err) != 0)
 		die("%s", err);
 	daemon_listen(&d, &o);
 
@@ -314,7 +336,7 @@ main(int argc, char **argv)
 		if (o.mount == NULL)
 			o.mount = DEFAULT_MOUNT;
 		if (mount_start(d.loop, d.sshd, o.mount, &d.mount, err,
-		    sizeof err) != 0)
+		        sizeof err) != 0)
 			die("cannot mount %s: %s", o.mount, err);
 		log_info("mounted dir=%s", o.mount);
 	}

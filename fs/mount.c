@@ -30,44 +30,44 @@
 #include "ns.h"
 #include "ns_ctl.h"
 
-#define MOUNT_HANDLES_MAX 4096 /* open files at once */
-#define MOUNT_BURST 64 /* requests per wakeup */
-#define MOUNT_READ_MAX (1024 * 1024) /* bytes per read reply */
-#define MOUNT_REPLY_MAX 1024 /* a control file's answer */
-#define MOUNT_FIXED_TIMEOUT 3600.0 /* top-level names */
+#define MOUNT_HANDLES_MAX   4096          /* open files at once */
+#define MOUNT_BURST         64            /* requests per wakeup */
+#define MOUNT_READ_MAX      (1024 * 1024) /* bytes per read reply */
+#define MOUNT_REPLY_MAX     1024          /* a control file's answer */
+#define MOUNT_FIXED_TIMEOUT 3600.0        /* top-level names */
 #define MOUNT_OPTIONS                                                          \
 	"default_permissions,allow_other,fsname=alknet,"                       \
 	"subtype=alknet"
 
 struct mount_handle {
 	LIST_ENTRY(mount_handle) entry;
-	struct mount *m;
-	uint64_t ino;
-	enum ns_kind kind;
-	char *data; /* snapshot or answer */
-	size_t len;
-	uint64_t base; /* offset after last write */
-	struct ns_dirent *ents;
-	size_t nents;
-	struct events_sub *sub;
-	fuse_req_t pending; /* a blocked read */
-	size_t want;
-	int interrupted;
+	struct mount           *m;
+	uint64_t                ino;
+	enum ns_kind            kind;
+	char                   *data; /* snapshot or answer */
+	size_t                  len;
+	uint64_t                base; /* offset after last write */
+	struct ns_dirent       *ents;
+	size_t                  nents;
+	struct events_sub      *sub;
+	fuse_req_t              pending; /* a blocked read */
+	size_t                  want;
+	int                     interrupted;
 	struct fuse_pollhandle *ph;
 };
 
 struct mount {
-	uv_loop_t *loop;
-	struct ns *ns;
+	uv_loop_t           *loop;
+	struct ns           *ns;
 	struct fuse_session *se;
-	struct fuse_buf buf;
-	char *scratch; /* MOUNT_READ_MAX bytes */
-	uv_poll_t poll;
-	uv_idle_t idle;
-	int handles_ready; /* poll and idle are init */
-	int closing; /* close callbacks to come */
-	int gone; /* the kernel side went away */
-	int stopping;
+	struct fuse_buf      buf;
+	char                *scratch; /* MOUNT_READ_MAX bytes */
+	uv_poll_t            poll;
+	uv_idle_t            idle;
+	int                  handles_ready; /* poll and idle are init */
+	int                  closing;       /* close callbacks to come */
+	int                  gone;          /* the kernel side went away */
+	int                  stopping;
 	LIST_HEAD(, mount_handle) handles;
 	size_t nhandles;
 };
@@ -120,10 +120,10 @@ mount_init(void *arg, struct fuse_conn_info *conn)
 static void
 mount_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct mount *m = fuse_req_userdata(req);
+	struct mount           *m = fuse_req_userdata(req);
 	struct fuse_entry_param e;
-	struct ns_attr a;
-	int rc;
+	struct ns_attr          a;
+	int                     rc;
 
 	if ((rc = ns_lookup(m->ns, parent, name, &a)) != 0) {
 		fuse_reply_err(req, -rc);
@@ -141,11 +141,11 @@ mount_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void
 mount_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct mount *m = fuse_req_userdata(req);
+	struct mount        *m = fuse_req_userdata(req);
 	struct mount_handle *h = fi != NULL ? mount_handle(fi) : NULL;
-	struct ns_attr a;
-	struct stat st;
-	int rc;
+	struct ns_attr       a;
+	struct stat          st;
+	int                  rc;
 
 	if ((rc = ns_getattr(m->ns, ino, &a)) != 0) {
 		fuse_reply_err(req, -rc);
@@ -219,10 +219,10 @@ mount_fill_handle(struct mount *m, struct mount_handle *h, uid_t uid)
 static void
 mount_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct mount *m = fuse_req_userdata(req);
+	struct mount        *m = fuse_req_userdata(req);
 	struct mount_handle *h;
-	struct ns_attr a;
-	int rc;
+	struct ns_attr       a;
+	int                  rc;
 
 	if ((rc = ns_getattr(m->ns, ino, &a)) != 0)
 		goto fail;
@@ -327,10 +327,10 @@ static void
 mount_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct fuse_file_info *fi)
 {
-	struct mount *m = fuse_req_userdata(req);
+	struct mount        *m = fuse_req_userdata(req);
 	struct mount_handle *h = mount_handle(fi);
-	uint64_t pos = (uint64_t)off;
-	size_t n;
+	uint64_t             pos = (uint64_t)off;
+	size_t               n;
 
 	switch (h->kind) {
 	case NS_VALUE:
@@ -360,10 +360,10 @@ static void
 mount_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
     off_t off, struct fuse_file_info *fi)
 {
-	struct mount *m = fuse_req_userdata(req);
+	struct mount        *m = fuse_req_userdata(req);
 	struct mount_handle *h = mount_handle(fi);
-	char answer[MOUNT_REPLY_MAX], *copy;
-	int rc;
+	char                 answer[MOUNT_REPLY_MAX], *copy;
+	int                  rc;
 
 	if (h->kind != NS_CTL) {
 		fuse_reply_err(req, EBADF);
@@ -403,9 +403,9 @@ static void
 mount_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
     struct fuse_pollhandle *ph)
 {
-	struct mount *m = fuse_req_userdata(req);
+	struct mount        *m = fuse_req_userdata(req);
 	struct mount_handle *h = mount_handle(fi);
-	unsigned revents = POLLIN | POLLRDNORM;
+	unsigned             revents = POLLIN | POLLRDNORM;
 
 	/* Only the stream can wait; other files are always ready.  The
 	 * notification for a waiting stream comes from mount_ready(). */
@@ -429,11 +429,11 @@ mount_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 static void
 mount_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct mount *m = fuse_req_userdata(req);
+	struct mount        *m = fuse_req_userdata(req);
 	struct mount_handle *h;
-	struct ns_dirent *ents = NULL;
-	size_t n = 0;
-	int rc;
+	struct ns_dirent    *ents = NULL;
+	size_t               n = 0;
+	int                  rc;
 
 	/* The listing is taken once, so readdir offsets stay stable. */
 	if ((rc = ns_readdir(m->ns, ino, &ents, &n)) != 0) {
@@ -456,10 +456,10 @@ static void
 mount_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct fuse_file_info *fi)
 {
-	struct mount *m = fuse_req_userdata(req);
+	struct mount        *m = fuse_req_userdata(req);
 	struct mount_handle *h = mount_handle(fi);
-	struct stat st;
-	size_t i, pos = 0, len;
+	struct stat          st;
+	size_t               i, pos = 0, len;
 
 	if (size > MOUNT_READ_MAX)
 		size = MOUNT_READ_MAX;
@@ -527,7 +527,7 @@ static void
 mount_ready(struct events_sub *sub, void *arg)
 {
 	struct mount_handle *h = arg;
-	struct mount *m = h->m;
+	struct mount        *m = h->m;
 
 	if (h->pending != NULL && mount_answer(m, h, h->pending, h->want))
 		h->pending = NULL;
@@ -541,9 +541,9 @@ mount_ready(struct events_sub *sub, void *arg)
 static void
 mount_on_idle(uv_idle_t *idle)
 {
-	struct mount *m = idle->data;
+	struct mount        *m = idle->data;
 	struct mount_handle *h;
-	fuse_req_t req;
+	fuse_req_t           req;
 
 	uv_idle_stop(idle);
 	LIST_FOREACH(h, &m->handles, entry)
@@ -563,7 +563,7 @@ static void
 mount_end_readers(struct mount *m)
 {
 	struct mount_handle *h;
-	fuse_req_t req;
+	fuse_req_t           req;
 
 	LIST_FOREACH(h, &m->handles, entry)
 	{
@@ -591,7 +591,7 @@ static void
 mount_on_readable(uv_poll_t *poll, int status, int events)
 {
 	struct mount *m = poll->data;
-	int i, rc;
+	int           i, rc;
 
 	if (status < 0) {
 		mount_gone(m);
@@ -642,9 +642,9 @@ mount_prepare_dir(const char *dir, char *err, size_t errlen)
 static int
 mount_session(struct mount *m, const char *dir, char *err, size_t errlen)
 {
-	char *argv[] = {"alknetd", "-o", MOUNT_OPTIONS, NULL};
+	char            *argv[] = {"alknetd", "-o", MOUNT_OPTIONS, NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
-	int fd, flags, rc;
+	int              fd, flags, rc;
 
 	m->se = fuse_session_new(&args, &mount_ops, sizeof mount_ops, m);
 	fuse_opt_free_args(&args);
@@ -731,7 +731,7 @@ mount_start(uv_loop_t *loop, struct sshd *sshd, const char *dir,
     struct mount **out, char *err, size_t errlen)
 {
 	struct mount *m;
-	int rc;
+	int           rc;
 
 	if ((rc = mount_prepare_dir(dir, err, errlen)) != 0)
 		return rc;

@@ -26,11 +26,11 @@
 #include "sshd.h"
 #include "stats.h"
 
-#define NS_NAMES_MAX 65536 /* names one class may use in a run */
-#define NS_DIR_MAX 65536 /* entries one directory lists */
+#define NS_NAMES_MAX  65536 /* names one class may use in a run */
+#define NS_DIR_MAX    65536 /* entries one directory lists */
 #define NS_REC_FIELDS 16
-#define NS_REC_TEXT 16384
-#define NS_MSG_MAX 1024
+#define NS_REC_TEXT   16384
+#define NS_MSG_MAX    1024
 
 struct ns_names {
 	char **v;
@@ -39,8 +39,8 @@ struct ns_names {
 };
 
 struct ns {
-	uv_loop_t *loop;
-	struct sshd *sshd;
+	uv_loop_t      *loop;
+	struct sshd    *sshd;
 	struct ns_names listeners;
 	struct ns_names identities;
 };
@@ -49,7 +49,7 @@ enum ns_fmt {
 	NS_FMT_NONE,
 	NS_FMT_VALUE, /* one field and a newline */
 	NS_FMT_LINES, /* "key value" lines */
-	NS_FMT_JSON, /* one JSON object */
+	NS_FMT_JSON,  /* one JSON object */
 };
 
 /* One object's fields as text; numbers are marked for JSON. */
@@ -57,36 +57,36 @@ struct ns_rec {
 	size_t n;
 	struct {
 		const char *key;
-		size_t off;
-		int num;
+		size_t      off;
+		int         num;
 	} f[NS_REC_FIELDS];
 	size_t used;
-	char text[NS_REC_TEXT];
+	char   text[NS_REC_TEXT];
 };
 
 typedef int (*ns_fill_fn)(struct ns *, uint64_t, struct ns_rec *);
 
 struct ns_entry {
-	const char *name;
+	const char  *name;
 	enum ns_kind kind;
-	mode_t perm;
-	enum ns_fmt fmt;
-	ns_fill_fn fill; /* top-level value files */
-	unsigned child; /* top-level directories: their class */
-	int root_only;
+	mode_t       perm;
+	enum ns_fmt  fmt;
+	ns_fill_fn   fill;  /* top-level value files */
+	unsigned     child; /* top-level directories: their class */
+	int          root_only;
 };
 
 struct ns_dirlist {
 	struct ns_dirent *v;
-	size_t n;
-	size_t cap;
+	size_t            n;
+	size_t            cap;
 };
 
 struct ns_classdef {
-	unsigned top; /* the directory listing the class */
+	unsigned               top;   /* the directory listing the class */
 	const struct ns_entry *files; /* [0] is an object's directory */
-	size_t nfiles;
-	ns_fill_fn fill;
+	size_t                 nfiles;
+	ns_fill_fn             fill;
 	int (*resolve)(struct ns *, const char *, uint64_t *);
 	int (*list)(struct ns *, struct ns_dirlist *);
 	void *(*object)(struct ns *, uint64_t);
@@ -199,8 +199,8 @@ static void __attribute__((format(printf, 4, 5)))
 ns_rec_add(struct ns_rec *r, const char *key, int num, const char *fmt, ...)
 {
 	va_list ap;
-	size_t room = sizeof r->text - r->used;
-	int len;
+	size_t  room = sizeof r->text - r->used;
+	int     len;
 
 	if (r->n == NS_REC_FIELDS || room == 0)
 		return;
@@ -304,7 +304,7 @@ ns_listener(struct ns *ns, uint64_t obj)
 static int
 ns_fill_listener(struct ns *ns, uint64_t obj, struct ns_rec *r)
 {
-	struct listener *l;
+	struct listener     *l;
 	struct listener_info li;
 
 	if ((l = ns_listener(ns, obj)) == NULL)
@@ -327,7 +327,7 @@ ns_session(struct ns *ns, uint64_t obj)
 static int
 ns_fill_session(struct ns *ns, uint64_t obj, struct ns_rec *r)
 {
-	struct session *s;
+	struct session     *s;
 	struct session_info si;
 
 	if ((s = session_find(obj)) == NULL)
@@ -355,7 +355,7 @@ ns_channel(struct ns *ns, uint64_t obj)
 static int
 ns_fill_channel(struct ns *ns, uint64_t obj, struct ns_rec *r)
 {
-	struct channel *c;
+	struct channel     *c;
 	struct channel_info ci;
 
 	if ((c = channel_find(obj)) == NULL)
@@ -382,9 +382,9 @@ static int
 ns_fill_identity(struct ns *ns, uint64_t obj, struct ns_rec *r)
 {
 	const struct authkeys *ak = ns_authkeys(ns);
-	const char *name;
-	struct authkey_info ai;
-	int i;
+	const char            *name;
+	struct authkey_info    ai;
+	int                    i;
 
 	name = ns_names_get(&ns->identities, obj);
 	if (ak == NULL || name == NULL ||
@@ -458,7 +458,7 @@ ns_dirlist_add(
     struct ns_dirlist *dl, const char *name, uint64_t ino, mode_t mode)
 {
 	struct ns_dirent *v;
-	size_t cap;
+	size_t            cap;
 
 	/* XXX: past NS_DIR_MAX entries a directory lists no more. */
 	if (ino == 0 || dl->n == NS_DIR_MAX + 2 ||
@@ -481,10 +481,10 @@ ns_dirlist_add(
 static int
 ns_list_listeners(struct ns *ns, struct ns_dirlist *dl)
 {
-	struct listener *l = NULL;
+	struct listener     *l = NULL;
 	struct listener_info li;
-	uint64_t obj;
-	int rc;
+	uint64_t             obj;
+	int                  rc;
 
 	while ((l = listener_next(l)) != NULL) {
 		listener_info(l, &li);
@@ -502,10 +502,10 @@ ns_list_listeners(struct ns *ns, struct ns_dirlist *dl)
 static int
 ns_list_sessions(struct ns *ns, struct ns_dirlist *dl)
 {
-	struct session *s = NULL;
+	struct session     *s = NULL;
 	struct session_info si;
-	char name[32];
-	int rc;
+	char                name[32];
+	int                 rc;
 
 	while ((s = session_next(s)) != NULL) {
 		session_info(s, &si);
@@ -521,10 +521,10 @@ ns_list_sessions(struct ns *ns, struct ns_dirlist *dl)
 static int
 ns_list_channels(struct ns *ns, struct ns_dirlist *dl)
 {
-	struct channel *c = NULL;
+	struct channel     *c = NULL;
 	struct channel_info ci;
-	char name[32];
-	int rc;
+	char                name[32];
+	int                 rc;
 
 	while ((c = channel_next(c)) != NULL) {
 		channel_info(c, &ci);
@@ -541,10 +541,10 @@ static int
 ns_list_identities(struct ns *ns, struct ns_dirlist *dl)
 {
 	const struct authkeys *ak = ns_authkeys(ns);
-	struct authkey_info ai;
-	uint64_t obj;
-	size_t i;
-	int rc;
+	struct authkey_info    ai;
+	uint64_t               obj;
+	size_t                 i;
+	int                    rc;
 
 	for (i = 0; ak != NULL && i < authkeys_count(ak); i++) {
 		authkeys_get(ak, i, &ai);
@@ -684,8 +684,8 @@ static int
 ns_render_json(const struct ns_rec *r, FILE *f)
 {
 	json_t *o, *v;
-	char *text;
-	size_t i;
+	char   *text;
+	size_t  i;
 
 	if ((o = json_object()) == NULL)
 		return -ENOMEM;
@@ -713,9 +713,9 @@ ns_render(
     const struct ns_rec *r, const struct ns_entry *e, char **buf, size_t *len)
 {
 	const char *v;
-	FILE *f;
-	size_t i;
-	int rc = 0;
+	FILE       *f;
+	size_t      i;
+	int         rc = 0;
 
 	if ((f = open_memstream(buf, len)) == NULL)
 		return -ENOMEM;
@@ -751,8 +751,8 @@ ns_generate(struct ns *ns, unsigned cls, uint64_t obj, const struct ns_entry *e,
     char **buf, size_t *len)
 {
 	struct ns_rec *r;
-	ns_fill_fn fill;
-	int rc;
+	ns_fill_fn     fill;
+	int            rc;
 
 	fill = cls == NS_TOP ? e->fill : ns_classes[cls].fill;
 	if (e->kind != NS_VALUE || fill == NULL)
@@ -771,7 +771,7 @@ static int
 ns_exists(struct ns *ns, unsigned cls, uint64_t obj)
 {
 	struct ns_rec *r;
-	int rc;
+	int            rc;
 
 	if (cls == NS_TOP)
 		return 0;
@@ -786,11 +786,11 @@ int
 ns_getattr(struct ns *ns, uint64_t ino, struct ns_attr *attr)
 {
 	const struct ns_entry *e;
-	unsigned cls, field;
-	uint64_t obj;
-	char *buf = NULL;
-	size_t len = 0;
-	int rc;
+	unsigned               cls, field;
+	uint64_t               obj;
+	char                  *buf = NULL;
+	size_t                 len = 0;
+	int                    rc;
 
 	ns_ino_split(ino, &cls, &obj, &field);
 	if ((e = ns_entry(cls, obj, field)) == NULL)
@@ -831,7 +831,7 @@ ns_lookup_file(struct ns *ns, unsigned cls, uint64_t obj, const char *name,
     struct ns_attr *attr)
 {
 	const struct ns_classdef *c = &ns_classes[cls];
-	unsigned i;
+	unsigned                  i;
 
 	for (i = 1; i < c->nfiles; i++) {
 		if (strcmp(c->files[i].name, name) == 0)
@@ -845,9 +845,9 @@ ns_lookup(
     struct ns *ns, uint64_t parent, const char *name, struct ns_attr *attr)
 {
 	const struct ns_entry *e;
-	unsigned cls, field;
-	uint64_t obj, child;
-	int rc;
+	unsigned               cls, field;
+	uint64_t               obj, child;
+	int                    rc;
 
 	ns_ino_split(parent, &cls, &obj, &field);
 	if ((e = ns_entry(cls, obj, field)) == NULL)
@@ -879,8 +879,8 @@ ns_list(struct ns *ns, unsigned cls, uint64_t obj, const struct ns_entry *e,
     struct ns_dirlist *dl)
 {
 	const struct ns_classdef *c;
-	unsigned i;
-	int rc = 0;
+	unsigned                  i;
+	int                       rc = 0;
 
 	if (cls == NS_TOP && obj == NS_T_ROOT) {
 		for (i = NS_T_ROOT + 1; i < NS_NTOP && rc == 0; i++)
@@ -902,11 +902,11 @@ ns_list(struct ns *ns, unsigned cls, uint64_t obj, const struct ns_entry *e,
 int
 ns_readdir(struct ns *ns, uint64_t ino, struct ns_dirent **ents, size_t *n)
 {
-	struct ns_dirlist dl = {NULL, 0, 0};
+	struct ns_dirlist      dl = {NULL, 0, 0};
 	const struct ns_entry *e;
-	unsigned cls, field;
-	uint64_t obj;
-	int rc;
+	unsigned               cls, field;
+	uint64_t               obj;
+	int                    rc;
 
 	ns_ino_split(ino, &cls, &obj, &field);
 	if ((e = ns_entry(cls, obj, field)) == NULL)
@@ -932,8 +932,8 @@ int
 ns_read(struct ns *ns, uint64_t ino, uid_t uid, char **buf, size_t *len)
 {
 	const struct ns_entry *e;
-	unsigned cls, field;
-	uint64_t obj;
+	unsigned               cls, field;
+	uint64_t               obj;
 
 	ns_ino_split(ino, &cls, &obj, &field);
 	if ((e = ns_entry(cls, obj, field)) == NULL)
@@ -949,7 +949,7 @@ static int
 ns_ctl_run(struct ns *ns, unsigned cls, uint64_t obj, const struct ns_cmd *cmd,
     char *msg, size_t msglen)
 {
-	struct ns_ctl_ctx ctx = {ns->loop, ns->sshd, NULL};
+	struct ns_ctl_ctx  ctx = {ns->loop, ns->sshd, NULL};
 	enum ns_ctl_target target = NS_CTL_NODE;
 
 	if (cls != NS_TOP) {
@@ -967,11 +967,11 @@ ns_ctl(struct ns *ns, uint64_t ino, const char *data, size_t len, char *reply,
     size_t replylen)
 {
 	const struct ns_entry *e;
-	struct ns_cmd *cmd;
-	unsigned cls, field;
-	uint64_t obj;
-	char msg[NS_MSG_MAX] = "";
-	int rc;
+	struct ns_cmd         *cmd;
+	unsigned               cls, field;
+	uint64_t               obj;
+	char                   msg[NS_MSG_MAX] = "";
+	int                    rc;
 
 	ns_ino_split(ino, &cls, &obj, &field);
 	if ((e = ns_entry(cls, obj, field)) == NULL)

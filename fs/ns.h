@@ -20,9 +20,9 @@
 #include <stdint.h>
 #include <uv.h>
 
-#define NS_OBJ_MAX ((UINT64_C(1) << 48) - 1)
+#define NS_OBJ_MAX   ((UINT64_C(1) << 48) - 1)
 #define NS_FIELD_MAX 255
-#define NS_NAME_MAX 128 /* longest directory entry name, with NUL */
+#define NS_NAME_MAX  128 /* longest directory entry name, with NUL */
 
 struct ns;
 struct sshd;
@@ -38,24 +38,24 @@ enum ns_class {
 
 enum ns_kind {
 	NS_DIR,
-	NS_VALUE, /* generated at open, frozen for the handle */
-	NS_CTL, /* one command per write, reply on read */
+	NS_VALUE,  /* generated at open, frozen for the handle */
+	NS_CTL,    /* one command per write, reply on read */
 	NS_STREAM, /* events: blocking reads of whole lines */
-	NS_LOG, /* events.log: a growing offset space */
+	NS_LOG,    /* events.log: a growing offset space */
 };
 
 struct ns_attr {
-	uint64_t ino;
+	uint64_t     ino;
 	enum ns_kind kind;
-	mode_t mode; /* type and permission bits */
-	uint64_t size;
-	int fixed; /* the name never changes meaning */
+	mode_t       mode; /* type and permission bits */
+	uint64_t     size;
+	int          fixed; /* the name never changes meaning */
 };
 
 struct ns_dirent {
-	char name[NS_NAME_MAX];
+	char     name[NS_NAME_MAX];
 	uint64_t ino;
-	mode_t mode;
+	mode_t   mode;
 };
 
 /* The inode of (cls, obj, field), or 0 when out of range. */

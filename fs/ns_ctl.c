@@ -22,16 +22,16 @@ typedef int (*ns_verb_fn)(
 
 struct ns_verb {
 	const char *verb;
-	size_t nargs;
+	size_t      nargs;
 	const char *keys[NS_CTL_KEYS];
 	const char *usage;
-	ns_verb_fn run;
+	ns_verb_fn  run;
 };
 
 static int
 ns_ctl_word(struct ns_cmd *cmd, char *w, char *err, size_t errlen)
 {
-	char *eq = strchr(w, '=');
+	char  *eq = strchr(w, '=');
 	size_t i;
 
 	if (cmd->nargs + cmd->nopts == NS_CTL_WORDS) {
@@ -62,7 +62,7 @@ ns_ctl_word(struct ns_cmd *cmd, char *w, char *err, size_t errlen)
 static int
 ns_ctl_check(const char *data, size_t len, char *err, size_t errlen)
 {
-	size_t i;
+	size_t        i;
 	unsigned char c;
 
 	if (len > NS_CTL_LINE_MAX) {
@@ -85,7 +85,7 @@ ns_ctl_parse(
     const char *data, size_t len, struct ns_cmd *cmd, char *err, size_t errlen)
 {
 	char *w, *save = NULL;
-	int rc;
+	int   rc;
 
 	cmd->verb = NULL;
 	cmd->nargs = cmd->nopts = 0;
@@ -145,7 +145,7 @@ ns_ctl_reload(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd, char *msg,
     size_t msglen)
 {
 	char err[512] = "";
-	int rc;
+	int  rc;
 
 	if (ctx->sshd == NULL) {
 		snprintf(msg, msglen, "this node runs no SSH server");
@@ -171,10 +171,10 @@ static int
 ns_ctl_listen(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd, char *msg,
     size_t msglen)
 {
-	struct listener *l = NULL;
+	struct listener     *l = NULL;
 	struct listener_info li;
-	char err[512] = "";
-	int rc;
+	char                 err[512] = "";
+	int                  rc;
 
 	if (ctx->sshd == NULL) {
 		snprintf(msg, msglen, "this node runs no SSH server");
@@ -260,7 +260,7 @@ static const struct ns_verb ns_verbs_channel[] = {
 
 static const struct {
 	const struct ns_verb *verbs;
-	size_t n;
+	size_t                n;
 } ns_tables[] = {
     [NS_CTL_NODE] = NS_TABLE(ns_verbs_node),
     [NS_CTL_LISTENER] = NS_TABLE(ns_verbs_listener),
@@ -305,8 +305,8 @@ ns_ctl_exec(enum ns_ctl_target target, const struct ns_ctl_ctx *ctx,
     const struct ns_cmd *cmd, char *msg, size_t msglen)
 {
 	const struct ns_verb *v = NULL;
-	size_t i;
-	int rc;
+	size_t                i;
+	int                   rc;
 
 	msg[0] = '\0';
 	for (i = 0; i < ns_tables[target].n; i++) {

@@ -9,19 +9,19 @@
 #include <uv.h>
 
 #define NS_CTL_LINE_MAX 4096 /* bytes, without the trailing newline */
-#define NS_CTL_WORDS 16 /* arguments and options together */
+#define NS_CTL_WORDS    16   /* arguments and options together */
 
 struct sshd;
 
 /* A parsed command; the pointers point into line. */
 struct ns_cmd {
-	char line[NS_CTL_LINE_MAX + 1];
+	char        line[NS_CTL_LINE_MAX + 1];
 	const char *verb;
 	const char *args[NS_CTL_WORDS];
-	size_t nargs;
+	size_t      nargs;
 	const char *keys[NS_CTL_WORDS];
 	const char *values[NS_CTL_WORDS];
-	size_t nopts;
+	size_t      nopts;
 };
 
 /* What a control file acts on. */
@@ -33,9 +33,9 @@ enum ns_ctl_target {
 };
 
 struct ns_ctl_ctx {
-	uv_loop_t *loop;
+	uv_loop_t   *loop;
 	struct sshd *sshd; /* may be NULL: no reload, no listen */
-	void *obj; /* listener, session or channel */
+	void        *obj;  /* listener, session or channel */
 };
 
 /*

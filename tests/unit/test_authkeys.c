@@ -19,11 +19,11 @@
 #define NED 11 /* Ed25519 keys made for the run */
 
 struct fixture {
-	char dir[256];
+	char    dir[256];
 	ssh_key ed[NED]; /* private keys */
 	ssh_key rsa;
-	char *edb64[NED];
-	char *rsab64;
+	char   *edb64[NED];
+	char   *rsab64;
 };
 
 /*
@@ -33,7 +33,7 @@ struct fixture {
  */
 struct row {
 	const char *fmt;
-	int key;
+	int         key;
 	const char *name;
 	const char *kind;
 	const char *comment;
@@ -72,7 +72,7 @@ static const struct row rows[] = {
 };
 
 #define NSKIPPED 11 /* malformed rows above, plus the overlong line */
-#define NKEYS 13
+#define NKEYS    13
 
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -106,8 +106,8 @@ static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof *fx);
-	const char *tmp = getenv("TMPDIR");
-	int i;
+	const char     *tmp = getenv("TMPDIR");
+	int             i;
 
 	assert_non_null(fx);
 	snprintf(fx->dir, sizeof fx->dir, "%s/alknet-authkeys-XXXXXX",
@@ -125,7 +125,7 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	int i;
+	int             i;
 
 	if (fx == NULL)
 		return 0;
@@ -166,8 +166,8 @@ write_main(const struct fixture *fx)
 {
 	static char path[300];
 	static char text[64 * 1024];
-	char *p = text, *end = text + sizeof text;
-	size_t i;
+	char       *p = text, *end = text + sizeof text;
+	size_t      i;
 
 	for (i = 0; i < sizeof rows / sizeof *rows; i++) {
 		p += fill_row(p, end - p, rows[i].fmt, b64_of(fx, rows[i].key));
@@ -191,9 +191,9 @@ static struct authkeys *
 load_main(const struct fixture *fx)
 {
 	struct authkeys *ak = NULL;
-	unsigned skipped = 999;
-	char err[512];
-	int rc;
+	unsigned         skipped = 999;
+	char             err[512];
+	int              rc;
 
 	rc = authkeys_load(write_main(fx), &ak, &skipped, err, sizeof err);
 	if (rc != 0)
@@ -207,11 +207,11 @@ load_main(const struct fixture *fx)
 static void
 test_parse(void **state)
 {
-	struct fixture *fx = *state;
-	struct authkeys *ak = load_main(fx);
+	struct fixture     *fx = *state;
+	struct authkeys    *ak = load_main(fx);
 	struct authkey_info info;
-	char line[1024];
-	size_t i, n = 0;
+	char                line[1024];
+	size_t              i, n = 0;
 
 	assert_int_equal(authkeys_count(ak), NKEYS);
 	for (i = 0; i < sizeof rows / sizeof *rows; i++) {
@@ -239,10 +239,10 @@ test_parse(void **state)
 static void
 test_names(void **state)
 {
-	struct fixture *fx = *state;
-	struct authkeys *ak = load_main(fx);
+	struct fixture     *fx = *state;
+	struct authkeys    *ak = load_main(fx);
 	struct authkey_info a, b;
-	size_t i, j, n = authkeys_count(ak);
+	size_t              i, j, n = authkeys_count(ak);
 
 	for (i = 0; i < n; i++) {
 		authkeys_get(ak, i, &a);
@@ -277,9 +277,9 @@ pub_from(const char *b64, enum ssh_keytypes_e type)
 static void
 test_find(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture  *fx = *state;
 	struct authkeys *ak = load_main(fx);
-	ssh_key other = NULL, pub;
+	ssh_key          other = NULL, pub;
 
 	/* The first entry wins over a later duplicate. */
 	pub = pub_from(fx->edb64[0], SSH_KEYTYPE_ED25519);
@@ -309,10 +309,10 @@ test_find(void **state)
 static void
 test_find_other_comment(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture  *fx = *state;
 	struct authkeys *ak = load_main(fx);
-	char path[300], text[1024];
-	ssh_key pub = NULL;
+	char             path[300], text[1024];
+	ssh_key          pub = NULL;
 
 	snprintf(path, sizeof path, "%s/dave.pub", fx->dir);
 	snprintf(text, sizeof text, "ssh-ed25519 %s not-dave@elsewhere\n",
@@ -328,7 +328,7 @@ test_find_other_comment(void **state)
 static void
 keygen_fingerprint(const char *path, char *fp, size_t len)
 {
-	char cmd[512], out[1024], *tok;
+	char  cmd[512], out[1024], *tok;
 	FILE *p;
 
 	snprintf(cmd, sizeof cmd, "ssh-keygen -E sha256 -lf '%s'", path);
@@ -346,9 +346,9 @@ static void
 check_fingerprint(
     struct fixture *fx, const char *type, const char *b64, const ssh_key key)
 {
-	struct authkeys *ak = NULL;
+	struct authkeys    *ak = NULL;
 	struct authkey_info info;
-	char path[300], text[2048], want[128], got[128];
+	char                path[300], text[2048], want[128], got[128];
 
 	snprintf(path, sizeof path, "%s/fp.pub", fx->dir);
 	snprintf(text, sizeof text, "%s %s fp-test\n", type, b64);
@@ -371,7 +371,7 @@ static void
 test_fingerprint(void **state)
 {
 	struct fixture *fx = *state;
-	char small[20];
+	char            small[20];
 
 	check_fingerprint(fx, "ssh-ed25519", fx->edb64[0], fx->ed[0]);
 	check_fingerprint(fx, "ssh-rsa", fx->rsab64, fx->rsa);
@@ -385,9 +385,9 @@ test_fingerprint(void **state)
 static void
 test_missing_file(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture  *fx = *state;
 	struct authkeys *ak = NULL;
-	char path[300], err[512];
+	char             path[300], err[512];
 
 	snprintf(path, sizeof path, "%s/does-not-exist", fx->dir);
 	assert_int_equal(
@@ -405,10 +405,10 @@ test_missing_file(void **state)
 static void
 test_empty(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture  *fx = *state;
 	struct authkeys *ak = authkeys_empty();
-	char path[300];
-	unsigned skipped = 7;
+	char             path[300];
+	unsigned         skipped = 7;
 
 	assert_non_null(ak);
 	assert_int_equal(authkeys_count(ak), 0);
@@ -431,13 +431,13 @@ test_empty(void **state)
 static void
 test_bound(void **state)
 {
-	struct fixture *fx = *state;
-	struct authkeys *ak = NULL;
+	struct fixture     *fx = *state;
+	struct authkeys    *ak = NULL;
 	struct authkey_info info;
-	unsigned skipped = 0;
-	char path[300];
-	FILE *f;
-	int i;
+	unsigned            skipped = 0;
+	char                path[300];
+	FILE               *f;
+	int                 i;
 
 	snprintf(path, sizeof path, "%s/many", fx->dir);
 	assert_non_null(f = fopen(path, "w"));

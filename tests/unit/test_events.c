@@ -15,13 +15,13 @@
 
 #include "events.h"
 
-#define DROPPED "{\"type\":\"events.dropped\",\"count\":"
+#define DROPPED   "{\"type\":\"events.dropped\",\"count\":"
 #define DROPPED_7 DROPPED "7}\n"
 
 struct fixture {
-	uv_loop_t loop;
-	int calls;
-	int unsubscribe_in_cb;
+	uv_loop_t          loop;
+	int                calls;
+	int                unsubscribe_in_cb;
 	struct events_sub *sub;
 };
 
@@ -75,7 +75,7 @@ static json_t *
 line_at(const char *buf, size_t n, int i)
 {
 	const char *p = buf, *nl;
-	char line[4096];
+	char        line[4096];
 
 	for (;;) {
 		nl = memchr(p, '\n', n - (size_t)(p - buf));
@@ -93,7 +93,7 @@ line_at(const char *buf, size_t n, int i)
 static int
 count_lines(const char *buf, size_t n)
 {
-	int c = 0;
+	int    c = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++)
@@ -104,12 +104,12 @@ count_lines(const char *buf, size_t n)
 static void
 test_seq_and_format(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture    *f = *state;
 	struct events_sub *sub;
-	char buf[4096];
-	json_t *o;
-	const char *ts;
-	ssize_t n;
+	char               buf[4096];
+	json_t            *o;
+	const char        *ts;
+	ssize_t            n;
 
 	assert_int_equal(events_init(&f->loop, 1 << 20, 100, 0, 0), 0);
 	sub = events_subscribe(count_cb, f);
@@ -151,11 +151,11 @@ test_seq_and_format(void **state)
 static void
 test_fields_cannot_override(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture    *f = *state;
 	struct events_sub *sub;
-	char buf[1024];
-	json_t *o, *fields = json_object();
-	ssize_t n;
+	char               buf[1024];
+	json_t            *o, *fields = json_object();
+	ssize_t            n;
 
 	assert_int_equal(events_init(&f->loop, 1 << 20, 100, 5, 0), 0);
 	sub = events_subscribe(count_cb, f);
@@ -176,11 +176,11 @@ test_fields_cannot_override(void **state)
 static void
 test_cursor_starts_now(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture    *f = *state;
 	struct events_sub *sub;
-	char buf[1024];
-	json_t *o;
-	ssize_t n;
+	char               buf[1024];
+	json_t            *o;
+	ssize_t            n;
 
 	assert_int_equal(events_init(&f->loop, 1 << 20, 100, 0, 0), 0);
 	events_emit("before", NULL);
@@ -202,12 +202,12 @@ test_cursor_starts_now(void **state)
 static void
 test_log_offsets(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture    *f = *state;
 	struct events_sub *sub;
-	char all[4096], part[4096], small[7];
-	ssize_t n;
-	size_t got, off;
-	int i;
+	char               all[4096], part[4096], small[7];
+	ssize_t            n;
+	size_t             got, off;
+	int                i;
 
 	assert_int_equal(events_init(&f->loop, 1 << 20, 100, 0, 0), 0);
 	sub = events_subscribe(count_cb, f);
@@ -237,9 +237,9 @@ static void
 test_continues_previous_run(void **state)
 {
 	struct fixture *f = *state;
-	char buf[2048];
-	size_t got, i;
-	json_t *o;
+	char            buf[2048];
+	size_t          got, i;
+	json_t         *o;
 
 	assert_int_equal(events_init(&f->loop, 1 << 20, 100, 42, 1000), 0);
 	assert_int_equal(events_log_size(), 1000);
@@ -261,10 +261,10 @@ static void
 test_retention(void **state)
 {
 	struct fixture *f = *state;
-	char buf[8192];
-	size_t got, i, blank = 0;
-	json_t *o;
-	int k;
+	char            buf[8192];
+	size_t          got, i, blank = 0;
+	json_t         *o;
+	int             k;
 
 	assert_int_equal(events_init(&f->loop, 300, 100, 0, 0), 0);
 	for (k = 0; k < 20; k++)
@@ -290,12 +290,12 @@ test_retention(void **state)
 static void
 test_dropped_for_slow_reader(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture    *f = *state;
 	struct events_sub *sub;
-	char buf[8192];
-	ssize_t n;
-	json_t *o;
-	int k;
+	char               buf[8192];
+	ssize_t            n;
+	json_t            *o;
+	int                k;
 
 	assert_int_equal(events_init(&f->loop, 1 << 20, 3, 0, 0), 0);
 	sub = events_subscribe(count_cb, f);
@@ -322,11 +322,11 @@ test_dropped_for_slow_reader(void **state)
 static void
 test_retention_drops_too(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture    *f = *state;
 	struct events_sub *sub;
-	char buf[8192];
-	ssize_t n;
-	int k;
+	char               buf[8192];
+	ssize_t            n;
+	int                k;
 
 	/* Lines evicted by the byte bound are missed lines as well. */
 	assert_int_equal(events_init(&f->loop, 200, 1000, 0, 0), 0);
@@ -344,10 +344,10 @@ test_retention_drops_too(void **state)
 static void
 test_whole_lines_only(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture    *f = *state;
 	struct events_sub *sub;
-	char buf[4096];
-	ssize_t n, first;
+	char               buf[4096];
+	ssize_t            n, first;
 
 	assert_int_equal(events_init(&f->loop, 1 << 20, 100, 0, 0), 0);
 	sub = events_subscribe(count_cb, f);
@@ -371,7 +371,7 @@ test_whole_lines_only(void **state)
 static void
 test_callback_deferred(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture    *f = *state;
 	struct events_sub *sub;
 
 	assert_int_equal(events_init(&f->loop, 1 << 20, 100, 0, 0), 0);
@@ -395,7 +395,7 @@ test_callback_deferred(void **state)
 static void
 test_unsubscribe_pending(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture    *f = *state;
 	struct events_sub *sub;
 
 	assert_int_equal(events_init(&f->loop, 1 << 20, 100, 0, 0), 0);
@@ -417,9 +417,9 @@ test_unsubscribe_pending(void **state)
 static void
 test_eof_after_close(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture    *f = *state;
 	struct events_sub *sub, *late;
-	char buf[1024];
+	char               buf[1024];
 
 	assert_int_equal(events_init(&f->loop, 1 << 20, 100, 0, 0), 0);
 	sub = events_subscribe(count_cb, f);
@@ -448,11 +448,11 @@ test_eof_after_close(void **state)
 static void
 test_big_event_truncated(void **state)
 {
-	struct fixture *f = *state;
+	struct fixture    *f = *state;
 	struct events_sub *sub;
-	static char big[20000], buf[4096];
-	json_t *o, *fields = json_object();
-	ssize_t n;
+	static char        big[20000], buf[4096];
+	json_t            *o, *fields = json_object();
+	ssize_t            n;
 
 	assert_int_equal(events_init(&f->loop, 1 << 20, 100, 0, 0), 0);
 	sub = events_subscribe(count_cb, f);

@@ -15,15 +15,15 @@
 
 struct good {
 	const char *in;
-	int allow_zero;
+	int         allow_zero;
 	const char *host;
-	unsigned port;
+	unsigned    port;
 	const char *formatted;
 };
 
 struct bad {
 	const char *in;
-	int allow_zero;
+	int         allow_zero;
 	const char *reason; /* a word the reason must contain */
 };
 
@@ -78,9 +78,9 @@ static void
 test_good(void **state)
 {
 	struct hostport hp;
-	char err[128], buf[300];
-	size_t i;
-	int rc;
+	char            err[128], buf[300];
+	size_t          i;
+	int             rc;
 
 	for (i = 0; i < sizeof goods / sizeof *goods; i++) {
 		err[0] = '\0';
@@ -102,9 +102,9 @@ static void
 test_bad(void **state)
 {
 	struct hostport hp;
-	char err[128];
-	size_t i;
-	int rc;
+	char            err[128];
+	size_t          i;
+	int             rc;
 
 	for (i = 0; i < sizeof bads / sizeof *bads; i++) {
 		memset(&hp, 0x5a, sizeof hp);
@@ -126,7 +126,7 @@ static void
 test_host_length(void **state)
 {
 	struct hostport hp;
-	char in[300], err[128], buf[300];
+	char            in[300], err[128], buf[300];
 
 	/* 255 bytes fit, 256 do not. */
 	memset(in, 'a', 255);
@@ -155,7 +155,7 @@ static void
 test_format_small(void **state)
 {
 	struct hostport hp;
-	char buf[6];
+	char            buf[6];
 
 	assert_int_equal(hostport_parse("[::1]:8080", 0, &hp, NULL, 0), 0);
 	hostport_format(&hp, buf, sizeof buf);

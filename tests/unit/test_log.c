@@ -18,9 +18,9 @@
 static size_t
 capture(char *out, size_t len, const char *msg)
 {
-	int fds[2], saved;
+	int     fds[2], saved;
 	ssize_t n;
-	size_t got = 0;
+	size_t  got = 0;
 
 	assert_int_equal(pipe(fds), 0);
 	saved = dup(STDERR_FILENO);
@@ -64,7 +64,7 @@ static void
 test_line_cut(void **state)
 {
 	static char msg[10000], buf[12000];
-	size_t n;
+	size_t      n;
 
 	memset(msg, 'a', sizeof msg - 1);
 	n = capture(buf, sizeof buf, msg);

@@ -30,7 +30,7 @@ test_ino_round_trip(void **state)
 	    0, 1, 2, 7, 1000, UINT64_C(1) << 32, NS_OBJ_MAX - 1, NS_OBJ_MAX};
 	unsigned cls, field, c, fl;
 	uint64_t obj, ino;
-	size_t i;
+	size_t   i;
 
 	for (c = NS_LISTENER; c < NS_NCLASSES; c++) {
 		for (i = 0; i < sizeof objs / sizeof objs[0]; i++) {
@@ -77,8 +77,8 @@ static void
 test_parse_words(void **state)
 {
 	struct ns_cmd cmd;
-	const char *line;
-	char err[256];
+	const char   *line;
+	char          err[256];
 
 	assert_int_equal(ns_ctl_parse("reload", 6, &cmd, err, sizeof err), 0);
 	assert_string_equal(cmd.verb, "reload");
@@ -111,7 +111,7 @@ static void
 expect_bad(const char *data, size_t len, const char *word)
 {
 	struct ns_cmd cmd;
-	char err[256] = "";
+	char          err[256] = "";
 
 	assert_int_equal(
 	    ns_ctl_parse(data, len, &cmd, err, sizeof err), -EINVAL);
@@ -124,10 +124,10 @@ expect_bad(const char *data, size_t len, const char *word)
 static void
 test_parse_errors(void **state)
 {
-	char line[NS_CTL_LINE_MAX + 2];
+	char          line[NS_CTL_LINE_MAX + 2];
 	struct ns_cmd cmd;
-	char err[256];
-	int i;
+	char          err[256];
+	int           i;
 
 	BAD("", "empty");
 	BAD("\n", "empty");
@@ -164,7 +164,7 @@ static int
 exec_node(const char *line, char *msg, size_t len)
 {
 	struct ns_ctl_ctx ctx = {NULL, NULL, NULL};
-	struct ns_cmd cmd;
+	struct ns_cmd     cmd;
 
 	assert_int_equal(ns_ctl_parse(line, strlen(line), &cmd, msg, len), 0);
 	return ns_ctl_exec(NS_CTL_NODE, &ctx, &cmd, msg, len);
@@ -195,7 +195,7 @@ test_exec_checks(void **state)
 }
 
 struct tree {
-	uv_loop_t loop;
+	uv_loop_t  loop;
 	struct ns *ns;
 };
 
@@ -239,7 +239,7 @@ lookup(struct ns *ns, uint64_t parent, const char *name)
 static char *
 read_file(struct ns *ns, uint64_t ino)
 {
-	char *buf = NULL, *s;
+	char  *buf = NULL, *s;
 	size_t len = 0;
 
 	assert_int_equal(ns_read(ns, ino, 0, &buf, &len), 0);
@@ -251,13 +251,13 @@ read_file(struct ns *ns, uint64_t ino)
 static void
 test_root(void **state)
 {
-	const char *names[] = {".", "..", "node", "node.json", "stats",
-	    "stats.json", "ctl", "events", "events.log", "listeners",
-	    "sessions", "channels", "identities"};
-	struct tree *t = *state;
+	const char       *names[] = {".", "..", "node", "node.json", "stats",
+	          "stats.json", "ctl", "events", "events.log", "listeners",
+	          "sessions", "channels", "identities"};
+	struct tree      *t = *state;
 	struct ns_dirent *ents;
-	struct ns_attr a;
-	size_t n, i;
+	struct ns_attr    a;
+	size_t            n, i;
 
 	assert_int_equal(ns_readdir(t->ns, ROOT, &ents, &n), 0);
 	assert_int_equal(n, sizeof names / sizeof names[0]);
@@ -283,11 +283,11 @@ test_root(void **state)
 static void
 test_value_files(void **state)
 {
-	struct tree *t = *state;
+	struct tree   *t = *state;
 	struct ns_attr a;
-	uint64_t ino;
-	json_t *o;
-	char *s;
+	uint64_t       ino;
+	json_t        *o;
+	char          *s;
 
 	events_emit("test.count", NULL);
 	ino = lookup(t->ns, ROOT, "stats");
@@ -325,12 +325,12 @@ test_value_files(void **state)
 static void
 test_objects_gone(void **state)
 {
-	struct tree *t = *state;
+	struct tree      *t = *state;
 	struct ns_dirent *ents;
-	struct ns_attr a;
-	uint64_t dir;
-	size_t n;
-	char *buf = NULL;
+	struct ns_attr    a;
+	uint64_t          dir;
+	size_t            n;
+	char             *buf = NULL;
 
 	dir = lookup(t->ns, ROOT, "sessions");
 	assert_int_equal(ns_readdir(t->ns, dir, &ents, &n), 0);
@@ -354,8 +354,8 @@ static void
 test_ctl_answers(void **state)
 {
 	struct tree *t = *state;
-	uint64_t ctl = lookup(t->ns, ROOT, "ctl");
-	char reply[256];
+	uint64_t     ctl = lookup(t->ns, ROOT, "ctl");
+	char         reply[256];
 
 	assert_int_equal(
 	    ns_ctl(t->ns, ctl, "bogus\n", 6, reply, sizeof reply), -EINVAL);
@@ -376,10 +376,10 @@ test_ctl_answers(void **state)
 static void
 test_listener_numbers(void **state)
 {
-	struct tree *t = *state;
+	struct tree   *t = *state;
 	struct ns_attr a;
-	uint64_t dir, first, again, other, ctl;
-	char err[256], reply[256], *s;
+	uint64_t       dir, first, again, other, ctl;
+	char           err[256], reply[256], *s;
 
 	/* Ephemeral loopback port; nothing connects to it. */
 	assert_int_equal(listener_add(&t->loop, NULL, "127.0.0.1:0", "a", NULL,

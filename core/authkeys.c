@@ -52,40 +52,44 @@ struct authkeys_line {
 	const char *b64;
 	const char *comment;
 	int         ca;
+	int         unenforced; /* carries a restriction not honoured */
 };
 
 /*
- * The options OpenSSH knows, and whether each takes a quoted value.  A
- * line with any other option is skipped, as OpenSSH skips it.
- * XXX: only cert-authority has an effect; from=, permitopen=, expiry-time=
- * and the other restrictions are accepted but not enforced.
+ * The options OpenSSH knows, whether each takes a quoted value, and
+ * whether alknet cannot honour it yet.  A line with an unknown option is
+ * skipped, as OpenSSH skips it.  So is a line with a restriction alknet
+ * does not enforce: a key must never get more than its line grants.
+ * XXX: from=, permitopen=, expiry-time= and friends are refused, not
+ * enforced.
  */
 static const struct {
 	const char *name;
 	int         value;
+	int         unenforced;
 } authkeys_options[] = {
-    {"agent-forwarding", 0},
-    {"cert-authority", 0},
-    {"command", 1},
-    {"environment", 1},
-    {"expiry-time", 1},
-    {"from", 1},
-    {"no-agent-forwarding", 0},
-    {"no-port-forwarding", 0},
-    {"no-pty", 0},
-    {"no-touch-required", 0},
-    {"no-user-rc", 0},
-    {"no-x11-forwarding", 0},
-    {"permitlisten", 1},
-    {"permitopen", 1},
-    {"port-forwarding", 0},
-    {"principals", 1},
-    {"pty", 0},
-    {"restrict", 0},
-    {"tunnel", 1},
-    {"user-rc", 0},
-    {"verify-required", 0},
-    {"x11-forwarding", 0},
+    {"agent-forwarding", 0, 0},
+    {"cert-authority", 0, 0},
+    {"command", 1, 0},
+    {"environment", 1, 0},
+    {"expiry-time", 1, 1},
+    {"from", 1, 1},
+    {"no-agent-forwarding", 0, 0},
+    {"no-port-forwarding", 0, 1},
+    {"no-pty", 0, 0},
+    {"no-touch-required", 0, 0},
+    {"no-user-rc", 0, 0},
+    {"no-x11-forwarding", 0, 0},
+    {"permitlisten", 1, 1},
+    {"permitopen", 1, 1},
+    {"port-forwarding", 0, 0},
+    {"principals", 1, 1},
+    {"pty", 0, 0},
+    {"restrict", 0, 1},
+    {"tunnel", 1, 0},
+    {"user-rc", 0, 0},
+    {"verify-required", 0, 1},
+    {"x11-forwarding", 0, 0},
 };
 
 static int
@@ -139,7 +143,7 @@ authkeys_is_type(const char *p, size_t len)
  * is a double-quoted string in which a backslash escapes a quote.
  */
 static char *
-authkeys_option(char *p, int *ca)
+authkeys_option(char *p, struct authkeys_line *l)
 {
 	const size_t nopts = sizeof authkeys_options / sizeof *authkeys_options;
 	size_t       i, len;
@@ -155,7 +159,9 @@ authkeys_option(char *p, int *ca)
 	if (len == 0 || i == nopts)
 		return NULL;
 	if (strcmp(authkeys_options[i].name, "cert-authority") == 0)
-		*ca = 1;
+		l->ca = 1;
+	if (authkeys_options[i].unenforced)
+		l->unenforced = 1;
 	p += len;
 	if (!authkeys_options[i].value)
 		return p;
@@ -173,10 +179,10 @@ authkeys_option(char *p, int *ca)
 
 /* Checks the options field at p; returns what follows it, or NULL. */
 static char *
-authkeys_options_field(char *p, int *ca)
+authkeys_options_field(char *p, struct authkeys_line *l)
 {
 	for (;;) {
-		if ((p = authkeys_option(p, ca)) == NULL)
+		if ((p = authkeys_option(p, l)) == NULL)
 			return NULL;
 		if (*p != ',')
 			break;
@@ -212,7 +218,9 @@ authkeys_split(char *p, struct authkeys_line *l)
 
 	/* The options field is there when the first word is no key type. */
 	if (!authkeys_is_type(p, strcspn(p, AUTHKEYS_SPACE)) &&
-	    (p = authkeys_options_field(p, &l->ca)) == NULL)
+	    (p = authkeys_options_field(p, l)) == NULL)
+		return -EINVAL;
+	if (l->unenforced)
 		return -EINVAL;
 
 	l->type = p;

@@ -45,9 +45,9 @@ static const struct row rows[] = {
     {"   \t ", -1, NULL, NULL, NULL},
     {"ssh-ed25519 %s alice@laptop", 0, "alice@laptop", "key", "alice@laptop"},
     {"ssh-rsa %s bob", NED, "bob", "key", "bob"},
-    {"from=\"10.0.0.1\",no-pty ssh-ed25519 %s carol", 1, "carol", "key",
+    {"no-agent-forwarding,no-pty ssh-ed25519 %s carol", 1, "carol", "key",
         "carol"},
-    {"cert-authority,principals=\"a b\" ssh-ed25519 %s fleet-ca", 2, "fleet-ca",
+    {"cert-authority,tunnel=\"a b\" ssh-ed25519 %s fleet-ca", 2, "fleet-ca",
         "cert-authority", "fleet-ca"},
     {"garbage line here", -1, NULL, NULL, NULL},
     {"ssh-ed25519 notbase64!! broken", -1, NULL, NULL, NULL},
@@ -69,9 +69,12 @@ static const struct row rows[] = {
     {"ssh-ed25519 %s\r", 9, "key11", "key", ""},
     {"\tssh-ed25519\t%s   alice again  ", 0, "key12", "key", "alice again"},
     {"ssh-ed25519 %s .", 10, "key13", "key", "."},
+    /* Restrictions alknet does not enforce keep the key out. */
+    {"from=\"10.0.0.1\",no-pty ssh-ed25519 %s limited", 1, NULL, NULL, NULL},
+    {"restrict ssh-ed25519 %s limited", 2, NULL, NULL, NULL},
 };
 
-#define NSKIPPED 11 /* malformed rows above, plus the overlong line */
+#define NSKIPPED 13 /* malformed rows above, plus the overlong line */
 #define NKEYS    13
 
 static int

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -613,6 +614,29 @@ mount_on_readable(uv_poll_t *poll, int status, int events)
 	}
 }
 
+/*
+ * Refuses a directory that is itself a mount point: a live namespace of
+ * another daemon, or anything else, is never covered.
+ */
+static int
+mount_check_free(
+    const char *dir, const struct stat *st, char *err, size_t errlen)
+{
+	struct stat parent;
+	char        path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/..", dir);
+	if (stat(path, &parent) == -1)
+		return 0;
+	if (parent.st_dev == st->st_dev && parent.st_ino != st->st_ino)
+		return 0;
+	snprintf(err, errlen,
+	    "%s is already a mount point (is another "
+	    "alknetd running?)",
+	    dir);
+	return -EBUSY;
+}
+
 static int
 mount_prepare_dir(const char *dir, char *err, size_t errlen)
 {
@@ -626,10 +650,11 @@ mount_prepare_dir(const char *dir, char *err, size_t errlen)
 	}
 
 	if (stat(dir, &st) == 0) {
-		if (S_ISDIR(st.st_mode))
-			return 0;
-		snprintf(err, errlen, "%s is not a directory", dir);
-		return -ENOTDIR;
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "%s is not a directory", dir);
+			return -ENOTDIR;
+		}
+		return mount_check_free(dir, &st, err, errlen);
 	}
 	if (errno != ENOENT || mkdir(dir, 0755) == -1) {
 		snprintf(

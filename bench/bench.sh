@@ -13,7 +13,8 @@
 # and prints a table with the ratio alknetd/sshd.
 #
 # Environment:
-#   ALKNETD             the daemon (default: build/alknetd of this tree)
+#   ALKNETD             the daemon (default: build/alknetd or
+#                       build/fs/alknetd of this tree)
 #   BENCH_BYTES         bytes per throughput run (default 1 GiB)
 #   BENCH_CONNS         connect/echo/close cycles (default 2000)
 #   BENCH_CIPHERS       ciphers to measure (default: aes128-gcm and
@@ -38,14 +39,23 @@ CONNS=${BENCH_CONNS:-2000}
 CIPHERS=${BENCH_CIPHERS:-"aes128-gcm@openssh.com chacha20-poly1305@openssh.com"}
 RUNS=${BENCH_RUNS:-1}
 STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-300}
-ALKNETD=${ALKNETD:-$root/build/alknetd}
+if [[ -z ${ALKNETD:-} ]]; then
+	for ALKNETD in "$root/build/alknetd" "$root/build/fs/alknetd"; do
+		[[ ! -x $ALKNETD ]] || break
+	done
+fi
 SSHD_ONLY=${BENCH_SSHD_ONLY:-0}
 START_TIMEOUT=20
+
+# The comment at the top of this file.
+usage() {
+	awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0"
+}
 
 for arg in "$@"; do
 	case $arg in
 	--sshd-only) SSHD_ONLY=1 ;;
-	-h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	*) echo "bench.sh: unknown argument $arg" >&2; exit 2 ;;
 	esac
 done
@@ -195,9 +205,14 @@ start_alknetd() {
 		fi
 		sleep 0.05
 	done
-	alknetd_port=$(sed -n \
-	    's/^alknetd: listener added name=[^ ]* uri=tcp:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' \
-	    "$log" | head -n 1)
+	alknetd_port=$(awk '/^alknetd: listener added / {
+		for (i = 1; i <= NF; i++)
+			if ($i ~ /^uri=tcp:\/\/127\.0\.0\.1:[0-9]+$/) {
+				sub(/.*:/, "", $i)
+				print $i
+				exit
+			}
+	}' "$log")
 	[[ -n $alknetd_port ]] || fail "no listener line in $log"
 }
 
@@ -304,10 +319,12 @@ print_table() {
 }
 
 print_setup() {
+	local cpu
+
 	echo "bytes per throughput run: $BYTES; channel cycles: $CONNS;" \
 	    "runs: $RUNS (best kept)"
-	echo "client: $(ssh -V 2>&1); cpu: $(nproc) x" \
-	    "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+	echo "client: $(ssh -V 2>&1); cpu: $(nproc) x $cpu"
 	if [[ $SSHD_ONLY = 1 ]]; then
 		echo "alknetd: skipped"
 	else

@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHUNK (1024 * 1024)
+#define CHUNK   (1024 * 1024)
 #define MAXCONN 1024 /* connections a server handles at once */
 
 static void
@@ -54,8 +54,8 @@ static int
 tcp_listen(uint16_t port, uint16_t *bound)
 {
 	struct sockaddr_in sin;
-	socklen_t len = sizeof sin;
-	int fd, on = 1;
+	socklen_t          len = sizeof sin;
+	int                fd, on = 1;
 
 	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
 		die("socket");
@@ -78,7 +78,7 @@ static int
 tcp_connect(uint16_t port)
 {
 	struct sockaddr_in sin;
-	int fd, on = 1;
+	int                fd, on = 1;
 
 	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
 		die("socket");
@@ -96,7 +96,7 @@ tcp_connect(uint16_t port)
 static void
 write_port(const char *path, uint16_t port)
 {
-	char tmp[4096];
+	char  tmp[4096];
 	FILE *f;
 
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -111,7 +111,7 @@ static int
 write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
-	ssize_t n;
+	ssize_t     n;
 
 	while (len > 0) {
 		if ((n = write(fd, p, len)) == -1) {
@@ -129,7 +129,7 @@ static int
 cmd_freeport(void)
 {
 	uint16_t port;
-	int fd = tcp_listen(0, &port);
+	int      fd = tcp_listen(0, &port);
 
 	close(fd);
 	printf("%u\n", (unsigned)port);
@@ -140,10 +140,10 @@ cmd_freeport(void)
 static int
 is_listening(unsigned port)
 {
-	char line[512];
+	char     line[512];
 	unsigned addr, lport, state;
-	FILE *f;
-	int found = 0;
+	FILE    *f;
+	int      found = 0;
 
 	if ((f = fopen("/proc/net/tcp", "r")) == NULL)
 		die("/proc/net/tcp");
@@ -179,9 +179,9 @@ cmd_waitlisten(unsigned port, double secs)
 
 /* Per-connection state of the sink and echo servers. */
 struct conn {
-	int fd;
-	uint64_t want; /* sink: bytes announced */
-	uint64_t got; /* sink: bytes counted, header included */
+	int           fd;
+	uint64_t      want; /* sink: bytes announced */
+	uint64_t      got;  /* sink: bytes counted, header included */
 	unsigned char hdr[8];
 };
 
@@ -204,8 +204,8 @@ static int
 sink_read(struct conn *c, char *buf)
 {
 	ssize_t n = read(c->fd, buf, CHUNK);
-	size_t i;
-	int k;
+	size_t  i;
+	int     k;
 
 	if (n <= 0)
 		return -1;
@@ -241,10 +241,10 @@ static _Noreturn void
 serve(const char *portfile, int (*on_read)(struct conn *, char *))
 {
 	static struct pollfd pfd[MAXCONN + 1];
-	static struct conn conns[MAXCONN];
-	uint16_t port;
-	char *buf = malloc(CHUNK);
-	int lfd, fd, i, ready, n = 0;
+	static struct conn   conns[MAXCONN];
+	uint16_t             port;
+	char                *buf = malloc(CHUNK);
+	int                  lfd, fd, i, ready, n = 0;
 
 	if (buf == NULL)
 		die("malloc");
@@ -257,7 +257,7 @@ serve(const char *portfile, int (*on_read)(struct conn *, char *))
 			die("poll");
 		ready = pfd[n].revents & POLLIN;
 
-		/* Backwards, so that the last entry moved into a hole is done. */
+		/* Backwards: an entry moved into a hole is already done. */
 		for (i = n - 1; i >= 0; i--) {
 			if (pfd[i].revents == 0 || on_read(&conns[i], buf) == 0)
 				continue;
@@ -275,11 +275,11 @@ static int
 cmd_send(unsigned port, uint64_t bytes)
 {
 	unsigned char hdr[8];
-	uint64_t left = bytes;
-	double t0, t1;
-	char *buf, ack;
-	size_t len;
-	int fd, i;
+	uint64_t      left = bytes;
+	double        t0, t1;
+	char         *buf, ack;
+	size_t        len;
+	int           fd, i;
 
 	if ((buf = malloc(CHUNK)) == NULL)
 		die("malloc");
@@ -314,10 +314,10 @@ cmd_send(unsigned port, uint64_t bytes)
 static int
 cmd_conns(unsigned port, unsigned n)
 {
-	double t0, t1;
+	double   t0, t1;
 	unsigned i;
-	char c;
-	int fd;
+	char     c;
+	int      fd;
 
 	t0 = now();
 	for (i = 0; i < n; i++) {

@@ -62,6 +62,14 @@ def daemon_env():
             if not k.startswith("ALKNET_")}
 
 
+def ipv6_available():
+    try:
+        with socket.create_server(("::1", 0), family=socket.AF_INET6):
+            return True
+    except OSError:
+        return False
+
+
 def fuse_available():
     return os.path.exists("/dev/fuse") and os.geteuid() == 0
 
@@ -208,7 +216,7 @@ class Daemon:
         self.log_path = log_path
         self.mount = mount
         self.port = None
-        self.stopped_by_test = False
+        self.stopped_by_teardown = False
         with open(log_path, "wb") as log:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log, env=env)
@@ -292,7 +300,6 @@ class Daemon:
 
     def stop(self, sig=signal.SIGTERM, timeout=WAIT):
         """Sends sig and waits for the exit; returns the exit status."""
-        self.stopped_by_test = True
         if self.running():
             self.proc.send_signal(sig)
         try:
@@ -302,7 +309,6 @@ class Daemon:
                                  f"after {signal.Signals(sig).name}")
 
     def wait_exit(self, timeout=WAIT):
-        self.stopped_by_test = True
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -444,10 +450,10 @@ class Harness:
         return proc
 
     def ssh_argv(self, node, key, *options, command=(), user="alk",
-                 port=None):
+                 port=None, host="127.0.0.1"):
         return ["ssh", *SSH_OPTIONS, "-i", key.path,
                 "-p", str(port or node.port), "-l", user, *options,
-                "127.0.0.1", *command]
+                host, *command]
 
     def ssh_run(self, node, key, *command, options=(), timeout=WAIT):
         """Runs ssh to completion; returns the CompletedProcess."""
@@ -456,7 +462,8 @@ class Harness:
                               capture_output=True, text=True,
                               timeout=timeout)
 
-    def forward(self, node, kind, *targets, key=None, user="alk", port=None):
+    def forward(self, node, kind, *targets, key=None, user="alk", port=None,
+                host="127.0.0.1"):
         """Runs `ssh -N -L` (kind "-L", one local port per target) or
         `ssh -N -D` (kind "-D", no targets) and waits until every local
         port accepts.  Returns a Forward (ports in .ports, first in .port).
@@ -469,7 +476,7 @@ class Harness:
                 spec = f"127.0.0.1:{lport}"
                 specs += [kind, spec + (f":{target}" if target else "")]
             proc = self.spawn(self.ssh_argv(node, key, "-N", *specs,
-                                            user=user, port=port))
+                                            user=user, port=port, host=host))
             fwd = Forward(proc, ports, proc.log_path)
 
             def ready():
@@ -548,8 +555,17 @@ class Harness:
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
-        for d in self.daemons:
+        # Last started, first stopped: a later daemon may depend on an
+        # earlier one's state or mount point.
+        stopped_mounts = set()
+        for d in reversed(self.daemons):
             problems += self._stop_daemon(d)
+            if d.mount and d.stopped_by_teardown:
+                stopped_mounts.add(d.mount)
+        # Checked once all are stopped, as daemons may share a mount point.
+        for path in sorted(stopped_mounts):
+            if mounted(path):
+                problems.append(f"{path} still mounted after SIGTERM")
         for p in self.procs:
             try:
                 p.wait(WAIT)
@@ -558,8 +574,12 @@ class Harness:
         for s in self.servers:
             s.close()
 
-        for path in mounts_under(self.dir):
-            subprocess.run(["umount", "-l", path], capture_output=True)
+        # Mounts may be stacked on one point: unmount until none is left.
+        for _ in range(10):
+            if not mounts_under(self.dir):
+                break
+            for path in mounts_under(self.dir):
+                subprocess.run(["umount", "-l", path], capture_output=True)
         if not mounts_under(self.dir):
             shutil.rmtree(self.dir, ignore_errors=True)
         return problems
@@ -577,8 +597,7 @@ class Harness:
                 d.proc.kill()
                 d.proc.wait()
                 problems.append("alknetd ignored SIGTERM")
-            if d.mount and mounted(d.mount):
-                problems.append(f"alknetd left {d.mount} mounted")
+            d.stopped_by_teardown = True
         report = SANITIZER_REPORT.search(d.log())
         if report:
             problems.append(f"sanitizer report in {d.log_path}:\n"
@@ -591,7 +610,8 @@ class TcpServer:
     thread."""
 
     def __init__(self, handler, host="127.0.0.1"):
-        self.sock = socket.create_server((host, 0))
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.create_server((host, 0), family=family)
         self.host = host
         self.port = self.sock.getsockname()[1]
         self.handler = handler

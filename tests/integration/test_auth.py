@@ -1,11 +1,12 @@
 """Who may log in: publickey only, and only keys in authorized_keys."""
 
 import re
+import signal
 
 import paramiko
 import pytest
 
-from conftest import WAIT, echo_through, needs_fuse
+from conftest import WAIT, echo_through, needs_fuse, wait_for
 
 
 def auth_line(fingerprint, result, user="alk"):
@@ -174,3 +175,19 @@ def test_connection_closed_after_too_many_failures(harness, plain_node):
     plain_node.wait_log(r"^alknetd: connection closed ")
     log = plain_node.log()
     assert log.count("user=guesser method=password result=reject") <= 10
+
+
+def test_sighup_rereads_authorized_keys(harness):
+    node = harness.start_node(mount=False, authorized_keys="")
+    key = harness.key
+    assert_refused(harness, node, key)
+
+    (node.state / "authorized_keys").write_text(key.line() + "\n")
+    node.proc.send_signal(signal.SIGHUP)
+
+    # The reload happens on the daemon's loop; keep trying until it has.
+    def admitted():
+        return "Permission denied" not in \
+            harness.ssh_run(node, key, "true").stderr
+    wait_for(admitted, "the key to be admitted after SIGHUP")
+    assert_tunnel_works(harness, node, key)

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -249,3 +250,50 @@ def test_event_readers_have_own_cursors(harness, node):
     text = wait_lines(first, r'(?s)session.closed.*session.closed',
                       "both sessions in the first reader")
     assert len(re.findall(r'"type":\s*"session.opened"', text)) == 2
+
+
+def test_events_work_with_poll(harness, node):
+    fd = os.open(node.path("events"), os.O_RDONLY)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        assert poller.poll(0) == []
+
+        harness.ssh_run(node, harness.make_key(), "true")
+
+        assert poller.poll(WAIT * 1000) == [(fd, select.POLLIN)]
+        lines = os.read(fd, 1 << 16).decode()
+        assert lines.endswith("\n")
+        assert parse_events(lines)[0]["type"] == "session.opened"
+    finally:
+        os.close(fd)
+
+
+def test_modes_and_identities(harness, node):
+    echo = harness.echo_server()
+    fwd = harness.forward(node, "-L", f"127.0.0.1:{echo.port}")
+    with socket.create_connection(("127.0.0.1", fwd.port)) as sock:
+        exchange(sock, b"mode\n")
+        cid = only_entry(node, "channels")
+        sid = only_entry(node, "sessions")
+
+        def mode(*parts):
+            return os.stat(node.path(*parts)).st_mode & 0o777
+        assert mode("ctl") == 0o600
+        assert mode("sessions", sid, "ctl") == 0o600
+        assert mode("channels", cid, "ctl") == 0o600
+        # Destinations are for root's eyes only.
+        assert mode("channels", cid, "target") == 0o400
+        assert mode("stats") == 0o444
+
+    # The authorized key is an identity; its directory name is safe and
+    # the fingerprint is a file inside.
+    names = node.ls("identities")
+    assert len(names) == 1
+    ident = names[0]
+    assert "/" not in ident
+    assert node.value("identities", ident, "id") == harness.key.fingerprint
+    assert node.value("identities", ident, "key").split()[:2] == \
+        harness.key.pub.split()[:2]
+    assert node.value("identities", ident, "kind") == "key"
+    assert node.value("identities", ident, "source") == "file"

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from conftest import (WAIT, connection_closed, echo_through, mounted,
-                      needs_fuse, parse_kv)
+                      needs_fuse, parse_kv, wait_for)
 
 pytestmark = needs_fuse
 
@@ -105,3 +105,17 @@ def test_restart_keeps_host_key(harness, node):
 
     assert scan_host_key(again) == blob
     assert parse_kv(again.read("node"))["id"] == node_id
+
+
+def test_second_daemon_does_not_cover_live_mount(harness, node):
+    node_id = parse_kv(node.read("node"))["id"]
+
+    other = harness.start_node(mount_dir=node.mount, wait=False)
+    wait_for(lambda: not other.running() or "ready pid=" in other.log(),
+             "the second daemon to give up or start")
+
+    assert not other.running(), "a second daemon mounted over a live one"
+    assert other.wait_exit() == 1, other.log()
+    assert "alknetd: error: " in other.log()
+    assert node.running()
+    assert parse_kv(node.read("node"))["id"] == node_id

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from conftest import (WAIT, connection_closed, echo_through, free_port,
-                      sha256)
+                      ipv6_available, recv_all, sha256, wait_for)
 
 PAGE = b"<html><body>alknet integration page</body></html>\n"
 
@@ -142,3 +142,40 @@ def test_exec_and_shell_are_refused(harness, plain_node):
     echo = harness.echo_server()
     fwd = harness.forward(plain_node, "-L", f"127.0.0.1:{echo.port}")
     assert echo_through(fwd.port, b"x" * 100) == b"x" * 100
+
+
+def test_target_half_close_still_carries_client_data(harness, plain_node):
+    received = []
+
+    def greet_then_listen(conn):
+        # The target closes first: it greets, shuts down its sending side,
+        # then reads what the client still has to say.
+        conn.sendall(b"hello, send me the rest\n")
+        conn.shutdown(socket.SHUT_WR)
+        received.append(recv_all(conn))
+
+    server = harness.serve(greet_then_listen)
+    fwd = harness.forward(plain_node, "-L", f"127.0.0.1:{server.port}")
+
+    with socket.create_connection(("127.0.0.1", fwd.port),
+                                  timeout=WAIT) as sock:
+        # The greeting ends with EOF while our side is still open.
+        assert recv_all(sock) == b"hello, send me the rest\n"
+        sock.sendall(b"late data\n" * 100)
+        sock.shutdown(socket.SHUT_WR)
+        wait_for(lambda: received, "the server to read to EOF")
+    assert received == [b"late data\n" * 100]
+
+
+@pytest.mark.skipif(not ipv6_available(), reason="no IPv6 loopback")
+def test_ipv6_listener_and_target(harness):
+    node = harness.start_node(mount=False, args=["--listen", "[::1]:0"])
+    match = node.wait_log(r"^alknetd: listener added name=\S+ "
+                          r"uri=tcp://\[::1\]:(\d+)\b")
+    echo = harness.echo_server("::1")
+
+    fwd = harness.forward(node, "-L", f"[::1]:{echo.port}",
+                          port=int(match.group(1)), host="::1")
+
+    assert echo_through(fwd.port, b"six\n") == b"six\n"
+    node.wait_log(r"^alknetd: connection opened remote_addr=::1 ")

@@ -297,7 +297,10 @@ ratio() {
 	if [[ $1 = FAIL || $2 = FAIL || $2 = - ]]; then
 		echo -
 	else
-		awk -v a="$2" -v s="$1" 'BEGIN { printf "%.2f\n", a / s }'
+		awk -v a="$2" -v s="$1" 'BEGIN {
+			r = a / s
+			printf(r < 0.1 ? "%.4f\n" : "%.2f\n", r)
+		}'
 	fi
 }
 

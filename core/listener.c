@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <netdb.h>
@@ -252,7 +253,7 @@ listener_on_accept(uv_poll_t *p, int status, int events)
 	struct sockaddr_storage ss;
 	socklen_t               len;
 	char ip[INET6_ADDRSTRLEN], peer[INET6_ADDRSTRLEN + 8];
-	int  fd, i;
+	int  fd, i, one = 1;
 
 	for (i = 0; i < LISTENER_BURST; i++) {
 		len = sizeof ss;
@@ -264,6 +265,9 @@ listener_on_accept(uv_poll_t *p, int status, int events)
 				listener_out_of_fds(l);
 			return;
 		}
+		/* SSH packets are small and interactive: never hold them
+		 * back waiting for an acknowledgement. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		listener_peer(&ss, ip, sizeof ip, peer, sizeof peer);
 		if (sshd_accept(l->sshd, fd, ip, peer, "tcp") == 0)
 			l->accepted++;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 #include <libssh/libssh.h>
+#include <uv.h>
 
 struct channel;
 
@@ -37,6 +38,47 @@ void channel_info(const struct channel *c, struct channel_info *info);
 int channel_end(struct channel *c);
 
 size_t channel_count(void);
+
+/*
+ * Opening a channel for a local connection: a SOCKS or local-forward
+ * client on a worker (direct-tcpip to the target), or a connection to a
+ * remote-forward listener on a head (forwarded-tcpip, reverse set, host
+ * and port naming the address that was connected).
+ */
+typedef void (*channel_open_cb)(void *arg, int status);
+
+struct channel_spec {
+	const char     *kind; /* "socks", "local", "forwarded-tcpip" */
+	const char     *host;
+	unsigned        port;
+	const char     *orig_host; /* the local client */
+	unsigned        orig_port;
+	int             reverse;
+	const void     *early; /* bytes already read from tcp, sent first */
+	size_t          earlylen;
+	const void     *owner; /* counted by channel_count_owner, or NULL */
+	channel_open_cb cb;    /* may be NULL */
+	void           *arg;
+};
+
+/*
+ * Opens a channel on s for the accepted connection tcp (a heap uv_tcp_t
+ * whose data field the channel takes over).  Returns 0, and from then on
+ * the channel owns tcp (closes and frees it) and calls spec->cb once from
+ * the loop with 0 or a negative errno (-ECONNREFUSED the peer refused,
+ * -ENOTCONN the session ended first, -ENOMEM).  On success data flows
+ * after cb returns, so cb may queue a reply on tcp first (uv_write); on
+ * failure what cb queued is flushed before tcp is closed.  Returns a
+ * negative errno (tcp still the caller's, cb never called) when s is NULL
+ * (-ENOTCONN) or a bound is reached (-ENOSPC).
+ */
+int channel_connect(
+    struct session *s, uv_tcp_t *tcp, const struct channel_spec *spec);
+
+/* Open channels whose spec named owner; forgetting an owner clears it
+ * from its channels. */
+unsigned channel_count_owner(const void *owner);
+void     channel_forget_owner(const void *owner);
 
 /*
  * Inside core only: a session's channels.

@@ -49,4 +49,14 @@ const struct authkeys *sshd_authkeys(const struct sshd *sshd);
  * gives it one. */
 const char *sshd_host_fingerprint(const struct sshd *sshd);
 
+struct policy;
+
+/*
+ * The rules for peers' remote-forward requests (acl/listen).  A new
+ * server allows none.  Setting takes ownership of p and frees the old
+ * set; listeners already opened stay.
+ */
+const struct policy *sshd_listen_policy(const struct sshd *sshd);
+void sshd_set_listen_policy(struct sshd *sshd, struct policy *p);
+
 #endif

@@ -38,10 +38,10 @@ int forward_new(uv_loop_t *loop, const char *name, enum forward_kind kind,
     struct forward **out, char *err, size_t errlen);
 
 /*
- * Sets "listen" ([bind:]port, IPv6 bind in brackets; bind defaults to
- * 127.0.0.1), "target" (host:port) or "via" (an upstream name, "" for
- * the default) while the forward is down: -EBUSY when up, -EINVAL for a
- * bad value or field.
+ * Sets "kind" (local|remote|socks), "listen" ([bind:]port, IPv6 bind in
+ * brackets; bind defaults to 127.0.0.1), "target" (host:port) or "via"
+ * (an upstream name, "" for the default) while the forward is down:
+ * -EBUSY when up, -EINVAL for a bad value or field.
  */
 int forward_set(struct forward *f, const char *field, const char *value,
     char *err, size_t errlen);

@@ -9,7 +9,6 @@ then fails the test if a daemon did not stop cleanly, left its mount
 behind or printed a sanitizer report.
 """
 
-import errno
 import hashlib
 import http.server
 import json
@@ -98,8 +97,10 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
-def is_listening(port):
-    """True if some socket is in LISTEN state on this TCP port."""
+def listens_on(pid, port):
+    """True if process pid has a socket in LISTEN state on this TCP port
+    (another program may have taken a port we thought was free)."""
+    inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
@@ -107,9 +108,22 @@ def is_listening(port):
             continue
         for line in lines:
             fields = line.split()
-            local, state = fields[1], fields[3]
+            local, state, inode = fields[1], fields[3], fields[9]
             if state == "0A" and int(local.split(":")[1], 16) == port:
+                inodes.add(f"socket:[{inode}]")
+    if not inodes:
+        return False
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        fds = os.listdir(fd_dir)
+    except FileNotFoundError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(os.path.join(fd_dir, fd)) in inodes:
                 return True
+        except OSError:
+            pass
     return False
 
 
@@ -336,6 +350,7 @@ class Harness:
         self.daemons = []
         self.procs = []
         self.servers = []
+        self.reserved = []
         self.counter = 0
         self._key = None
         self.watchdog_fired = False
@@ -481,7 +496,7 @@ class Harness:
 
             def ready():
                 return (proc.poll() is not None or
-                        all(is_listening(p) for p in ports))
+                        all(listens_on(proc.pid, p) for p in ports))
 
             wait_for(ready, "ssh forwarding ports to listen")
             if proc.poll() is None:
@@ -519,6 +534,14 @@ class Harness:
         return proc
 
     # Local servers.
+
+    def refused_port(self):
+        """A port on 127.0.0.1 that refuses connections for the whole
+        test: bound, so nobody else takes it, but never listening."""
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.reserved.append(sock)
+        return sock.getsockname()[1]
 
     def serve(self, handler, host="127.0.0.1"):
         server = TcpServer(handler, host)
@@ -573,6 +596,8 @@ class Harness:
                 problems.append(f"pid {p.pid} ({p.args[0]}) would not die")
         for s in self.servers:
             s.close()
+        for sock in self.reserved:
+            sock.close()
 
         # Mounts may be stacked on one point: unmount until none is left.
         for _ in range(10):

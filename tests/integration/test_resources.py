@@ -8,8 +8,8 @@ import subprocess
 
 import paramiko
 
-from conftest import (WAIT, connection_closed, echo_through, free_port,
-                      needs_fuse, wait_for)
+from conftest import (WAIT, connection_closed, echo_through, needs_fuse,
+                      wait_for)
 
 pytestmark = needs_fuse
 
@@ -22,7 +22,7 @@ def busy_spell(harness, node):
 
     # Tunnels: several channels, one cut by the client mid-stream.
     fwd = harness.forward(node, "-L", f"127.0.0.1:{echo.port}",
-                          f"127.0.0.1:{free_port()}")
+                          f"127.0.0.1:{harness.refused_port()}")
     for _ in range(5):
         assert echo_through(fwd.ports[0], b"x" * 4096) == b"x" * 4096
     with socket.create_connection(("127.0.0.1", fwd.ports[1])) as sock:
@@ -39,11 +39,13 @@ def busy_spell(harness, node):
                          capture_output=True, timeout=WAIT + 10)
     assert out.stdout == b"resources\n", out.stderr
 
-    # Closing a channel and a session from the namespace.
+    # Closing a channel and a session from the namespace.  Once the
+    # channels above are gone, the held one is the only one.
+    wait_for(lambda: node.ls("channels") == [], "channels/ to empty")
     held = socket.create_connection(("127.0.0.1", fwd.ports[0]))
     held.sendall(b"hold\n")
     assert held.recv(5) == b"hold\n"
-    cid = wait_for(lambda: node.ls("channels"), "a channel")[0]
+    [cid] = node.ls("channels")
     assert node.ctl("close", "channels", cid, "ctl")[0] == 0
     assert connection_closed(held)
     held.close()

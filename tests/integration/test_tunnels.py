@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from conftest import (WAIT, connection_closed, echo_through, free_port,
-                      ipv6_available, recv_all, sha256, wait_for)
+from conftest import (WAIT, connection_closed, echo_through, ipv6_available,
+                      recv_all, sha256, wait_for)
 
 PAGE = b"<html><body>alknet integration page</body></html>\n"
 
@@ -88,7 +88,7 @@ def test_half_close_still_gets_reply(harness, plain_node):
 
 def test_failed_targets_leave_session_working(harness, plain_node):
     echo = harness.echo_server()
-    closed = free_port()
+    closed = harness.refused_port()
     fwd = harness.forward(plain_node, "-L", f"127.0.0.1:{closed}",
                           "alknet-test:80", f"127.0.0.1:{echo.port}")
     refused_port, reserved_port, echo_port = fwd.ports

@@ -297,3 +297,45 @@ def test_modes_and_identities(harness, node):
         harness.key.pub.split()[:2]
     assert node.value("identities", ident, "kind") == "key"
     assert node.value("identities", ident, "source") == "file"
+
+
+def read_available(fd):
+    """Reads what a stream file holds now, without waiting for more."""
+    os.set_blocking(fd, False)
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def test_slow_event_reader_gets_dropped_marker(harness, node):
+    echo = harness.echo_server()
+    fwd = harness.forward(node, "-L", f"127.0.0.1:{echo.port}")
+    connections = 2200      # two events each, more than a reader may lag
+
+    fd = os.open(node.path("events"), os.O_RDONLY)
+    try:
+        for _ in range(connections):
+            with socket.create_connection(("127.0.0.1", fwd.port)) as sock:
+                exchange(sock, b"x")
+        wait_for(lambda: parse_kv(node.read("stats"))["channels"] == "0",
+                 "every channel to close")
+        lines = read_available(fd).decode().splitlines()
+    finally:
+        os.close(fd)
+
+    events = [json.loads(line) for line in lines]
+    assert events[0]["type"] == "events.dropped"
+    dropped = events[0]["count"]
+    assert dropped > 0
+    assert dropped + len(events) - 1 == 2 * connections
+    # What is kept is the newest, without gaps.
+    seqs = [e["seq"] for e in events[1:]]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert events[-1]["type"] == "channel.closed"
+    assert int(parse_kv(node.read("stats"))["events_dropped"]) >= dropped

@@ -1,14 +1,19 @@
 /*
- * direct-tcpip channels spliced to TCP targets.
+ * Channels spliced to TCP connections.
  *
- * The channel is confirmed only once its target has connected; every
- * address the target resolves to is tried in turn.  Each direction has
- * its own back-pressure: data from the peer that the target cannot take
- * yet stays in libssh's channel buffer (which stops the window from
- * growing) and is drained when the target's write queue has room; data
- * from the target that the peer's window refuses is kept, and the target
- * is not read again until it has gone out.  End of file is carried each
- * way as a half-close.
+ * Two ways in.  A channel the peer opens (direct-tcpip on a head,
+ * forwarded-tcpip on a worker) is confirmed only once its target has
+ * connected; every address the target resolves to is tried in turn.  A
+ * channel this node opens for a local connection (SOCKS, local forwards,
+ * a head's remote-forward listeners) waits for the peer's confirmation;
+ * then the connection's owner is told, and data flows.
+ *
+ * Each direction has its own back-pressure: data from the peer that the
+ * TCP side cannot take yet stays in libssh's channel buffer (which stops
+ * the window from growing) and is drained when the write queue has room;
+ * data from the TCP side that the peer's window refuses is kept, and the
+ * socket is not read again until it has gone out.  End of file is carried
+ * each way as a half-close.
  *
  * libssh calls the channel callbacks from inside its own calls, so they
  * only record what happened; the work that may free something runs in
@@ -39,15 +44,18 @@
 #define CHANNEL_WQ_HIGH     (512 * 1024)
 #define CHANNEL_WQ_LOW      (128 * 1024)
 #define CHANNEL_READ_SIZE   (64 * 1024)
+#define CHANNEL_EARLY_MAX   (64 * 1024)
 
 enum channel_state {
-	CHANNEL_CONNECTING,
+	CHANNEL_CONNECTING, /* resolving and connecting the target */
+	CHANNEL_OPENING,    /* waiting for the peer to confirm ours */
 	CHANNEL_OPEN,
 	CHANNEL_CLOSED,
 };
 
 static const char *channel_state_names[] = {
     "connecting",
+    "opening",
     "open",
     "closed",
 };
@@ -72,29 +80,40 @@ struct channel {
 	int              gai_pending;
 	struct addrinfo *ai_list;
 	struct addrinfo *ai_next;
-	uv_tcp_t         tcp;
-	int              tcp_open;
+	uv_tcp_t        *tcp; /* the target or local connection */
 	uv_connect_t     conn;
 	uv_shutdown_t    shut;
 
-	size_t wq;          /* bytes queued to the target */
+	size_t wq;          /* bytes queued to the TCP side */
 	int    ssh_stalled; /* data left in libssh */
 	int    peer_eof;
 	int    peer_closed;
 	int    target_shut;
 	int    target_eof;
 	int    eof_sent;
-	char  *pend; /* target data the window held */
+	char  *pend; /* TCP data the window held */
 	size_t pend_off;
 	size_t pend_len;
 
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	int64_t  opened;
+	char     kind[24];
 	char     identity[128];
 	char     host[256];
 	unsigned port;
 	char     target[300];
+
+	/* Channels this node opens for a local connection. */
+	int             reverse;
+	char            orig_host[64];
+	unsigned        orig_port;
+	char           *early;
+	size_t          earlylen;
+	const void     *owner;
+	channel_open_cb open_cb;
+	void           *open_arg;
+	int             open_err;
 };
 
 struct channel_write {
@@ -111,26 +130,7 @@ static char     read_buf[CHANNEL_READ_SIZE];
 
 static void channel_try_next(struct channel *);
 static void channel_drain_ssh(struct channel *);
-static void channel_unref(struct channel *);
 static void channel_settle_session(struct channel *);
-
-static void
-channel_on_tcp_closed(uv_handle_t *h)
-{
-	channel_unref(h->data);
-}
-
-static void
-channel_on_attempt_closed(uv_handle_t *h)
-{
-	struct channel *c = h->data;
-
-	if (!c->finish && c->session != NULL) {
-		channel_try_next(c);
-		channel_settle_session(c);
-	}
-	channel_unref(c);
-}
 
 static void
 channel_unref(struct channel *c)
@@ -140,14 +140,66 @@ channel_unref(struct channel *c)
 	if (c->ai_list != NULL)
 		uv_freeaddrinfo(c->ai_list);
 	free(c->pend);
+	free(c->early);
 	free(c);
+}
+
+/* A closed connection handle: the channel may go now. */
+static void
+channel_on_tcp_closed(uv_handle_t *h)
+{
+	struct channel *c = h->data;
+
+	free(h);
+	channel_unref(c);
+}
+
+/* A failed connect attempt's handle is gone: try the next address. */
+static void
+channel_on_attempt_closed(uv_handle_t *h)
+{
+	struct channel *c = h->data;
+
+	free(h);
+	if (!c->finish && c->session != NULL) {
+		channel_try_next(c);
+		channel_settle_session(c);
+	}
+	channel_unref(c);
+}
+
+static void
+channel_close_tcp(struct channel *c)
+{
+	if (c->tcp == NULL)
+		return;
+	uv_close((uv_handle_t *)c->tcp, channel_on_tcp_closed);
+	c->tcp = NULL;
+}
+
+static void
+channel_on_flushed(uv_shutdown_t *req, int status)
+{
+	uv_close((uv_handle_t *)req->handle, channel_on_tcp_closed);
+}
+
+/* Closes the connection after what is queued on it went out. */
+static void
+channel_flush_tcp(struct channel *c)
+{
+	if (c->tcp == NULL)
+		return;
+	if (uv_shutdown(&c->shut, (uv_stream_t *)c->tcp, channel_on_flushed) !=
+	    0)
+		uv_close((uv_handle_t *)c->tcp, channel_on_tcp_closed);
+	c->tcp = NULL;
 }
 
 static void
 channel_emit(struct channel *c, const char *type, json_t *extra)
 {
 	json_t *o = json_pack("{s:I,s:I,s:s}", "channel", (json_int_t)c->id,
-	    "session", (json_int_t)c->session_id, "kind", "direct-tcpip");
+	    "session", (json_int_t)c->session_id, "kind", c->kind);
 
 	if (extra != NULL) {
 		json_object_update(o, extra);
@@ -165,7 +217,7 @@ channel_settle_session(struct channel *c)
 }
 
 /*
- * Target side.
+ * TCP side.
  */
 
 static void
@@ -198,7 +250,7 @@ channel_to_target(struct channel *c, const char *data, size_t len)
 
 	/* Most writes complete at once; copy only what does not. */
 	if (c->wq == 0 &&
-	    (n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1)) < 0 &&
+	    (n = uv_try_write((uv_stream_t *)c->tcp, &buf, 1)) < 0 &&
 	    n != UV_EAGAIN)
 		return n;
 	if (n < 0)
@@ -212,7 +264,7 @@ channel_to_target(struct channel *c, const char *data, size_t len)
 	w->len = len - (size_t)n;
 	memcpy(w->data, data + n, w->len);
 	buf = uv_buf_init(w->data, (unsigned)w->len);
-	if ((n = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1,
+	if ((n = uv_write(&w->req, (uv_stream_t *)c->tcp, &buf, 1,
 	         channel_on_written)) != 0) {
 		free(w);
 		return n;
@@ -224,11 +276,11 @@ channel_to_target(struct channel *c, const char *data, size_t len)
 static void
 channel_shut_target(struct channel *c)
 {
-	if (c->target_shut || !c->tcp_open)
+	if (c->target_shut || c->tcp == NULL)
 		return;
 	c->target_shut = 1;
-	/* Runs after the queued writes; the target then sees EOF. */
-	if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, NULL) != 0)
+	/* Runs after the queued writes; the other end then sees EOF. */
+	if (uv_shutdown(&c->shut, (uv_stream_t *)c->tcp, NULL) != 0)
 		c->finish = 1;
 }
 
@@ -249,24 +301,39 @@ channel_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	*buf = uv_buf_init(read_buf, sizeof read_buf);
 }
 
+static void channel_on_read(uv_stream_t *, ssize_t, const uv_buf_t *);
+
+/* Sends data to the peer; what its window refuses waits in pend. */
 static void
-channel_keep_pending(struct channel *c, const char *data, size_t len)
+channel_to_peer(struct channel *c, const char *data, size_t len)
 {
-	if ((c->pend = malloc(len)) == NULL) {
+	int n;
+
+	c->bytes_out += len;
+	stats.bytes_out += len;
+	session__count(c->session, 0, len);
+
+	n = ssh_channel_write(c->ch, data, (uint32_t)len);
+	if (n < 0) {
 		c->finish = 1;
 		return;
 	}
-	memcpy(c->pend, data, len);
+	if ((size_t)n == len)
+		return;
+	if ((c->pend = malloc(len - (size_t)n)) == NULL) {
+		c->finish = 1;
+		return;
+	}
+	memcpy(c->pend, data + n, len - (size_t)n);
 	c->pend_off = 0;
-	c->pend_len = len;
-	uv_read_stop((uv_stream_t *)&c->tcp);
+	c->pend_len = len - (size_t)n;
+	uv_read_stop((uv_stream_t *)c->tcp);
 }
 
 static void
 channel_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct channel *c = st->data;
-	int             n;
 
 	if (nread == 0 || c->state != CHANNEL_OPEN)
 		return;
@@ -277,15 +344,7 @@ channel_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	} else if (nread < 0) {
 		c->finish = 1;
 	} else {
-		c->bytes_out += (size_t)nread;
-		stats.bytes_out += (size_t)nread;
-		session__count(c->session, 0, (size_t)nread);
-		n = ssh_channel_write(c->ch, buf->base, (uint32_t)nread);
-		if (n < 0)
-			c->finish = 1;
-		else if (n < nread)
-			channel_keep_pending(
-			    c, buf->base + n, (size_t)(nread - n));
+		channel_to_peer(c, buf->base, (size_t)nread);
 	}
 	channel_settle_session(c);
 }
@@ -312,7 +371,7 @@ channel_flush_pending(struct channel *c)
 	c->pend = NULL;
 	if (c->target_eof)
 		channel_send_eof(c);
-	else if (uv_read_start((uv_stream_t *)&c->tcp, channel_alloc,
+	else if (uv_read_start((uv_stream_t *)c->tcp, channel_alloc,
 	             channel_on_read) != 0)
 		c->finish = 1;
 }
@@ -358,15 +417,15 @@ channel_on_close(ssh_session ssh, ssh_channel ch, void *arg)
 {
 	struct channel *c = arg;
 
-	/* What the peer sent before closing still goes to the target:
+	/* What the peer sent before closing still goes to the TCP side:
 	 * libssh keeps unread data readable after a close. */
 	c->peer_closed = 1;
 	c->peer_eof = 1;
-	if (c->tcp_open && !c->ssh_stalled)
-		uv_read_stop((uv_stream_t *)&c->tcp);
+	if (c->tcp != NULL && !c->ssh_stalled)
+		uv_read_stop((uv_stream_t *)c->tcp);
 }
 
-/* Moves data libssh kept for us while the target was busy. */
+/* Moves data libssh kept for us while the TCP side was busy. */
 static void
 channel_drain_ssh(struct channel *c)
 {
@@ -388,7 +447,32 @@ channel_drain_ssh(struct channel *c)
 }
 
 /*
- * Opening.
+ * Both ways in end here: the channel is open, data may flow.
+ */
+static void
+channel_established(struct channel *c)
+{
+	ssh_callbacks_init(&c->cb);
+	c->cb.userdata = c;
+	c->cb.channel_data_function = channel_on_data;
+	c->cb.channel_eof_function = channel_on_eof;
+	c->cb.channel_close_function = channel_on_close;
+	ssh_set_channel_callbacks(c->ch, &c->cb);
+
+	c->state = CHANNEL_OPEN;
+	uv_tcp_nodelay(c->tcp, 1);
+	if (uv_read_start(
+	        (uv_stream_t *)c->tcp, channel_alloc, channel_on_read) != 0)
+		c->finish = 1;
+
+	stats.channels++;
+	stats.channels_total++;
+	channel_emit(
+	    c, "channel.opened", json_pack("{s:s}", "identity", c->identity));
+}
+
+/*
+ * Channels the peer opens: connect the target, then confirm.
  */
 
 static void
@@ -401,24 +485,7 @@ channel_confirm(struct channel *c)
 		c->finish = 1;
 		return;
 	}
-
-	ssh_callbacks_init(&c->cb);
-	c->cb.userdata = c;
-	c->cb.channel_data_function = channel_on_data;
-	c->cb.channel_eof_function = channel_on_eof;
-	c->cb.channel_close_function = channel_on_close;
-	ssh_set_channel_callbacks(c->ch, &c->cb);
-
-	c->state = CHANNEL_OPEN;
-	uv_tcp_nodelay(&c->tcp, 1);
-	if (uv_read_start(
-	        (uv_stream_t *)&c->tcp, channel_alloc, channel_on_read) != 0)
-		c->finish = 1;
-
-	stats.channels++;
-	stats.channels_total++;
-	channel_emit(
-	    c, "channel.opened", json_pack("{s:s}", "identity", c->identity));
+	channel_established(c);
 }
 
 static void
@@ -430,8 +497,8 @@ channel_on_connect(uv_connect_t *req, int status)
 		return;
 	if (status < 0) {
 		/* The close callback goes on to the next address. */
-		uv_close((uv_handle_t *)&c->tcp, channel_on_attempt_closed);
-		c->tcp_open = 0;
+		uv_close((uv_handle_t *)c->tcp, channel_on_attempt_closed);
+		c->tcp = NULL;
 		return;
 	}
 	channel_confirm(c);
@@ -447,15 +514,16 @@ channel_try_next(struct channel *c)
 		c->ai_next = ai->ai_next;
 		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
 			continue;
-		uv_tcp_init(c->loop, &c->tcp);
-		c->tcp.data = c;
-		c->tcp_open = 1;
+		if ((c->tcp = malloc(sizeof *c->tcp)) == NULL)
+			break;
+		uv_tcp_init(c->loop, c->tcp);
+		c->tcp->data = c;
 		c->refs++;
-		if (uv_tcp_connect(&c->conn, &c->tcp, ai->ai_addr,
-		        channel_on_connect) == 0)
+		if (uv_tcp_connect(
+		        &c->conn, c->tcp, ai->ai_addr, channel_on_connect) == 0)
 			return;
-		uv_close((uv_handle_t *)&c->tcp, channel_on_attempt_closed);
-		c->tcp_open = 0;
+		uv_close((uv_handle_t *)c->tcp, channel_on_attempt_closed);
+		c->tcp = NULL;
 		return;
 	}
 	c->finish = 1;
@@ -523,25 +591,19 @@ channel_format_target(struct channel *c)
 		    c->target, sizeof c->target, "%s:%u", c->host, c->port);
 }
 
-int
-channel__open(struct session *s, struct channel_set *set, ssh_message msg)
+/* A new channel of s, in the registry, holding its link reference. */
+static struct channel *
+channel_new(struct session *s, struct channel_set *set, const char *kind,
+    const char *host, unsigned port)
 {
-	const char     *host;
 	struct channel *c;
-	int             port;
 
-	host = ssh_message_channel_request_open_destination(msg);
-	port = ssh_message_channel_request_open_destination_port(msg);
-
-	/* alknet-* names the node's own services; never dialled. */
-	if (host == NULL || strncmp(host, "alknet-", 7) == 0 ||
-	    strlen(host) >= sizeof c->host || port <= 0 || port > 65535)
-		return -EPERM;
 	if (nchannels >= CHANNEL_MAX ||
-	    channel__set_count(set) >= CHANNEL_PER_SESSION)
-		return -ENOSPC;
+	    channel__set_count(set) >= CHANNEL_PER_SESSION ||
+	    strlen(host) >= sizeof c->host)
+		return NULL;
 	if ((c = calloc(1, sizeof *c)) == NULL)
-		return -ENOMEM;
+		return NULL;
 
 	c->id = ++next_id;
 	c->session = s;
@@ -549,17 +611,115 @@ channel__open(struct session *s, struct channel_set *set, ssh_message msg)
 	c->set = set;
 	c->loop = session__loop(s);
 	c->refs = 1;
-	c->msg = msg;
 	c->opened = node_now_ms();
+	snprintf(c->kind, sizeof c->kind, "%s", kind);
 	snprintf(c->identity, sizeof c->identity, "%s", session__identity(s));
 	snprintf(c->host, sizeof c->host, "%s", host);
-	c->port = (unsigned)port;
+	c->port = port;
 	channel_format_target(c);
 
 	TAILQ_INSERT_TAIL(set, c, sentry);
 	TAILQ_INSERT_TAIL(&channels, c, gentry);
 	nchannels++;
+	return c;
+}
+
+int
+channel__open(struct session *s, struct channel_set *set, ssh_message msg,
+    const char *kind, const char *host, unsigned port)
+{
+	struct channel *c;
+	int             p;
+
+	if (host == NULL) {
+		host = ssh_message_channel_request_open_destination(msg);
+		p = ssh_message_channel_request_open_destination_port(msg);
+		/* alknet-* names the node's own services; never dialled. */
+		if (host == NULL || strncmp(host, "alknet-", 7) == 0 ||
+		    p <= 0 || p > 65535)
+			return -EPERM;
+		port = (unsigned)p;
+	}
+	if ((c = channel_new(s, set, kind, host, port)) == NULL)
+		return -ENOSPC;
+	c->state = CHANNEL_CONNECTING;
+	c->msg = msg;
 	channel_resolve(c);
+	return 0;
+}
+
+/*
+ * Channels this node opens for a local connection.
+ */
+
+static void
+channel_open_step(struct channel *c)
+{
+	int rc;
+
+	if (c->reverse)
+		rc = ssh_channel_open_reverse_forward(c->ch, c->host,
+		    (int)c->port, c->orig_host, (int)c->orig_port);
+	else
+		rc = ssh_channel_open_forward(c->ch, c->host, (int)c->port,
+		    c->orig_host, (int)c->orig_port);
+	if (rc == SSH_AGAIN)
+		return;
+	if (rc != SSH_OK) {
+		c->open_err = -ECONNREFUSED;
+		c->finish = 1;
+		return;
+	}
+
+	channel_established(c);
+	if (c->open_cb != NULL)
+		c->open_cb(c->open_arg, 0);
+	c->open_cb = NULL;
+	if (c->early != NULL && !c->finish)
+		channel_to_peer(c, c->early, c->earlylen);
+	free(c->early);
+	c->early = NULL;
+}
+
+int
+channel_connect(
+    struct session *s, uv_tcp_t *tcp, const struct channel_spec *spec)
+{
+	struct channel *c;
+
+	if (s == NULL)
+		return -ENOTCONN;
+	if (spec->earlylen > CHANNEL_EARLY_MAX)
+		return -EINVAL;
+	c = channel_new(
+	    s, session__channels(s), spec->kind, spec->host, spec->port);
+	if (c == NULL)
+		return -ENOSPC;
+	if ((c->ch = ssh_channel_new(session__ssh(s))) == NULL ||
+	    (spec->earlylen > 0 &&
+	        (c->early = malloc(spec->earlylen)) == NULL)) {
+		c->finish = 1;
+		return -ENOMEM;
+	}
+
+	c->state = CHANNEL_OPENING;
+	c->reverse = spec->reverse;
+	snprintf(c->orig_host, sizeof c->orig_host, "%s",
+	    spec->orig_host != NULL ? spec->orig_host : "127.0.0.1");
+	c->orig_port = spec->orig_port;
+	if (spec->earlylen > 0)
+		memcpy(c->early, spec->early, spec->earlylen);
+	c->earlylen = spec->earlylen;
+	c->owner = spec->owner;
+	c->open_cb = spec->cb;
+	c->open_arg = spec->arg;
+	c->tcp = tcp;
+	tcp->data = c;
+	c->refs++;
+
+	/* The request goes out now; the answer comes through the loop. */
+	channel_open_step(c);
+	session__kick(s);
 	return 0;
 }
 
@@ -582,7 +742,8 @@ channel_finish(struct channel *c)
 	}
 	if (c->ch != NULL) {
 		ssh_remove_channel_callbacks(c->ch, &c->cb);
-		ssh_channel_close(c->ch);
+		if (was_open)
+			ssh_channel_close(c->ch);
 		ssh_channel_free(c->ch);
 		c->ch = NULL;
 	}
@@ -597,9 +758,14 @@ channel_finish(struct channel *c)
 		        "bytes_out", (json_int_t)c->bytes_out));
 	}
 
-	if (c->tcp_open) {
-		c->tcp_open = 0;
-		uv_close((uv_handle_t *)&c->tcp, channel_on_tcp_closed);
+	if (c->open_cb != NULL) {
+		/* The owner answers its client, which then gets EOF. */
+		c->open_cb(
+		    c->open_arg, c->open_err != 0 ? c->open_err : -ENOTCONN);
+		c->open_cb = NULL;
+		channel_flush_tcp(c);
+	} else {
+		channel_close_tcp(c);
 	}
 	if (c->gai_pending)
 		uv_cancel((uv_req_t *)&c->gai);
@@ -622,6 +788,8 @@ channel__settle(struct channel_set *set)
 
 	for (c = TAILQ_FIRST(set); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, sentry);
+		if (!c->finish && c->state == CHANNEL_OPENING)
+			channel_open_step(c);
 		if (!c->finish && c->pend != NULL)
 			channel_flush_pending(c);
 		if (c->finish || channel_done(c) ||
@@ -646,6 +814,32 @@ channel__set_count(const struct channel_set *set)
 	TAILQ_FOREACH(c, set, sentry)
 	n++;
 	return n;
+}
+
+unsigned
+channel_count_owner(const void *owner)
+{
+	const struct channel *c;
+	unsigned              n = 0;
+
+	TAILQ_FOREACH(c, &channels, gentry)
+	{
+		if (owner != NULL && c->owner == owner)
+			n++;
+	}
+	return n;
+}
+
+void
+channel_forget_owner(const void *owner)
+{
+	struct channel *c;
+
+	TAILQ_FOREACH(c, &channels, gentry)
+	{
+		if (c->owner == owner)
+			c->owner = NULL;
+	}
 }
 
 int
@@ -687,7 +881,7 @@ channel_info(const struct channel *c, struct channel_info *info)
 {
 	info->id = c->id;
 	info->session = c->session_id;
-	info->kind = "direct-tcpip";
+	info->kind = c->kind;
 	info->identity = c->identity;
 	info->state = channel_state_names[c->state];
 	info->opened = c->opened;

@@ -45,6 +45,8 @@ size_t channel_count(void);
  * remote-forward listener on a head (forwarded-tcpip, reverse set, host
  * and port naming the address that was connected).
  */
+struct session;
+
 typedef void (*channel_open_cb)(void *arg, int status);
 
 struct channel_spec {
@@ -87,11 +89,15 @@ struct session;
 TAILQ_HEAD(channel_set, channel);
 
 /*
- * Handles a direct-tcpip open request (msg is owned from here on): the
- * target is resolved and connected, then the channel confirmed; any
- * failure answers with an open failure.  Returns 0 or a negative errno.
+ * Handles a channel open request of the peer (msg is owned from here on):
+ * the target is resolved and connected, then the channel confirmed; any
+ * failure answers with an open failure.  host NULL takes the target from
+ * msg (direct-tcpip); else host:port is the target (forwarded-tcpip, the
+ * local end of a remote forward).  Returns 0, or a negative errno when
+ * msg was not taken (-EPERM for an alknet-* host, -ENOSPC at a bound).
  */
-int channel__open(struct session *s, struct channel_set *set, ssh_message msg);
+int channel__open(struct session *s, struct channel_set *set, ssh_message msg,
+    const char *kind, const char *host, unsigned port);
 
 /* After libssh ran for the session: retries writes the peer's window
  * held back, and frees channels that finished. */

@@ -9,6 +9,7 @@
 
 #include "listener.h"
 #include "node.h"
+#include "upstream.h"
 
 static struct {
 	uv_loop_t   *loop;
@@ -39,7 +40,12 @@ node_info(struct node_info *info)
 {
 	info->id = node.id != NULL ? node.id : "";
 	info->name = node.name != NULL ? node.name : "";
-	info->roles = listener_count() > 0 ? "head" : "";
+	if (listener_count() > 0 && upstream_count() > 0)
+		info->roles = "head,worker";
+	else if (upstream_count() > 0)
+		info->roles = "worker";
+	else
+		info->roles = listener_count() > 0 ? "head" : "";
 	info->version = ALKNET_VERSION;
 	info->pid = (long)getpid();
 	info->started = node.started;

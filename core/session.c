@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libssh/server.h>
 
@@ -25,6 +26,7 @@
 #include "channel.h"
 #include "events.h"
 #include "log.h"
+#include "rforward.h"
 #include "node.h"
 #include "session.h"
 #include "sshd.h"
@@ -74,6 +76,14 @@ struct session {
 	char               user[128];
 	char               identity[128];
 	char               identity_name[128];
+
+	/* Outgoing sessions. */
+	int                         client;
+	ssh_key                     key;
+	char                        hostkey_pin[128];
+	const struct session_hooks *hooks;
+	void                       *hooks_arg;
+	char                        down_reason[160];
 };
 
 static TAILQ_HEAD(, session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
@@ -105,6 +115,31 @@ session_on_grace(uv_timer_t *t)
 		session_teardown(s, "login grace time exceeded");
 }
 
+/* Registers a new session s of loop: handles, counters, the event. */
+static void
+session_register(struct session *s, uv_loop_t *loop)
+{
+	s->id = ++next_id;
+	s->loop = loop;
+	s->started = node_now_ms();
+	s->started_mono = uv_now(loop);
+	TAILQ_INIT(&s->channels);
+
+	ssh_set_blocking(s->ssh, 0);
+	uv_poll_init_socket(loop, &s->poll, ssh_get_fd(s->ssh));
+	uv_timer_init(loop, &s->grace);
+	s->poll.data = s->grace.data = s;
+	s->handles = 2;
+	s->poll_events = UV_READABLE;
+	uv_poll_start(&s->poll, UV_READABLE, session_on_poll);
+	uv_timer_start(&s->grace, session_on_grace, SESSION_GRACE_MS, 0);
+
+	TAILQ_INSERT_TAIL(&sessions, s, entry);
+	nsessions++;
+	stats.sessions++;
+	stats.sessions_total++;
+}
+
 int
 session__start(uv_loop_t *loop, struct sshd *sshd, ssh_session ssh,
     const char *peer_ip, const char *peer, const char *transport)
@@ -123,39 +158,65 @@ session__start(uv_loop_t *loop, struct sshd *sshd, ssh_session ssh,
 		ssh_free(ssh);
 		return -ENOMEM;
 	}
-	s->id = ++next_id;
 	s->sshd = sshd;
-	s->loop = loop;
 	s->ssh = ssh;
-	s->started = node_now_ms();
-	s->started_mono = uv_now(loop);
-	TAILQ_INIT(&s->channels);
 	snprintf(s->ip, sizeof s->ip, "%s", peer_ip);
 	snprintf(s->peer, sizeof s->peer, "%s", peer);
 	snprintf(s->transport, sizeof s->transport, "%s", transport);
-
-	ssh_set_blocking(ssh, 0);
 	ssh_set_auth_methods(ssh, SSH_AUTH_METHOD_PUBLICKEY);
+	session_register(s, loop);
 
-	uv_poll_init_socket(loop, &s->poll, ssh_get_fd(ssh));
-	uv_timer_init(loop, &s->grace);
-	s->poll.data = s->grace.data = s;
-	s->handles = 2;
-	s->poll_events = UV_READABLE;
-	uv_poll_start(&s->poll, UV_READABLE, session_on_poll);
-	uv_timer_start(&s->grace, session_on_grace, SESSION_GRACE_MS, 0);
-
-	TAILQ_INSERT_TAIL(&sessions, s, entry);
-	nsessions++;
-	stats.sessions++;
-	stats.sessions_total++;
 	log_info("connection opened remote_addr=%s transport=%s session=%llu",
 	    s->ip, s->transport, (unsigned long long)s->id);
 	session_emit(s, "session.opened",
-	    json_pack("{s:s,s:s}", "peer", s->peer, "transport", s->transport));
+	    json_pack("{s:s,s:s,s:s}", "direction", "in", "peer", s->peer,
+	        "transport", s->transport));
 
 	/* Our banner goes out now; the peer may be waiting for it. */
 	session_on_poll(&s->poll, 0, UV_READABLE);
+	return 0;
+}
+
+int
+session__connect(uv_loop_t *loop, int fd, const char *peer, const char *user,
+    ssh_key key, const char *hostkey_pin, const struct session_hooks *hooks,
+    void *arg, struct session **out)
+{
+	struct session *s;
+	int             off = 0;
+
+	if (nsessions >= SESSION_MAX || (s = calloc(1, sizeof *s)) == NULL) {
+		close(fd);
+		return nsessions >= SESSION_MAX ? -ENOSPC : -ENOMEM;
+	}
+	if ((s->ssh = ssh_new()) == NULL) {
+		free(s);
+		close(fd);
+		return -ENOMEM;
+	}
+	/* libssh reads no ~/.ssh/config and no known_hosts for us: the
+	 * head's key is checked against the pin, if any. */
+	ssh_options_set(s->ssh, SSH_OPTIONS_PROCESS_CONFIG, &off);
+	ssh_options_set(s->ssh, SSH_OPTIONS_HOST, "alknet-head");
+	ssh_options_set(s->ssh, SSH_OPTIONS_USER, user);
+	ssh_options_set(s->ssh, SSH_OPTIONS_FD, &fd);
+
+	s->client = 1;
+	s->key = key;
+	s->hooks = hooks;
+	s->hooks_arg = arg;
+	if (hostkey_pin != NULL)
+		snprintf(
+		    s->hostkey_pin, sizeof s->hostkey_pin, "%s", hostkey_pin);
+	snprintf(s->ip, sizeof s->ip, "%s", peer);
+	snprintf(s->peer, sizeof s->peer, "%s", peer);
+	snprintf(s->transport, sizeof s->transport, "tcp");
+	session_register(s, loop);
+
+	session_emit(s, "session.opened",
+	    json_pack("{s:s,s:s,s:s}", "direction", "out", "peer", s->peer,
+	        "transport", s->transport));
+	*out = s;
 	return 0;
 }
 
@@ -279,6 +340,31 @@ session_auth(struct session *s, ssh_message msg)
 	}
 }
 
+/*
+ * On a worker, the head opens forwarded-tcpip channels for the remote
+ * forwards this node asked for; everything else is refused.
+ */
+static int
+session_client_message(struct session *s, ssh_message msg, int type)
+{
+	char     host[256];
+	unsigned hport;
+
+	if (type == SSH_REQUEST_CHANNEL_OPEN &&
+	    ssh_message_subtype(msg) == SSH_CHANNEL_FORWARDED_TCPIP &&
+	    s->hooks != NULL &&
+	    s->hooks->forwarded(s->hooks_arg,
+	        ssh_message_channel_request_open_destination(msg),
+	        (unsigned)ssh_message_channel_request_open_destination_port(
+	            msg),
+	        host, sizeof host, &hport) == 0 &&
+	    channel__open(
+	        s, &s->channels, msg, "forwarded-tcpip", host, hport) == 0)
+		return 1;
+	ssh_message_reply_default(msg);
+	return 0;
+}
+
 /* Returns 1 when msg was handed on and must not be freed here. */
 static int
 session_message(struct session *s, ssh_message msg)
@@ -289,10 +375,27 @@ session_message(struct session *s, ssh_message msg)
 		session_auth(s, msg);
 		return 0;
 	}
-	if (type == SSH_REQUEST_CHANNEL_OPEN && s->state == SESSION_OPEN &&
+	if (s->state != SESSION_OPEN)
+		goto refuse;
+	if (s->client)
+		return session_client_message(s, msg, type);
+	if (type == SSH_REQUEST_CHANNEL_OPEN &&
 	    ssh_message_subtype(msg) == SSH_CHANNEL_DIRECT_TCPIP &&
-	    channel__open(s, &s->channels, msg) == 0)
+	    channel__open(s, &s->channels, msg, "direct-tcpip", NULL, 0) == 0)
 		return 1;
+	if (type == SSH_REQUEST_GLOBAL &&
+	    ssh_message_subtype(msg) == SSH_GLOBAL_REQUEST_TCPIP_FORWARD) {
+		rforward__request(s, msg);
+		return 0;
+	}
+	if (type == SSH_REQUEST_GLOBAL &&
+	    ssh_message_subtype(msg) ==
+	        SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD) {
+		rforward__cancel(s, msg);
+		return 0;
+	}
+
+refuse:
 
 	/* Sessions, x11, agents, forwarded-tcpip, global and channel
 	 * requests: refused, and service requests accepted, by libssh's
@@ -314,9 +417,83 @@ session_messages(struct session *s)
 }
 
 static void
+session_fail(struct session *s, const char *what)
+{
+	snprintf(s->down_reason, sizeof s->down_reason, "%s", what);
+	s->dead = 1;
+}
+
+static int
+session_check_pin(struct session *s)
+{
+	ssh_key key = NULL;
+	char    fp[128];
+	int     ok;
+
+	if (ssh_get_server_publickey(s->ssh, &key) != SSH_OK)
+		return 0;
+	ok = authkeys_fingerprint(key, fp, sizeof fp) == 0;
+	if (ok)
+		snprintf(s->identity, sizeof s->identity, "%s", fp);
+	ssh_key_free(key);
+	return ok &&
+	    (s->hostkey_pin[0] == '\0' || strcmp(fp, s->hostkey_pin) == 0);
+}
+
+static void
+session_client_open(struct session *s)
+{
+	s->state = SESSION_OPEN;
+	uv_timer_stop(&s->grace);
+	if ((s->ev = ssh_event_new()) == NULL ||
+	    ssh_event_add_session(s->ev, s->ssh) != SSH_OK) {
+		session_fail(s, "out of memory");
+		return;
+	}
+	if (s->hooks != NULL)
+		s->hooks->up(s->hooks_arg, s);
+}
+
+/* An outgoing session: connect, check the head's key, authenticate. */
+static void
+session_client_handshake(struct session *s)
+{
+	int rc;
+
+	if (s->state == SESSION_HANDSHAKE) {
+		if ((rc = ssh_connect(s->ssh)) == SSH_AGAIN)
+			return;
+		if (rc != SSH_OK) {
+			session_fail(s, "handshake failed");
+			return;
+		}
+		if (!session_check_pin(s)) {
+			session_fail(s, "host key does not match the pin");
+			return;
+		}
+		s->state = SESSION_AUTH;
+	}
+
+	rc = ssh_userauth_publickey(s->ssh, NULL, s->key);
+	if (rc == SSH_AUTH_AGAIN)
+		return;
+	if (rc != SSH_AUTH_SUCCESS) {
+		session_fail(s, "authentication refused");
+		return;
+	}
+	session_client_open(s);
+}
+
+static void
 session_handshake(struct session *s)
 {
-	int rc = ssh_handle_key_exchange(s->ssh);
+	int rc;
+
+	if (s->client) {
+		session_client_handshake(s);
+		return;
+	}
+	rc = ssh_handle_key_exchange(s->ssh);
 
 	if (rc == SSH_AGAIN)
 		return;
@@ -338,9 +515,12 @@ session_on_poll(uv_poll_t *p, int status, int events)
 
 	if (status < 0)
 		s->dead = 1;
-	if (!s->dead && s->state == SESSION_HANDSHAKE)
+	if (!s->dead &&
+	    (s->state == SESSION_HANDSHAKE ||
+	        (s->client && s->state == SESSION_AUTH)))
 		session_handshake(s);
-	if (s->dead || s->state == SESSION_HANDSHAKE) {
+	if (s->dead || s->state == SESSION_HANDSHAKE ||
+	    (s->client && s->state == SESSION_AUTH)) {
 		session__settle(s);
 		return;
 	}
@@ -373,6 +553,9 @@ session__settle(struct session *s)
 	if (s->state == SESSION_CLOSING)
 		return;
 	channel__settle(&s->channels);
+	if (s->hooks != NULL && s->hooks->settled != NULL &&
+	    s->state == SESSION_OPEN)
+		s->hooks->settled(s->hooks_arg, s);
 
 	if (ssh_get_status(s->ssh) & (SSH_CLOSED | SSH_CLOSED_ERROR))
 		s->dead = 1;
@@ -398,6 +581,35 @@ session_free_cb(uv_handle_t *h)
 	free(s);
 }
 
+static void
+session_disconnect(struct session *s, const char *reason)
+{
+	int fd = ssh_get_fd(s->ssh);
+
+	ssh_session_set_disconnect_message(s->ssh, reason);
+	ssh_disconnect(s->ssh);
+	/* libssh leaves a socket it was handed open on disconnect. */
+	if (s->client && fd != -1)
+		close(fd);
+}
+
+static void
+session_client_gone(struct session *s, const char *reason)
+{
+	const struct session_hooks *hooks = s->hooks;
+
+	session_emit(s, "session.closed",
+	    json_pack("{s:I,s:I}", "bytes_in", (json_int_t)s->bytes_in,
+	        "bytes_out", (json_int_t)s->bytes_out));
+	s->hooks = NULL;
+	if (hooks == NULL)
+		return;
+	if (s->down_reason[0] == '\0')
+		snprintf(s->down_reason, sizeof s->down_reason, "%s",
+		    reason != NULL ? reason : "connection lost");
+	hooks->down(s->hooks_arg, s, s->down_reason);
+}
+
 /*
  * Ends the session: channels closed, a disconnect sent when reason is
  * given (the peer is still there), gone from lookups at once, freed once
@@ -416,13 +628,17 @@ session_teardown(struct session *s, const char *reason)
 	stats.sessions--;
 
 	channel__close_all(&s->channels);
+	if (!s->client)
+		rforward__session_closed(s);
 	uv_close((uv_handle_t *)&s->poll, session_free_cb);
 	uv_close((uv_handle_t *)&s->grace, session_free_cb);
-	if (reason != NULL && !s->dead) {
-		ssh_session_set_disconnect_message(s->ssh, reason);
-		ssh_disconnect(s->ssh);
-	}
+	if (reason != NULL && !s->dead)
+		session_disconnect(s, reason);
 
+	if (s->client) {
+		session_client_gone(s, reason);
+		return;
+	}
 	ms = uv_now(s->loop) - s->started_mono;
 	secs = ms / 1000;
 	log_info("connection closed remote_addr=%s duration=%llu.%03llu "
@@ -475,7 +691,7 @@ void
 session_info(const struct session *s, struct session_info *info)
 {
 	info->id = s->id;
-	info->direction = "in";
+	info->direction = s->client ? "out" : "in";
 	info->peer = s->peer;
 	info->identity = s->identity;
 	info->identity_name = s->identity_name;
@@ -523,4 +739,35 @@ session__count(struct session *s, uint64_t in, uint64_t out)
 {
 	s->bytes_in += in;
 	s->bytes_out += out;
+}
+
+void
+session__forget_hooks(struct session *s)
+{
+	s->hooks = NULL;
+}
+
+void
+session__kick(struct session *s)
+{
+	if (s->state != SESSION_CLOSING)
+		session_update_poll(s);
+}
+
+struct channel_set *
+session__channels(struct session *s)
+{
+	return &s->channels;
+}
+
+struct sshd *
+session__sshd(const struct session *s)
+{
+	return s->sshd;
+}
+
+int
+session__fd(const struct session *s)
+{
+	return ssh_get_fd(s->ssh);
 }

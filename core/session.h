@@ -55,6 +55,44 @@ struct sshd;
 int session__start(uv_loop_t *loop, struct sshd *sshd, ssh_session ssh,
     const char *peer_ip, const char *peer, const char *transport);
 
+/*
+ * What an outgoing session tells its owner (an upstream).  Every hook is
+ * called from the loop, outside libssh.
+ */
+struct session_hooks {
+	/* Authenticated: channels may be opened now. */
+	void (*up)(void *arg, struct session *s);
+	/* Gone (s is freed soon); reason says why, for the log. */
+	void (*down)(void *arg, struct session *s, const char *reason);
+	/* The local target for a forwarded-tcpip channel the head opens
+	 * for bind:port: 0, or -ENOENT when nothing was asked for there. */
+	int (*forwarded)(void *arg, const char *bind, unsigned port, char *host,
+	    size_t hostlen, unsigned *hport);
+	/* After each round of work on the session. */
+	void (*settled)(void *arg, struct session *s);
+};
+
+/*
+ * Starts an outgoing session on fd, a connected non-blocking socket that
+ * the session owns from here on.  peer is "host:port" for display.  key
+ * (kept by the caller for the session's life) authenticates as user;
+ * hostkey_pin, if not NULL, must equal the head's host key fingerprint.
+ * Returns 0 and *out, or a negative errno (fd closed then).
+ */
+int session__connect(uv_loop_t *loop, int fd, const char *peer,
+    const char *user, ssh_key key, const char *hostkey_pin,
+    const struct session_hooks *hooks, void *arg, struct session **out);
+
+/* Detaches the hooks: the owner no longer hears of s. */
+void session__forget_hooks(struct session *s);
+
+/* Updates what the loop watches after a libssh call outside a settle. */
+void session__kick(struct session *s);
+
+struct channel_set *session__channels(struct session *s);
+struct sshd        *session__sshd(const struct session *s);
+int                 session__fd(const struct session *s);
+
 ssh_session session__ssh(const struct session *s);
 uint64_t    session__id(const struct session *s);
 const char *session__identity(const struct session *s);

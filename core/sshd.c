@@ -14,10 +14,10 @@
 #include <libssh/server.h>
 
 #include "authkeys.h"
+#include "keyfile.h"
+#include "policy.h"
 #include "session.h"
 #include "sshd.h"
-
-#define SSHD_KEY_MAX (64 * 1024)
 
 struct sshd {
 	uv_loop_t       *loop;
@@ -25,6 +25,7 @@ struct sshd {
 	char            *authkeys_path;
 	struct authkeys *authkeys;
 	char             host_fp[128];
+	struct policy   *listen_policy; /* NULL: no remote forwards */
 };
 
 static int
@@ -70,90 +71,6 @@ out:
 	return rc;
 }
 
-static int
-sshd_read_file(const char *path, char **out, char *err, size_t errlen)
-{
-	char   *buf = NULL;
-	ssize_t n;
-	size_t  len = 0;
-	int     fd, rc;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot read host key %s: %s", path,
-		    strerror(errno));
-		return rc;
-	}
-	if ((buf = malloc(SSHD_KEY_MAX + 1)) == NULL) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (len < SSHD_KEY_MAX &&
-	    (n = read(fd, buf + len, SSHD_KEY_MAX - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	buf[len] = '\0';
-	*out = buf;
-	return 0;
-}
-
-/* Says what a file that is not an OpenSSH private key looks like. */
-static int
-sshd_check_format(const char *path, const char *text, char *err, size_t errlen)
-{
-	if (strstr(text, "-----BEGIN OPENSSH PRIVATE KEY-----") != NULL)
-		return 0;
-	if (strstr(text, "-----BEGIN ") != NULL &&
-	    strstr(text, "PRIVATE KEY-----") != NULL) {
-		snprintf(err, errlen,
-		    "host key %s is in PEM format; only "
-		    "OpenSSH format private keys are read (ssh-keygen -t "
-		    "ed25519 writes one)",
-		    path);
-		return -EINVAL;
-	}
-	snprintf(
-	    err, errlen, "host key %s is not an OpenSSH private key", path);
-	return -EINVAL;
-}
-
-static int
-sshd_import_key(const char *path, ssh_key *out, char *err, size_t errlen)
-{
-	char   *text = NULL;
-	ssh_key key = NULL;
-	int     rc;
-
-	if ((rc = sshd_read_file(path, &text, err, errlen)) != 0)
-		return rc;
-	if ((rc = sshd_check_format(path, text, err, errlen)) != 0)
-		goto out;
-
-	rc = -EINVAL;
-	if (ssh_pki_import_privkey_base64(text, NULL, NULL, NULL, &key) !=
-	    SSH_OK) {
-		snprintf(err, errlen,
-		    "cannot read host key %s (damaged, or "
-		    "protected by a passphrase)",
-		    path);
-		goto out;
-	}
-	if (ssh_key_type(key) != SSH_KEYTYPE_ED25519) {
-		snprintf(err, errlen, "host key %s is %s, not Ed25519", path,
-		    ssh_key_type_to_char(ssh_key_type(key)));
-		goto out;
-	}
-	*out = key;
-	key = NULL;
-	rc = 0;
-
-out:
-	explicit_bzero(text, strlen(text));
-	free(text);
-	ssh_key_free(key);
-	return rc;
-}
-
 int
 sshd_load_host_key(const char *path, int *created, char *err, size_t errlen)
 {
@@ -167,7 +84,7 @@ sshd_load_host_key(const char *path, int *created, char *err, size_t errlen)
 			return rc;
 		*created = 1;
 	}
-	if ((rc = sshd_import_key(path, &key, err, errlen)) != 0)
+	if ((rc = keyfile_load(path, "host key", &key, err, errlen)) != 0)
 		return rc;
 	ssh_key_free(key);
 	return 0;
@@ -181,7 +98,7 @@ sshd_make_bind(
 	char    fp[128];
 	int     rc, off = 0;
 
-	if ((rc = sshd_import_key(host_key, &key, err, errlen)) != 0)
+	if ((rc = keyfile_load(host_key, "host key", &key, err, errlen)) != 0)
 		return rc;
 	if (authkeys_fingerprint(key, fp, sizeof fp) == 0)
 		snprintf(sshd->host_fp, sizeof sshd->host_fp, "%s", fp);
@@ -238,6 +155,7 @@ sshd_free(struct sshd *sshd)
 	if (sshd->bind != NULL)
 		ssh_bind_free(sshd->bind);
 	authkeys_free(sshd->authkeys);
+	policy_free(sshd->listen_policy);
 	free(sshd->authkeys_path);
 	free(sshd);
 }
@@ -288,4 +206,17 @@ const char *
 sshd_host_fingerprint(const struct sshd *sshd)
 {
 	return sshd->host_fp;
+}
+
+const struct policy *
+sshd_listen_policy(const struct sshd *sshd)
+{
+	return sshd->listen_policy;
+}
+
+void
+sshd_set_listen_policy(struct sshd *sshd, struct policy *p)
+{
+	policy_free(sshd->listen_policy);
+	sshd->listen_policy = p;
 }

@@ -59,4 +59,10 @@ struct forward;
  */
 void socks_start(uv_loop_t *loop, uv_tcp_t *tcp, struct forward *f);
 
+/*
+ * Inside core only: f is going away.  Handshakes still in progress for it
+ * end with REP 01 once their request is complete.
+ */
+void socks__forget(const struct forward *f);
+
 #endif

@@ -1,0 +1,822 @@
+/*
+ * Forwards of a worker: local (-L) and SOCKS (-D) listeners on this
+ * machine whose connections go through an upstream, and remote (-R)
+ * forwards that an upstream asks its head to listen for.
+ *
+ * The listening socket is a plain non-blocking socket watched with a
+ * uv_poll_t, as in listener.c, rather than libuv's uv_listen: when
+ * descriptors run out, uv_listen silently accepts and drops pending
+ * connections through a reserve descriptor, and once that reserve is
+ * lost it reports EMFILE in a tight loop that only closing the socket
+ * ends.  Accepting here instead stops watching for a moment and leaves
+ * waiting clients in the backlog.
+ *
+ * The upstream is looked up by name at each use, so a forward may name
+ * one that is added later; connections already open stay when their
+ * forward goes down.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "forward.h"
+#include "channel.h"
+#include "events.h"
+#include "hostport.h"
+#include "log.h"
+#include "socks.h"
+#include "upstream.h"
+
+#define FORWARD_MAX        1024
+#define FORWARD_BACKLOG    512
+#define FORWARD_BURST      64    /* accepts per wakeup */
+#define FORWARD_PAUSE_MS   250   /* after running out of descriptors */
+#define FORWARD_LOG_GAP_MS 10000 /* between two "accept paused" lines */
+#define FORWARD_SPEC_MAX   600
+
+enum forward_state {
+	FORWARD_DOWN,
+	FORWARD_UP,
+	FORWARD_WAITING,
+};
+
+static const char *forward_state_names[] = {
+    "down",
+    "up",
+    "waiting",
+};
+
+static const char *forward_kind_names[] = {
+    "local",
+    "remote",
+    "socks",
+};
+
+/*
+ * A bound listening socket.  Its handles free it when they have closed,
+ * so it may outlive the forward that let go of it.
+ */
+struct forward_listener {
+	struct forward *f; /* NULL once let go */
+	uv_loop_t      *loop;
+	int             fd;
+	int             handles;
+	uv_poll_t       poll;
+	uv_timer_t      pause;
+};
+
+struct forward {
+	TAILQ_ENTRY(forward) entry;
+	uv_loop_t         *loop;
+	char               name[64];
+	enum forward_kind  kind;
+	enum forward_state state;
+	struct hostport    listen;
+	struct hostport    target;
+	int                has_listen;
+	int                has_target;
+	char               listen_text[300];
+	char               target_text[300];
+	char               bound_text[300]; /* the real address while up */
+	char               via[64];
+	char               remote_via[64]; /* where a remote was asked */
+	struct forward_listener *listener;
+	uint64_t                 connections_total;
+	char                     error[256];
+};
+
+static TAILQ_HEAD(, forward) forwards = TAILQ_HEAD_INITIALIZER(forwards);
+static size_t nforwards;
+
+static int forward_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+forward_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static int
+forward_valid_name(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (len == 0 || len >= 64 || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (strchr("abcdefghijklmnopqrstuvwxyz"
+		           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+		        name[i]) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+forward_emit(const struct forward *f, const char *type)
+{
+	events_emit(type,
+	    json_pack("{s:s,s:s}", "forward", f->name, "kind",
+	        forward_kind_names[f->kind]));
+}
+
+static void
+forward_set_state(struct forward *f, enum forward_state state)
+{
+	enum forward_state was = f->state;
+
+	f->state = state;
+	if (was != FORWARD_UP && state == FORWARD_UP)
+		forward_emit(f, "forward.up");
+	else if (was == FORWARD_UP && state != FORWARD_UP)
+		forward_emit(f, "forward.down");
+}
+
+static struct upstream *
+forward_upstream(const struct forward *f)
+{
+	if (f->via[0] == '\0')
+		return upstream_default();
+	return upstream_find(f->via);
+}
+
+/*
+ * Specs.
+ */
+
+/* Splits s in place at the colons outside brackets.  Returns the count
+ * of fields, or -1 for more than max or unbalanced brackets. */
+static int
+forward_split(char *s, char **fields, int max)
+{
+	int n = 0, depth = 0;
+
+	fields[n++] = s;
+	for (; *s != '\0'; s++) {
+		if (*s == '[')
+			depth++;
+		else if (*s == ']')
+			depth--;
+		if (depth < 0 || depth > 1)
+			return -1;
+		if (*s != ':' || depth > 0)
+			continue;
+		if (n == max)
+			return -1;
+		*s = '\0';
+		fields[n++] = s + 1;
+	}
+	return depth == 0 ? n : -1;
+}
+
+/*
+ * The address to listen on: an IPv4 address, a bracketed IPv6 one,
+ * "localhost" or "*" (every IPv4 interface); NULL for 127.0.0.1.
+ */
+static int
+forward_make_listen(const char *bind, const char *port, int allow_zero,
+    struct hostport *hp, char *err, size_t errlen)
+{
+	struct in_addr a;
+	char           text[2 * FORWARD_SPEC_MAX];
+	int            rc;
+
+	if (bind == NULL || strcmp(bind, "localhost") == 0)
+		bind = "127.0.0.1";
+	else if (strcmp(bind, "*") == 0)
+		bind = "0.0.0.0";
+	if (*bind == '\0')
+		return forward_fail(err, errlen, "empty listen address");
+	if (*bind != '[' && inet_pton(AF_INET, bind, &a) != 1)
+		return forward_fail(err, errlen,
+		    "listen address must be an IPv4 address, an IPv6 address "
+		    "in brackets, localhost or *");
+
+	snprintf(text, sizeof text, "%s:%s", bind, port);
+	if ((rc = hostport_parse(text, allow_zero, hp, err, errlen)) != 0)
+		return rc;
+	return 0;
+}
+
+static int
+forward_make_target(const char *host, const char *port, struct hostport *hp,
+    char *err, size_t errlen)
+{
+	char text[2 * FORWARD_SPEC_MAX];
+
+	snprintf(text, sizeof text, "%s:%s", host, port);
+	return hostport_parse(text, 0, hp, err, errlen);
+}
+
+int
+forward_parse_spec(enum forward_kind kind, const char *spec, char *listen,
+    size_t llen, char *target, size_t tlen, char *err, size_t errlen)
+{
+	struct hostport lhp, thp;
+	char            copy[FORWARD_SPEC_MAX], *fl[4];
+	const char     *bind = NULL, *port, *usage;
+	int             n, rc, socks = kind == FORWARD_SOCKS;
+
+	usage = socks ? "expected [bind:]port"
+	              : "expected [bind:]port:host:hostport";
+	if (spec == NULL || strlen(spec) >= sizeof copy)
+		return forward_fail(err, errlen, "%s", usage);
+	snprintf(copy, sizeof copy, "%s", spec);
+	n = forward_split(copy, fl, socks ? 2 : 4);
+	if (n < 0 || (!socks && n < 3))
+		return forward_fail(err, errlen, "%s", usage);
+
+	/* The optional bind comes first; the rest is counted from it. */
+	if (n == (socks ? 2 : 4))
+		bind = fl[0];
+	port = fl[bind != NULL];
+	if ((rc = forward_make_listen(
+	         bind, port, kind != FORWARD_REMOTE, &lhp, err, errlen)) != 0)
+		return rc;
+	if (!socks &&
+	    (rc = forward_make_target(
+	         fl[n - 2], fl[n - 1], &thp, err, errlen)) != 0)
+		return rc;
+
+	hostport_format(&lhp, listen, llen);
+	if (socks)
+		snprintf(target, tlen, "%s", "");
+	else
+		hostport_format(&thp, target, tlen);
+	return 0;
+}
+
+/*
+ * Objects.
+ */
+
+int
+forward_new(uv_loop_t *loop, const char *name, enum forward_kind kind,
+    struct forward **out, char *err, size_t errlen)
+{
+	struct forward *f;
+
+	if (name == NULL || !forward_valid_name(name))
+		return forward_fail(err, errlen,
+		    "bad forward name: use letters, digits, '.', '_' and '-', "
+		    "at most 63");
+	if ((unsigned)kind > FORWARD_SOCKS)
+		return forward_fail(err, errlen, "bad forward kind");
+	if (forward_find(name) != NULL) {
+		forward_fail(err, errlen, "forward %s exists", name);
+		return -EEXIST;
+	}
+	if (nforwards >= FORWARD_MAX) {
+		forward_fail(err, errlen, "too many forwards");
+		return -ENOSPC;
+	}
+	if ((f = calloc(1, sizeof *f)) == NULL) {
+		forward_fail(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+
+	f->loop = loop;
+	f->kind = kind;
+	f->state = FORWARD_DOWN;
+	snprintf(f->name, sizeof f->name, "%s", name);
+	TAILQ_INSERT_TAIL(&forwards, f, entry);
+	nforwards++;
+	if (out != NULL)
+		*out = f;
+	return 0;
+}
+
+static int
+forward_set_kind(struct forward *f, const char *value, char *err, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i <= FORWARD_SOCKS; i++) {
+		if (strcmp(value, forward_kind_names[i]) == 0) {
+			f->kind = (enum forward_kind)i;
+			return 0;
+		}
+	}
+	return forward_fail(err, errlen, "kind must be local, remote or socks");
+}
+
+static int
+forward_set_listen(
+    struct forward *f, const char *value, char *err, size_t errlen)
+{
+	char listen[300], target[8];
+	int  rc;
+
+	rc = forward_parse_spec(FORWARD_SOCKS, value, listen, sizeof listen,
+	    target, sizeof target, err, errlen);
+	if (rc != 0)
+		return rc;
+	hostport_parse(listen, 1, &f->listen, NULL, 0);
+	snprintf(f->listen_text, sizeof f->listen_text, "%s", listen);
+	f->has_listen = 1;
+	return 0;
+}
+
+static int
+forward_set_target(
+    struct forward *f, const char *value, char *err, size_t errlen)
+{
+	struct hostport hp;
+	int             rc;
+
+	if (value == NULL || strstr(value, "://") != NULL)
+		return forward_fail(err, errlen, "target must be host:port");
+	if ((rc = hostport_parse(value, 0, &hp, err, errlen)) != 0)
+		return rc;
+	f->target = hp;
+	hostport_format(&hp, f->target_text, sizeof f->target_text);
+	f->has_target = 1;
+	return 0;
+}
+
+static int
+forward_set_via(struct forward *f, const char *value, char *err, size_t errlen)
+{
+	if (*value != '\0' && !forward_valid_name(value))
+		return forward_fail(err, errlen, "bad upstream name");
+	snprintf(f->via, sizeof f->via, "%s", value);
+	return 0;
+}
+
+int
+forward_set(struct forward *f, const char *field, const char *value, char *err,
+    size_t errlen)
+{
+	if (f->state != FORWARD_DOWN) {
+		forward_fail(err, errlen, "forward %s is up", f->name);
+		return -EBUSY;
+	}
+	if (field == NULL || value == NULL)
+		return forward_fail(err, errlen, "missing field or value");
+
+	if (strcmp(field, "kind") == 0)
+		return forward_set_kind(f, value, err, errlen);
+	if (strcmp(field, "listen") == 0)
+		return forward_set_listen(f, value, err, errlen);
+	if (strcmp(field, "target") == 0)
+		return forward_set_target(f, value, err, errlen);
+	if (strcmp(field, "via") == 0)
+		return forward_set_via(f, value, err, errlen);
+	return forward_fail(err, errlen, "no field %s", field);
+}
+
+/*
+ * Local and SOCKS forwards: the listener.
+ */
+
+static void
+forward_close_tcp_cb(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void
+forward_close_tcp(uv_tcp_t *tcp)
+{
+	uv_close((uv_handle_t *)tcp, forward_close_tcp_cb);
+}
+
+static void
+forward_peer(uv_tcp_t *tcp, char *ip, size_t iplen, unsigned *port)
+{
+	struct sockaddr_storage ss;
+	int                     len = sizeof ss;
+
+	snprintf(ip, iplen, "127.0.0.1");
+	*port = 0;
+	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)iplen);
+		*port = ntohs(s6->sin6_port);
+	} else if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)iplen);
+		*port = ntohs(s4->sin_port);
+	}
+}
+
+static void
+forward_connect_local(struct forward *f, uv_tcp_t *tcp)
+{
+	struct channel_spec spec;
+	struct session     *s;
+	char                ip[INET6_ADDRSTRLEN];
+	unsigned            port;
+
+	/* With the upstream down there is nowhere to go: the client
+	 * learns it at once rather than after a timeout. */
+	if ((s = forward__session(f)) == NULL) {
+		forward_close_tcp(tcp);
+		return;
+	}
+
+	forward_peer(tcp, ip, sizeof ip, &port);
+	memset(&spec, 0, sizeof spec);
+	spec.kind = "local";
+	spec.host = f->target.host;
+	spec.port = f->target.port;
+	spec.orig_host = ip;
+	spec.orig_port = port;
+	spec.owner = f;
+	if (channel_connect(s, tcp, &spec) != 0)
+		forward_close_tcp(tcp);
+}
+
+static void
+forward_take(struct forward *f, int fd)
+{
+	uv_tcp_t *tcp;
+	int       one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if ((tcp = malloc(sizeof *tcp)) == NULL ||
+	    uv_tcp_init(f->loop, tcp) != 0) {
+		free(tcp);
+		close(fd);
+		return;
+	}
+	if (uv_tcp_open(tcp, fd) != 0) {
+		close(fd);
+		forward_close_tcp(tcp);
+		return;
+	}
+
+	forward__accepted(f);
+	if (f->kind == FORWARD_SOCKS)
+		socks_start(f->loop, tcp, f);
+	else
+		forward_connect_local(f, tcp);
+}
+
+static void forward_on_accept(uv_poll_t *, int, int);
+
+static void
+forward_resume(uv_timer_t *t)
+{
+	struct forward_listener *l = t->data;
+
+	uv_poll_start(&l->poll, UV_READABLE, forward_on_accept);
+}
+
+static void
+forward_pause(struct forward_listener *l)
+{
+	static uint64_t last;
+	static int      logged;
+	uint64_t        now = uv_now(l->loop);
+
+	/* Without a free descriptor the pending connection cannot be taken;
+	 * stop watching for a moment rather than spin on it. */
+	uv_poll_stop(&l->poll);
+	uv_timer_start(&l->pause, forward_resume, FORWARD_PAUSE_MS, 0);
+	if (!logged || now - last >= FORWARD_LOG_GAP_MS) {
+		log_info("accept paused name=%s reason=out-of-descriptors",
+		    l->f->name);
+		last = now;
+		logged = 1;
+	}
+}
+
+static void
+forward_on_accept(uv_poll_t *p, int status, int events)
+{
+	struct forward_listener *l = p->data;
+	int                      fd, i;
+
+	/* l->f is checked each time: nothing taken here may call back into
+	 * the forward synchronously, but it costs nothing to be sure. */
+	for (i = 0; i < FORWARD_BURST && l->f != NULL; i++) {
+		fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd != -1) {
+			forward_take(l->f, fd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			forward_pause(l);
+		return;
+	}
+}
+
+static void
+forward_listener_closed(uv_handle_t *h)
+{
+	struct forward_listener *l = h->data;
+
+	if (--l->handles == 0)
+		free(l);
+}
+
+static void
+forward_listener_close(struct forward_listener *l)
+{
+	l->f = NULL;
+	uv_close((uv_handle_t *)&l->pause, forward_listener_closed);
+	uv_close((uv_handle_t *)&l->poll, forward_listener_closed);
+	close(l->fd);
+}
+
+static int
+forward_bind(const struct hostport *hp, int *fdp, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res = NULL;
+	char            port[8];
+	int             fd = -1, on = 1, rc;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	snprintf(port, sizeof port, "%u", (unsigned)hp->port);
+	if ((rc = getaddrinfo(hp->host, port, &hints, &res)) != 0)
+		return forward_fail(
+		    err, errlen, "bad listen address: %s", gai_strerror(rc));
+
+	fd = socket(
+	    res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto out;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+	    listen(fd, FORWARD_BACKLOG) == -1)
+		goto out;
+
+	freeaddrinfo(res);
+	*fdp = fd;
+	return 0;
+
+out:
+	rc = -errno;
+	forward_fail(err, errlen, "cannot listen: %s", strerror(errno));
+	if (fd != -1)
+		close(fd);
+	freeaddrinfo(res);
+	return rc;
+}
+
+static void
+forward_bound_text(struct forward *f, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t               len = sizeof ss;
+	struct hostport         hp = f->listen;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET6)
+			hp.port =
+			    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		else
+			hp.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	}
+	hostport_format(&hp, f->bound_text, sizeof f->bound_text);
+}
+
+static int
+forward_up_listen(struct forward *f, char *err, size_t errlen)
+{
+	struct forward_listener *l;
+	int                      fd = -1, rc;
+
+	if ((rc = forward_bind(&f->listen, &fd, err, errlen)) != 0)
+		return rc;
+	if ((l = calloc(1, sizeof *l)) == NULL) {
+		close(fd);
+		forward_fail(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+
+	l->f = f;
+	l->loop = f->loop;
+	l->fd = fd;
+	l->handles = 2;
+	uv_poll_init(f->loop, &l->poll, fd);
+	uv_timer_init(f->loop, &l->pause);
+	l->poll.data = l;
+	l->pause.data = l;
+	uv_poll_start(&l->poll, UV_READABLE, forward_on_accept);
+
+	f->listener = l;
+	forward_bound_text(f, fd);
+	forward_set_state(f, FORWARD_UP);
+	return 0;
+}
+
+/*
+ * Remote forwards: the upstream asks its head.
+ */
+
+static void
+forward_on_remote(void *arg, int up, const char *reason)
+{
+	struct forward *f = arg;
+
+	if (f->state == FORWARD_DOWN)
+		return;
+	if (up)
+		f->error[0] = '\0';
+	else if (reason != NULL && *reason != '\0')
+		snprintf(f->error, sizeof f->error, "%s", reason);
+	forward_set_state(f, up ? FORWARD_UP : FORWARD_WAITING);
+}
+
+static int
+forward_up_remote(struct forward *f, char *err, size_t errlen)
+{
+	struct upstream_info info;
+	struct upstream     *u;
+	int                  rc;
+
+	if (f->listen.port == 0)
+		return forward_fail(err, errlen,
+		    "a remote forward needs a listen port other than 0");
+	if ((u = forward_upstream(f)) == NULL) {
+		forward_fail(err, errlen, "no upstream %s",
+		    f->via[0] != '\0' ? f->via : "(none configured)");
+		return -ENOENT;
+	}
+
+	rc = upstream__remote_add(u, f->listen.host, f->listen.port,
+	    f->target.host, f->target.port, forward_on_remote, f);
+	if (rc == -EEXIST) {
+		forward_fail(err, errlen,
+		    "%s is already forwarded through this upstream",
+		    f->listen_text);
+		return rc;
+	}
+	if (rc != 0) {
+		forward_fail(
+		    err, errlen, "cannot ask the upstream: %s", strerror(-rc));
+		return rc;
+	}
+
+	upstream_info(u, &info);
+	snprintf(f->remote_via, sizeof f->remote_via, "%s", info.name);
+	forward_set_state(f, FORWARD_WAITING);
+	return 0;
+}
+
+/*
+ * Up and down.
+ */
+
+int
+forward_up(struct forward *f, char *err, size_t errlen)
+{
+	char why[256] = "";
+	int  rc;
+
+	if (f->state != FORWARD_DOWN)
+		return 0;
+
+	if (!f->has_listen)
+		rc = forward_fail(why, sizeof why, "listen is not set");
+	else if (f->kind != FORWARD_SOCKS && !f->has_target)
+		rc = forward_fail(why, sizeof why, "target is not set");
+	else if (f->kind == FORWARD_REMOTE)
+		rc = forward_up_remote(f, why, sizeof why);
+	else
+		rc = forward_up_listen(f, why, sizeof why);
+
+	snprintf(f->error, sizeof f->error, "%s", rc != 0 ? why : "");
+	if (rc != 0 && err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s", why);
+	return rc;
+}
+
+void
+forward_down(struct forward *f)
+{
+	struct upstream *u;
+
+	if (f->state == FORWARD_DOWN)
+		return;
+
+	if (f->listener != NULL) {
+		forward_listener_close(f->listener);
+		f->listener = NULL;
+	}
+	if (f->remote_via[0] != '\0') {
+		/* Looked up again: the upstream may have gone meanwhile. */
+		if ((u = upstream_find(f->remote_via)) != NULL)
+			upstream__remote_remove(
+			    u, f->listen.host, f->listen.port);
+		f->remote_via[0] = '\0';
+	}
+	f->bound_text[0] = '\0';
+	forward_set_state(f, FORWARD_DOWN);
+}
+
+void
+forward_remove(struct forward *f)
+{
+	if (f == NULL)
+		return;
+	forward_down(f);
+	socks__forget(f);
+	channel_forget_owner(f);
+	TAILQ_REMOVE(&forwards, f, entry);
+	nforwards--;
+	free(f);
+}
+
+void
+forward_remove_all(void)
+{
+	while (!TAILQ_EMPTY(&forwards))
+		forward_remove(TAILQ_FIRST(&forwards));
+}
+
+/*
+ * Lookups.
+ */
+
+struct forward *
+forward_find(const char *name)
+{
+	struct forward *f;
+
+	TAILQ_FOREACH(f, &forwards, entry)
+	{
+		if (strcmp(f->name, name) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+struct forward *
+forward_next(const struct forward *prev)
+{
+	if (prev == NULL)
+		return TAILQ_FIRST(&forwards);
+	return TAILQ_NEXT(prev, entry);
+}
+
+void
+forward_info(const struct forward *f, struct forward_info *info)
+{
+	info->name = f->name;
+	info->kind = forward_kind_names[f->kind];
+	info->listen =
+	    f->bound_text[0] != '\0' ? f->bound_text : f->listen_text;
+	info->target = f->kind == FORWARD_SOCKS ? "" : f->target_text;
+	info->via = f->via;
+	info->state = forward_state_names[f->state];
+	info->connections = channel_count_owner(f);
+	info->connections_total = f->connections_total;
+	info->error = f->error;
+}
+
+size_t
+forward_count(void)
+{
+	return nforwards;
+}
+
+struct session *
+forward__session(const struct forward *f)
+{
+	struct upstream *u = forward_upstream(f);
+
+	return u != NULL ? upstream__session(u) : NULL;
+}
+
+void
+forward__accepted(struct forward *f)
+{
+	f->connections_total++;
+}

@@ -346,6 +346,9 @@ class Harness:
     """Everything one test starts, and its cleanup."""
 
     def __init__(self):
+        if not os.access(ALKNETD, os.X_OK):
+            pytest.fail(f"no alknetd at {ALKNETD} (build it, or set ALKNETD)",
+                        pytrace=False)
         self.dir = Path(tempfile.mkdtemp(prefix="alknet-it-", dir="/tmp"))
         self.daemons = []
         self.procs = []

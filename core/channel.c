@@ -114,6 +114,7 @@ struct channel {
 	channel_open_cb open_cb;
 	void           *open_arg;
 	int             open_err;
+	int             open_ready; /* confirmed, not yet told */
 };
 
 struct channel_write {
@@ -652,17 +653,24 @@ channel__open(struct session *s, struct channel_set *set, ssh_message msg,
  * Channels this node opens for a local connection.
  */
 
+/* Sends the open request, or follows it; SSH_OK once confirmed. */
+static int
+channel_open_request(struct channel *c)
+{
+	if (c->reverse)
+		return ssh_channel_open_reverse_forward(c->ch, c->host,
+		    (int)c->port, c->orig_host, (int)c->orig_port);
+	return ssh_channel_open_forward(
+	    c->ch, c->host, (int)c->port, c->orig_host, (int)c->orig_port);
+}
+
 static void
 channel_open_step(struct channel *c)
 {
-	int rc;
+	int rc = SSH_OK;
 
-	if (c->reverse)
-		rc = ssh_channel_open_reverse_forward(c->ch, c->host,
-		    (int)c->port, c->orig_host, (int)c->orig_port);
-	else
-		rc = ssh_channel_open_forward(c->ch, c->host, (int)c->port,
-		    c->orig_host, (int)c->orig_port);
+	if (!c->open_ready)
+		rc = channel_open_request(c);
 	if (rc == SSH_AGAIN)
 		return;
 	if (rc != SSH_OK) {
@@ -717,9 +725,20 @@ channel_connect(
 	tcp->data = c;
 	c->refs++;
 
-	/* The request goes out now; the answer comes through the loop. */
-	channel_open_step(c);
-	session__kick(s);
+	/* The request goes out now.  Even an answer that is already there
+	 * is handled from the loop, never inside this call. */
+	switch (channel_open_request(c)) {
+	case SSH_AGAIN:
+		break;
+	case SSH_OK:
+		c->open_ready = 1;
+		break;
+	default:
+		c->open_err = -ECONNREFUSED;
+		c->finish = 1;
+		break;
+	}
+	session__soon(s);
 	return 0;
 }
 

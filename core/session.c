@@ -60,6 +60,7 @@ struct session {
 	ssh_event          ev;
 	uv_poll_t          poll;
 	uv_timer_t         grace;
+	uv_timer_t         soon; /* a settle from the loop */
 	int                poll_events;
 	int                handles; /* open uv handles */
 	enum session_state state;
@@ -117,7 +118,7 @@ session_on_grace(uv_timer_t *t)
 
 /* Registers a new session s of loop: handles, counters, the event. */
 static void
-session_register(struct session *s, uv_loop_t *loop)
+session_register(struct session *s, uv_loop_t *loop, int fd)
 {
 	s->id = ++next_id;
 	s->loop = loop;
@@ -126,10 +127,11 @@ session_register(struct session *s, uv_loop_t *loop)
 	TAILQ_INIT(&s->channels);
 
 	ssh_set_blocking(s->ssh, 0);
-	uv_poll_init_socket(loop, &s->poll, ssh_get_fd(s->ssh));
+	uv_poll_init_socket(loop, &s->poll, fd);
 	uv_timer_init(loop, &s->grace);
-	s->poll.data = s->grace.data = s;
-	s->handles = 2;
+	uv_timer_init(loop, &s->soon);
+	s->poll.data = s->grace.data = s->soon.data = s;
+	s->handles = 3;
 	s->poll_events = UV_READABLE;
 	uv_poll_start(&s->poll, UV_READABLE, session_on_poll);
 	uv_timer_start(&s->grace, session_on_grace, SESSION_GRACE_MS, 0);
@@ -164,7 +166,7 @@ session__start(uv_loop_t *loop, struct sshd *sshd, ssh_session ssh,
 	snprintf(s->peer, sizeof s->peer, "%s", peer);
 	snprintf(s->transport, sizeof s->transport, "%s", transport);
 	ssh_set_auth_methods(ssh, SSH_AUTH_METHOD_PUBLICKEY);
-	session_register(s, loop);
+	session_register(s, loop, ssh_get_fd(ssh));
 
 	log_info("connection opened remote_addr=%s transport=%s session=%llu",
 	    s->ip, s->transport, (unsigned long long)s->id);
@@ -211,7 +213,7 @@ session__connect(uv_loop_t *loop, int fd, const char *peer, const char *user,
 	snprintf(s->ip, sizeof s->ip, "%s", peer);
 	snprintf(s->peer, sizeof s->peer, "%s", peer);
 	snprintf(s->transport, sizeof s->transport, "tcp");
-	session_register(s, loop);
+	session_register(s, loop, fd);
 
 	session_emit(s, "session.opened",
 	    json_pack("{s:s,s:s,s:s}", "direction", "out", "peer", s->peer,
@@ -632,6 +634,7 @@ session_teardown(struct session *s, const char *reason)
 		rforward__session_closed(s);
 	uv_close((uv_handle_t *)&s->poll, session_free_cb);
 	uv_close((uv_handle_t *)&s->grace, session_free_cb);
+	uv_close((uv_handle_t *)&s->soon, session_free_cb);
 	if (reason != NULL && !s->dead)
 		session_disconnect(s, reason);
 
@@ -770,4 +773,17 @@ int
 session__fd(const struct session *s)
 {
 	return ssh_get_fd(s->ssh);
+}
+
+static void
+session_on_soon(uv_timer_t *t)
+{
+	session__settle(t->data);
+}
+
+void
+session__soon(struct session *s)
+{
+	if (s->state != SESSION_CLOSING)
+		uv_timer_start(&s->soon, session_on_soon, 0, 0);
 }

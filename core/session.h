@@ -89,6 +89,9 @@ void session__forget_hooks(struct session *s);
 /* Updates what the loop watches after a libssh call outside a settle. */
 void session__kick(struct session *s);
 
+/* Settles s from the loop soon, outside the caller. */
+void session__soon(struct session *s);
+
 struct channel_set *session__channels(struct session *s);
 struct sshd        *session__sshd(const struct session *s);
 int                 session__fd(const struct session *s);

@@ -14,21 +14,26 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
 #include <uv.h>
 
 #include "channel.h"
 #include "events.h"
+#include "forward.h"
 #include "listener.h"
 #include "log.h"
 #include "mount.h"
 #include "node.h"
 #include "session.h"
 #include "sshd.h"
+#include "upstream.h"
 
 #define DEFAULT_LISTEN    "127.0.0.1:2222"
 #define DEFAULT_STATE_DIR "/var/lib/alknet"
 #define DEFAULT_MOUNT     "/run/alknet"
 #define MAX_LISTEN        16
+#define MAX_CONNECT       16
+#define MAX_FORWARDS      64
 #define EVENTS_RETAIN     (4 * 1024 * 1024)
 #define EVENTS_LAG_LINES  4096
 
@@ -41,6 +46,19 @@ struct options {
 	const char *mount;
 	const char *name;
 	int         no_mount;
+
+	/* The worker side. */
+	const char *connect[MAX_CONNECT];
+	int         nconnect;
+	const char *identity;
+	const char *cert;
+	const char *hostkey;
+	const char *user;
+	struct {
+		enum forward_kind kind;
+		const char       *spec;
+	} forwards[MAX_FORWARDS];
+	int nforwards;
 };
 
 struct daemon {
@@ -118,6 +136,48 @@ options_env(struct options *o)
 }
 
 static void
+options_forward(struct options *o, enum forward_kind kind, const char *spec)
+{
+	if (o->nforwards == MAX_FORWARDS)
+		die("at most %d forwards on the command line", MAX_FORWARDS);
+	o->forwards[o->nforwards].kind = kind;
+	o->forwards[o->nforwards++].spec = spec;
+}
+
+static void
+options_worker(struct options *o, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'c':
+		if (o->nconnect == MAX_CONNECT)
+			die("at most %d --connect flags", MAX_CONNECT);
+		o->connect[o->nconnect++] = arg;
+		break;
+	case 'i':
+		o->identity = arg;
+		break;
+	case 'C':
+		o->cert = arg;
+		break;
+	case 'H':
+		o->hostkey = arg;
+		break;
+	case 'u':
+		o->user = arg;
+		break;
+	case 'L':
+		options_forward(o, FORWARD_LOCAL, arg);
+		break;
+	case 'R':
+		options_forward(o, FORWARD_REMOTE, arg);
+		break;
+	case 'D':
+		options_forward(o, FORWARD_SOCKS, arg);
+		break;
+	}
+}
+
+static void
 options_parse(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -128,6 +188,14 @@ options_parse(struct options *o, int argc, char **argv)
 	    {"mount", required_argument, NULL, 'm'},
 	    {"no-mount", no_argument, NULL, 'M'},
 	    {"name", required_argument, NULL, 'n'},
+	    {"connect", required_argument, NULL, 'c'},
+	    {"identity", required_argument, NULL, 'i'},
+	    {"cert", required_argument, NULL, 'C'},
+	    {"hostkey", required_argument, NULL, 'H'},
+	    {"user", required_argument, NULL, 'u'},
+	    {"forward", required_argument, NULL, 'L'},
+	    {"remote-forward", required_argument, NULL, 'R'},
+	    {"socks", required_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -159,6 +227,16 @@ options_parse(struct options *o, int argc, char **argv)
 			break;
 		case 'n':
 			o->name = optarg;
+			break;
+		case 'c':
+		case 'i':
+		case 'C':
+		case 'H':
+		case 'u':
+		case 'L':
+		case 'R':
+		case 'D':
+			options_worker(o, ch, optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -244,6 +322,8 @@ daemon_stop(void *arg)
 
 	/* Producers first, then the readers are answered, then unmount. */
 	listener_remove_all();
+	forward_remove_all();
+	upstream_remove_all();
 	session_close_all("shutdown");
 	mount_stop(d->mount);
 	d->mount = NULL;
@@ -288,13 +368,83 @@ daemon_listen(struct daemon *d, struct options *o)
 	char err[512];
 	int  i;
 
-	if (o->nlisten == 0)
+	/* A node that dials heads listens only when told to. */
+	if (o->nlisten == 0 && o->nconnect == 0)
 		o->listen[o->nlisten++] = DEFAULT_LISTEN;
 	for (i = 0; i < o->nlisten; i++) {
 		if (listener_add(d->loop, d->sshd, o->listen[i], NULL, NULL,
 		        err, sizeof err) != 0)
 			die("--listen %s: %s", o->listen[i], err);
 	}
+}
+
+static void
+daemon_connect(struct daemon *d, struct options *o)
+{
+	struct upstream_opts uo;
+	char                 err[512];
+	int                  i;
+
+	if (o->nconnect > 0 && o->identity == NULL)
+		die("--connect needs --identity KEY");
+	for (i = 0; i < o->nconnect; i++) {
+		memset(&uo, 0, sizeof uo);
+		uo.uri = o->connect[i];
+		uo.identity = o->identity;
+		uo.cert = o->cert;
+		uo.hostkey = o->hostkey;
+		uo.user = o->user;
+		if (upstream_add(d->loop, &uo, NULL, err, sizeof err) != 0)
+			die("--connect %s: %s", o->connect[i], err);
+	}
+}
+
+static const char *
+forward_flag(enum forward_kind kind)
+{
+	static const char *flags[] = {
+	    [FORWARD_LOCAL] = "--forward",
+	    [FORWARD_REMOTE] = "--remote-forward",
+	    [FORWARD_SOCKS] = "--socks",
+	};
+
+	return flags[kind];
+}
+
+static void
+daemon_forward(
+    struct daemon *d, enum forward_kind kind, const char *spec, int n)
+{
+	static const char *prefix[] = {
+	    [FORWARD_LOCAL] = "local",
+	    [FORWARD_REMOTE] = "remote",
+	    [FORWARD_SOCKS] = "socks",
+	};
+	struct forward *f;
+	char            listen[300], target[300], name[32], err[512];
+
+	snprintf(name, sizeof name, "%s%d", prefix[kind], n);
+	if (forward_parse_spec(kind, spec, listen, sizeof listen, target,
+	        sizeof target, err, sizeof err) != 0 ||
+	    forward_new(d->loop, name, kind, &f, err, sizeof err) != 0)
+		die("%s %s: %s", forward_flag(kind), spec, err);
+	if (forward_set(f, "listen", listen, err, sizeof err) != 0 ||
+	    (kind != FORWARD_SOCKS &&
+	        forward_set(f, "target", target, err, sizeof err) != 0) ||
+	    forward_up(f, err, sizeof err) != 0)
+		die("%s %s: %s", forward_flag(kind), spec, err);
+}
+
+static void
+daemon_forwards(struct daemon *d, struct options *o)
+{
+	int count[3] = {0, 0, 0}, i;
+
+	if (o->nforwards > 0 && o->nconnect == 0)
+		die("forwards need a head: add --connect URI");
+	for (i = 0; i < o->nforwards; i++)
+		daemon_forward(d, o->forwards[i].kind, o->forwards[i].spec,
+		    count[o->forwards[i].kind]++);
 }
 
 static void
@@ -316,6 +466,8 @@ main(int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	memset(&d, 0, sizeof d);
 	log_init("alknetd");
+	if (sodium_init() < 0)
+		die("cannot initialise libsodium");
 	options_parse(&o, argc, argv);
 	state_prepare(&o);
 	raise_fd_limit();
@@ -327,6 +479,8 @@ main(int argc, char **argv)
 	        d.loop, o.host_key, o.authkeys, &d.sshd, err, sizeof err) != 0)
 		die("%s", err);
 	daemon_listen(&d, &o);
+	daemon_connect(&d, &o);
+	daemon_forwards(&d, &o);
 
 	node_name(&o, name, sizeof name);
 	node_init(d.loop, sshd_host_fingerprint(d.sshd), name,

@@ -626,6 +626,9 @@ class Harness:
                 d.proc.wait()
                 problems.append("alknetd ignored SIGTERM")
             d.stopped_by_teardown = True
+        # Shown by pytest only when the test failed.
+        print(f"--- {d.log_path} (exit status {d.proc.returncode})")
+        print(d.log())
         report = SANITIZER_REPORT.search(d.log())
         if report:
             problems.append(f"sanitizer report in {d.log_path}:\n"

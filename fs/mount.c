@@ -7,7 +7,9 @@
  * read and one poll handle.  Blocked reads are answered from the event
  * bus's ready callback, interrupted ones from an idle handle, so nothing
  * is sent to the kernel from inside another request's handler but that
- * request's own reply.
+ * request's own reply.  A write to a writable value file sets it to all
+ * that was written on the handle; mkdir and rmdir make and remove the
+ * objects of forwards/.
  */
 #define FUSE_USE_VERSION 35
 
@@ -47,7 +49,11 @@ struct mount_handle {
 	enum ns_kind            kind;
 	char                   *data; /* snapshot or answer */
 	size_t                  len;
-	uint64_t                base; /* offset after last write */
+	uint64_t                base;     /* offset after last write */
+	int                     readable; /* opened for reading */
+	struct ns_attr          attr;     /* as it was at open */
+	char                   *wbuf;     /* a value written so far */
+	size_t                  wlen;
 	struct ns_dirent       *ents;
 	size_t                  nents;
 	struct events_sub      *sub;
@@ -90,6 +96,7 @@ mount_handle_free(struct mount_handle *h)
 	LIST_REMOVE(h, entry);
 	h->m->nhandles--;
 	free(h->data);
+	free(h->wbuf);
 	free(h->ents);
 	free(h);
 }
@@ -119,24 +126,45 @@ mount_init(void *arg, struct fuse_conn_info *conn)
 }
 
 static void
+mount_reply_entry(fuse_req_t req, const struct ns_attr *a)
+{
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof e);
+	e.ino = a->ino;
+	e.generation = 1;
+	mount_stat(a, &e.attr);
+	e.attr_timeout = 0;
+	e.entry_timeout = a->fixed ? MOUNT_FIXED_TIMEOUT : 0;
+	fuse_reply_entry(req, &e);
+}
+
+static void
 mount_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct mount           *m = fuse_req_userdata(req);
-	struct fuse_entry_param e;
-	struct ns_attr          a;
-	int                     rc;
+	struct mount  *m = fuse_req_userdata(req);
+	struct ns_attr a;
+	int            rc;
 
 	if ((rc = ns_lookup(m->ns, parent, name, &a)) != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	memset(&e, 0, sizeof e);
-	e.ino = a.ino;
-	e.generation = 1;
-	mount_stat(&a, &e.attr);
-	e.attr_timeout = 0;
-	e.entry_timeout = a.fixed ? MOUNT_FIXED_TIMEOUT : 0;
-	fuse_reply_entry(req, &e);
+	mount_reply_entry(req, &a);
+}
+
+/* An open handle on ino; fstat does not say which one. */
+static struct mount_handle *
+mount_find_open(struct mount *m, fuse_ino_t ino)
+{
+	struct mount_handle *h;
+
+	LIST_FOREACH(h, &m->handles, entry)
+	{
+		if (h->ino == ino)
+			return h;
+	}
+	return NULL;
 }
 
 static void
@@ -148,30 +176,61 @@ mount_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct stat          st;
 	int                  rc;
 
-	if ((rc = ns_getattr(m->ns, ino, &a)) != 0) {
+	/* A file stays open when its object goes, like an unlinked file:
+	 * the answer of the "remove" written to it is still to be read. */
+	rc = ns_getattr(m->ns, ino, &a);
+	if (rc == -ENOENT && h == NULL)
+		h = mount_find_open(m, ino);
+	if (rc == -ENOENT && h != NULL)
+		a = h->attr;
+	else if (rc != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
 
 	/* fstat on an open value file sees its own snapshot's size. */
-	if (h != NULL && h->kind == NS_VALUE)
+	if (h != NULL && h->kind == NS_VALUE && h->readable)
 		a.size = h->len;
 	mount_stat(&a, &st);
+	if (rc != 0)
+		st.st_nlink = 0;
 	fuse_reply_attr(req, &st, 0);
+}
+
+/* Whether a truncation to size may pass as a no-op. */
+static int
+mount_truncate_ok(struct mount *m, fuse_ino_t ino, off_t size)
+{
+	struct ns_attr a;
+	int            rc;
+
+	if ((rc = ns_getattr(m->ns, ino, &a)) != 0)
+		return rc;
+	if (a.kind != NS_CTL && !a.writable)
+		return -EACCES;
+	return size == 0 ? 0 : -EINVAL;
 }
 
 static void
 mount_set_attr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
     struct fuse_file_info *fi)
 {
-	const int ignored = FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
+	struct mount *m = fuse_req_userdata(req);
+	const int     ignored = FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
 	    FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
 	    FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
+	int rc;
 
-	/* Truncation and times are accepted and ignored, so that a shell's
-	 * "echo cmd > ctl" and touch work; owners and modes are fixed. */
+	/* Truncation to 0 of a file that takes writes and times are
+	 * accepted and ignored, so that a shell's "echo cmd > ctl" and
+	 * touch work; owners and modes are fixed. */
 	if (to_set & ~ignored) {
 		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if ((to_set & FUSE_SET_ATTR_SIZE) &&
+	    (rc = mount_truncate_ok(m, ino, attr->st_size)) != 0) {
+		fuse_reply_err(req, -rc);
 		return;
 	}
 	mount_getattr(req, ino, fi);
@@ -205,6 +264,8 @@ mount_fill_handle(struct mount *m, struct mount_handle *h, uid_t uid)
 
 	switch (h->kind) {
 	case NS_VALUE:
+		if (!h->readable)
+			return 0;
 		return ns_read(m->ns, h->ino, uid, &h->data, &h->len);
 	case NS_STREAM:
 		h->sub = events_subscribe(mount_ready, h);
@@ -223,18 +284,21 @@ mount_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct mount        *m = fuse_req_userdata(req);
 	struct mount_handle *h;
 	struct ns_attr       a;
-	int                  rc;
+	int                  rc, acc = fi->flags & O_ACCMODE;
 
 	if ((rc = ns_getattr(m->ns, ino, &a)) != 0)
 		goto fail;
 
-	/* Root passes the mode bits; only control files take writes. */
+	/* Root passes the mode bits; only control files and writable
+	 * value files take writes. */
 	rc = -EACCES;
-	if (a.kind != NS_CTL && (fi->flags & O_ACCMODE) != O_RDONLY)
+	if (a.kind != NS_CTL && !a.writable && acc != O_RDONLY)
 		goto fail;
 	rc = a.kind == NS_DIR ? -EISDIR : -ENFILE;
 	if (a.kind == NS_DIR || (h = mount_handle_new(m, ino, a.kind)) == NULL)
 		goto fail;
+	h->readable = acc != O_WRONLY;
+	h->attr = a;
 	if ((rc = mount_fill_handle(m, h, fuse_req_ctx(req)->uid)) != 0) {
 		mount_handle_free(h);
 		goto fail;
@@ -335,11 +399,10 @@ mount_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	switch (h->kind) {
 	case NS_VALUE:
-		mount_reply_slice(req, h->data, h->len, pos, size);
-		break;
 	case NS_CTL:
-		/* The answer starts where the command ended, so that a read
-		 * after a write on the same descriptor sees it. */
+		/* The answer or new snapshot starts where the last write
+		 * ended, so that a read after a write on the same
+		 * descriptor sees it. */
 		pos = pos >= h->base ? pos - h->base : pos;
 		mount_reply_slice(req, h->data, h->len, pos, size);
 		break;
@@ -357,29 +420,76 @@ mount_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 }
 
+/* A command: its answer replaces the handle's data. */
+static int
+mount_write_ctl(
+    struct mount *m, struct mount_handle *h, const char *buf, size_t size)
+{
+	char answer[MOUNT_REPLY_MAX], *copy;
+	int  rc;
+
+	rc = ns_ctl(m->ns, h->ino, buf, size, answer, sizeof answer);
+	if ((copy = strdup(answer)) != NULL) {
+		free(h->data);
+		h->data = copy;
+		h->len = strlen(copy);
+	}
+	return rc;
+}
+
+/*
+ * The value is all that was written on the handle, set again after each
+ * write: a shell's builtins write a value of several lines a line at a
+ * time.  A reader on the same handle then sees the new value.
+ */
+static int
+mount_write_value(struct mount *m, struct mount_handle *h, const char *buf,
+    size_t size, uid_t uid)
+{
+	char  *data = NULL, *w;
+	size_t len = 0;
+	int    rc;
+
+	/* Room for the longest value and its newline. */
+	if (size > NS_WRITE_MAX + 1 - h->wlen)
+		return -EFBIG;
+	if ((w = realloc(h->wbuf, h->wlen + size)) == NULL)
+		return -ENOMEM;
+	memcpy(w + h->wlen, buf, size);
+	h->wbuf = w;
+	h->wlen += size;
+
+	if ((rc = ns_write(m->ns, h->ino, h->wbuf, h->wlen)) != 0)
+		return rc;
+	if (h->readable && ns_read(m->ns, h->ino, uid, &data, &len) == 0) {
+		free(h->data);
+		h->data = data;
+		h->len = len;
+	}
+	return 0;
+}
+
 static void
 mount_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
     off_t off, struct fuse_file_info *fi)
 {
 	struct mount        *m = fuse_req_userdata(req);
 	struct mount_handle *h = mount_handle(fi);
-	char                 answer[MOUNT_REPLY_MAX], *copy;
 	int                  rc;
 
-	if (h->kind != NS_CTL) {
-		fuse_reply_err(req, EBADF);
-		return;
-	}
+	/* Offsets, O_APPEND and O_TRUNC mean nothing here: a write is one
+	 * command, or more of a value. */
+	if (h->kind == NS_CTL)
+		rc = mount_write_ctl(m, h, buf, size);
+	else if (h->kind == NS_VALUE)
+		rc = mount_write_value(m, h, buf, size, fuse_req_ctx(req)->uid);
+	else
+		rc = -EBADF;
 
-	rc = ns_ctl(m->ns, ino, buf, size, answer, sizeof answer);
-	if ((copy = strdup(answer)) != NULL) {
-		free(h->data);
-		h->data = copy;
-		h->len = strlen(copy);
-	}
-	/* A write that failed does not move the file position. */
-	h->base = (uint64_t)off + (rc == 0 ? size : 0);
-
+	/* A command that failed does not move the file position, so its
+	 * answer is read where the command was written. */
+	if (h->kind == NS_CTL || rc == 0)
+		h->base = (uint64_t)off + (rc == 0 ? size : 0);
 	if (rc == 0)
 		fuse_reply_write(req, size);
 	else
@@ -487,7 +597,24 @@ mount_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void
 mount_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	fuse_reply_err(req, EPERM);
+	struct mount  *m = fuse_req_userdata(req);
+	struct ns_attr a;
+	int            rc;
+
+	/* The mode asked for is ignored: the tree's modes are fixed. */
+	if ((rc = ns_mkdir(m->ns, parent, name, &a)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	mount_reply_entry(req, &a);
+}
+
+static void
+mount_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct mount *m = fuse_req_userdata(req);
+
+	fuse_reply_err(req, -ns_rmdir(m->ns, parent, name));
 }
 
 static void
@@ -518,7 +645,7 @@ static const struct fuse_lowlevel_ops mount_ops = {
     .readdir = mount_readdir,
     .releasedir = mount_releasedir,
     .mkdir = mount_mkdir,
-    .rmdir = mount_unlink,
+    .rmdir = mount_rmdir,
     .unlink = mount_unlink,
     .create = mount_create,
 };

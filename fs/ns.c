@@ -1,9 +1,11 @@
 /*
  * The namespace tree.  Every file is an entry of a table: the top level
  * has one, and each class of object (listener, session, channel,
- * identity) has one for the files of its directory.  A class fills a
- * record of key/value pairs for one object; value files render a field
- * of it, or all of it as "key value" lines or as JSON.
+ * identity, upstream, forward) has one for the files of its directory.
+ * A class fills a record of key/value pairs for one object; value files
+ * render a field of it, or all of it as "key value" lines or as JSON.
+ * Files whose content is not a record (the rules of acl/) have their own
+ * generator, and writable value files a setter.
  */
 #include <sys/stat.h>
 
@@ -18,13 +20,16 @@
 #include "authkeys.h"
 #include "channel.h"
 #include "events.h"
+#include "forward.h"
 #include "listener.h"
 #include "node.h"
 #include "ns.h"
 #include "ns_ctl.h"
+#include "policy.h"
 #include "session.h"
 #include "sshd.h"
 #include "stats.h"
+#include "upstream.h"
 
 #define NS_NAMES_MAX  65536 /* names one class may use in a run */
 #define NS_DIR_MAX    65536 /* entries one directory lists */
@@ -43,6 +48,9 @@ struct ns {
 	struct sshd    *sshd;
 	struct ns_names listeners;
 	struct ns_names identities;
+	struct ns_names upstreams;
+	struct ns_names forwards;
+	char            listen_error[NS_MSG_MAX]; /* acl/listen.error */
 };
 
 enum ns_fmt {
@@ -64,7 +72,12 @@ struct ns_rec {
 	char   text[NS_REC_TEXT];
 };
 
+struct ns_entry;
+
 typedef int (*ns_fill_fn)(struct ns *, uint64_t, struct ns_rec *);
+typedef int (*ns_gen_fn)(struct ns *, uint64_t, char **, size_t *);
+typedef int (*ns_set_fn)(
+    struct ns *, uint64_t, const struct ns_entry *, const char *);
 
 struct ns_entry {
 	const char  *name;
@@ -72,6 +85,8 @@ struct ns_entry {
 	mode_t       perm;
 	enum ns_fmt  fmt;
 	ns_fill_fn   fill;  /* top-level value files */
+	ns_gen_fn    gen;   /* content that is not a record */
+	ns_set_fn    set;   /* writable value files */
 	unsigned     child; /* top-level directories: their class */
 	int          root_only;
 };
@@ -91,6 +106,9 @@ struct ns_classdef {
 	int (*list)(struct ns *, struct ns_dirlist *);
 	void *(*object)(struct ns *, uint64_t);
 	enum ns_ctl_target target;
+	int (*make)(struct ns *, const char *);   /* mkdir in top */
+	int (*unmake)(struct ns *, const char *); /* rmdir in top */
+	int single; /* one object, 1, whose files are top's entries */
 };
 
 enum {
@@ -107,6 +125,9 @@ enum {
 	NS_T_SESSIONS,
 	NS_T_CHANNELS,
 	NS_T_IDENTITIES,
+	NS_T_UPSTREAMS,
+	NS_T_FORWARDS,
+	NS_T_ACL,
 	NS_NTOP
 };
 
@@ -154,6 +175,13 @@ ns_names_number(struct ns_names *names, const char *name)
 	return ++names->n;
 }
 
+/* The number of an existing object's name, or -ENOENT when full. */
+static int
+ns_names_obj(struct ns_names *names, const char *name, uint64_t *obj)
+{
+	return (*obj = ns_names_number(names, name)) != 0 ? 0 : -ENOENT;
+}
+
 static const char *
 ns_names_get(const struct ns_names *names, uint64_t number)
 {
@@ -192,6 +220,8 @@ ns_free(struct ns *ns)
 		return;
 	ns_names_free(&ns->listeners);
 	ns_names_free(&ns->identities);
+	ns_names_free(&ns->upstreams);
+	ns_names_free(&ns->forwards);
 	free(ns);
 }
 
@@ -231,6 +261,12 @@ static void
 ns_rec_u64(struct ns_rec *r, const char *key, uint64_t value)
 {
 	ns_rec_add(r, key, 1, "%llu", (unsigned long long)value);
+}
+
+static void
+ns_rec_int(struct ns_rec *r, const char *key, int64_t value)
+{
+	ns_rec_add(r, key, 1, "%lld", (long long)value);
 }
 
 static void
@@ -399,6 +435,179 @@ ns_fill_identity(struct ns *ns, uint64_t obj, struct ns_rec *r)
 	return 0;
 }
 
+static void *
+ns_upstream(struct ns *ns, uint64_t obj)
+{
+	const char *name = ns_names_get(&ns->upstreams, obj);
+
+	return name != NULL ? upstream_find(name) : NULL;
+}
+
+static int
+ns_fill_upstream(struct ns *ns, uint64_t obj, struct ns_rec *r)
+{
+	struct upstream     *u;
+	struct upstream_info ui;
+
+	if ((u = ns_upstream(ns, obj)) == NULL)
+		return -ENOENT;
+	upstream_info(u, &ui);
+	ns_rec_str(r, "uri", ui.uri);
+	ns_rec_str(r, "identity", ui.identity);
+	ns_rec_str(r, "hostkey", ui.hostkey);
+	ns_rec_str(r, "state", ui.state);
+	ns_rec_time(r, "since", ui.since);
+	ns_rec_u64(r, "reconnects", ui.reconnects);
+	ns_rec_int(r, "rtt_ms", ui.rtt_ms);
+	ns_rec_u64(r, "session", ui.session);
+	return 0;
+}
+
+static void *
+ns_forward(struct ns *ns, uint64_t obj)
+{
+	const char *name = ns_names_get(&ns->forwards, obj);
+
+	return name != NULL ? forward_find(name) : NULL;
+}
+
+static int
+ns_fill_forward(struct ns *ns, uint64_t obj, struct ns_rec *r)
+{
+	struct forward     *f;
+	struct forward_info fi;
+
+	if ((f = ns_forward(ns, obj)) == NULL)
+		return -ENOENT;
+	forward_info(f, &fi);
+	ns_rec_str(r, "kind", fi.kind);
+	ns_rec_str(r, "listen", fi.listen);
+	ns_rec_str(r, "target", fi.target);
+	ns_rec_str(r, "via", fi.via);
+	ns_rec_str(r, "state", fi.state);
+	ns_rec_u64(r, "connections", fi.connections);
+	ns_rec_u64(r, "connections_total", fi.connections_total);
+	ns_rec_str(r, "error", fi.error);
+	return 0;
+}
+
+static int
+ns_set_forward(
+    struct ns *ns, uint64_t obj, const struct ns_entry *e, const char *value)
+{
+	struct forward *f;
+	char            err[NS_MSG_MAX];
+
+	if ((f = ns_forward(ns, obj)) == NULL)
+		return -ENOENT;
+
+	/* A value file has no answer to read: the errno is all that
+	 * the writer learns. */
+	return forward_set(f, e->name, value, err, sizeof err);
+}
+
+static int
+ns_make_forward(struct ns *ns, const char *name)
+{
+	struct forward *f = NULL;
+	char            err[NS_MSG_MAX];
+
+	if (!ns_ctl_name_ok(name))
+		return -EINVAL;
+	if (forward_find(name) != NULL)
+		return -EEXIST;
+
+	/* The name gets its number first, so that what is made can
+	 * always be looked up. */
+	if (ns_names_number(&ns->forwards, name) == 0)
+		return -ENOSPC;
+	return forward_new(ns->loop, name, FORWARD_LOCAL, &f, err, sizeof err);
+}
+
+static int
+ns_unmake_forward(struct ns *ns, const char *name)
+{
+	struct forward *f;
+
+	if ((f = forward_find(name)) == NULL)
+		return -ENOENT;
+	forward_remove(f);
+	return 0;
+}
+
+/* The files of acl/ exist where there is an SSH server to hold rules. */
+static int
+ns_fill_acl(struct ns *ns, uint64_t obj, struct ns_rec *r)
+{
+	return ns->sshd != NULL ? 0 : -ENOENT;
+}
+
+/* text as a file's content: as it is, with a newline added if missing. */
+static int
+ns_gen_text(const char *text, char **buf, size_t *len)
+{
+	size_t n = strlen(text);
+	int    nl = n > 0 && text[n - 1] != '\n';
+
+	if ((*buf = malloc(n + (size_t)nl + 1)) == NULL)
+		return -ENOMEM;
+	memcpy(*buf, text, n);
+	if (nl)
+		(*buf)[n++] = '\n';
+	(*buf)[n] = '\0';
+	*len = n;
+	return 0;
+}
+
+static int
+ns_gen_listen(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+{
+	const struct policy *p;
+	char                *text;
+	int                  rc;
+
+	if (ns->sshd == NULL)
+		return -ENOENT;
+
+	/* A server that was never given rules allows nothing. */
+	if ((p = sshd_listen_policy(ns->sshd)) == NULL)
+		return ns_gen_text("default deny", buf, len);
+	if ((text = policy_format(p)) == NULL)
+		return -ENOMEM;
+	rc = ns_gen_text(text, buf, len);
+	free(text);
+	return rc;
+}
+
+static int
+ns_gen_listen_error(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+{
+	if (ns->sshd == NULL)
+		return -ENOENT;
+	return ns_gen_text(ns->listen_error, buf, len);
+}
+
+/* A new rule set replaces the old one whole, or nothing changes. */
+static int
+ns_set_listen(
+    struct ns *ns, uint64_t obj, const struct ns_entry *e, const char *text)
+{
+	struct policy *p = NULL;
+	char           err[NS_MSG_MAX] = "";
+	int            rc;
+
+	if (ns->sshd == NULL)
+		return -ENOENT;
+	if ((rc = policy_parse(text, 0, &p, err, sizeof err)) != 0) {
+		snprintf(ns->listen_error, sizeof ns->listen_error, "%s",
+		    err[0] != '\0' ? err : strerror(-rc));
+		return rc;
+	}
+	sshd_set_listen_policy(ns->sshd, p);
+	ns->listen_error[0] = '\0';
+	return 0;
+}
+
 /* A directory name as a session or channel id: plain decimal. */
 static int
 ns_parse_id(const char *s, uint64_t *id)
@@ -422,8 +631,7 @@ ns_resolve_listener(struct ns *ns, const char *name, uint64_t *obj)
 {
 	if (listener_find(name) == NULL)
 		return -ENOENT;
-	return (*obj = ns_names_number(&ns->listeners, name)) != 0 ? 0
-	                                                           : -ENOENT;
+	return ns_names_obj(&ns->listeners, name, obj);
 }
 
 static int
@@ -449,8 +657,23 @@ ns_resolve_identity(struct ns *ns, const char *name, uint64_t *obj)
 
 	if (ak == NULL || authkeys_find_name(ak, name) < 0)
 		return -ENOENT;
-	return (*obj = ns_names_number(&ns->identities, name)) != 0 ? 0
-	                                                            : -ENOENT;
+	return ns_names_obj(&ns->identities, name, obj);
+}
+
+static int
+ns_resolve_upstream(struct ns *ns, const char *name, uint64_t *obj)
+{
+	if (upstream_find(name) == NULL)
+		return -ENOENT;
+	return ns_names_obj(&ns->upstreams, name, obj);
+}
+
+static int
+ns_resolve_forward(struct ns *ns, const char *name, uint64_t *obj)
+{
+	if (forward_find(name) == NULL)
+		return -ENOENT;
+	return ns_names_obj(&ns->forwards, name, obj);
 }
 
 static int
@@ -478,21 +701,29 @@ ns_dirlist_add(
 	return 0;
 }
 
+/* Adds the directory of a named object of class cls. */
+static int
+ns_dirlist_named(struct ns_dirlist *dl, struct ns_names *names, unsigned cls,
+    const char *name)
+{
+	uint64_t obj;
+
+	/* XXX: names past NS_NAMES_MAX in one run are not listed. */
+	if ((obj = ns_names_number(names, name)) == 0)
+		return 0;
+	return ns_dirlist_add(dl, name, ns_ino(cls, obj, 0), S_IFDIR);
+}
+
 static int
 ns_list_listeners(struct ns *ns, struct ns_dirlist *dl)
 {
 	struct listener     *l = NULL;
 	struct listener_info li;
-	uint64_t             obj;
 	int                  rc;
 
 	while ((l = listener_next(l)) != NULL) {
 		listener_info(l, &li);
-		/* XXX: names past NS_NAMES_MAX in one run are not listed. */
-		if ((obj = ns_names_number(&ns->listeners, li.name)) == 0)
-			break;
-		rc = ns_dirlist_add(
-		    dl, li.name, ns_ino(NS_LISTENER, obj, 0), S_IFDIR);
+		rc = ns_dirlist_named(dl, &ns->listeners, NS_LISTENER, li.name);
 		if (rc != 0)
 			return rc;
 	}
@@ -542,16 +773,45 @@ ns_list_identities(struct ns *ns, struct ns_dirlist *dl)
 {
 	const struct authkeys *ak = ns_authkeys(ns);
 	struct authkey_info    ai;
-	uint64_t               obj;
 	size_t                 i;
 	int                    rc;
 
 	for (i = 0; ak != NULL && i < authkeys_count(ak); i++) {
 		authkeys_get(ak, i, &ai);
-		if ((obj = ns_names_number(&ns->identities, ai.name)) == 0)
-			break;
-		rc = ns_dirlist_add(
-		    dl, ai.name, ns_ino(NS_IDENTITY, obj, 0), S_IFDIR);
+		rc =
+		    ns_dirlist_named(dl, &ns->identities, NS_IDENTITY, ai.name);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+ns_list_upstreams(struct ns *ns, struct ns_dirlist *dl)
+{
+	struct upstream     *u = NULL;
+	struct upstream_info ui;
+	int                  rc;
+
+	while ((u = upstream_next(u)) != NULL) {
+		upstream_info(u, &ui);
+		rc = ns_dirlist_named(dl, &ns->upstreams, NS_UPSTREAM, ui.name);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+ns_list_forwards(struct ns *ns, struct ns_dirlist *dl)
+{
+	struct forward     *f = NULL;
+	struct forward_info fi;
+	int                 rc;
+
+	while ((f = forward_next(f)) != NULL) {
+		forward_info(f, &fi);
+		rc = ns_dirlist_named(dl, &ns->forwards, NS_FORWARD, fi.name);
 		if (rc != 0)
 			return rc;
 	}
@@ -585,6 +845,13 @@ static const struct ns_entry ns_top[NS_NTOP] = {
     [NS_T_SESSIONS] = NS_TOPDIR("sessions", NS_SESSION),
     [NS_T_CHANNELS] = NS_TOPDIR("channels", NS_CHANNEL),
     [NS_T_IDENTITIES] = NS_TOPDIR("identities", NS_IDENTITY),
+    [NS_T_UPSTREAMS] = NS_TOPDIR("upstreams", NS_UPSTREAM),
+    /* mkdir and rmdir make and remove forwards. */
+    [NS_T_FORWARDS] = {.name = "forwards",
+        .kind = NS_DIR,
+        .perm = 0755,
+        .child = NS_FORWARD},
+    [NS_T_ACL] = NS_TOPDIR("acl", NS_ACL),
 };
 
 #define NS_FIELD(n)                                                            \
@@ -652,6 +919,55 @@ static const struct ns_entry ns_identity_files[] = {
     NS_FIELD("source"),
 };
 
+static const struct ns_entry ns_upstream_files[] = {
+    NS_OBJDIR,
+    NS_FIELD("uri"),
+    NS_FIELD("identity"),
+    NS_FIELD("hostkey"),
+    NS_FIELD("state"),
+    NS_FIELD("since"),
+    NS_FIELD("reconnects"),
+    NS_FIELD("rtt_ms"),
+    NS_FIELD("session"),
+    NS_OBJCTL,
+};
+
+#define NS_SETTABLE(n, p)                                                      \
+	{                                                                      \
+		.name = n, .kind = NS_VALUE, .perm = p, .fmt = NS_FMT_VALUE,   \
+		.set = ns_set_forward, .root_only = (p) == 0600                \
+	}
+
+static const struct ns_entry ns_forward_files[] = {
+    NS_OBJDIR,
+    NS_SETTABLE("kind", 0644),
+    NS_SETTABLE("listen", 0644),
+    /* Destinations are for local:root only. */
+    NS_SETTABLE("target", 0600),
+    NS_SETTABLE("via", 0644),
+    NS_FIELD("state"),
+    NS_FIELD("connections"),
+    NS_FIELD("connections_total"),
+    NS_FIELD("error"),
+    NS_OBJCTL,
+};
+
+/* Rules are root's to read and to change. */
+static const struct ns_entry ns_acl_files[] = {
+    NS_OBJDIR,
+    {.name = "listen",
+        .kind = NS_VALUE,
+        .perm = 0600,
+        .gen = ns_gen_listen,
+        .set = ns_set_listen,
+        .root_only = 1},
+    {.name = "listen.error",
+        .kind = NS_VALUE,
+        .perm = 0400,
+        .gen = ns_gen_listen_error,
+        .root_only = 1},
+};
+
 #define NS_FILES(t) t, sizeof t / sizeof t[0]
 
 static const struct ns_classdef ns_classes[NS_NCLASSES] = {
@@ -665,6 +981,14 @@ static const struct ns_classdef ns_classes[NS_NCLASSES] = {
     [NS_IDENTITY] = {NS_T_IDENTITIES, NS_FILES(ns_identity_files),
         ns_fill_identity, ns_resolve_identity, ns_list_identities, NULL,
         NS_CTL_NODE},
+    [NS_UPSTREAM] = {NS_T_UPSTREAMS, NS_FILES(ns_upstream_files),
+        ns_fill_upstream, ns_resolve_upstream, ns_list_upstreams, ns_upstream,
+        NS_CTL_UPSTREAM},
+    [NS_FORWARD] = {NS_T_FORWARDS, NS_FILES(ns_forward_files), ns_fill_forward,
+        ns_resolve_forward, ns_list_forwards, ns_forward, NS_CTL_FORWARD,
+        ns_make_forward, ns_unmake_forward},
+    [NS_ACL] = {NS_T_ACL, NS_FILES(ns_acl_files), ns_fill_acl, NULL, NULL, NULL,
+        NS_CTL_NODE, NULL, NULL, 1},
 };
 
 static const struct ns_entry *
@@ -677,23 +1001,28 @@ ns_entry(unsigned cls, uint64_t obj, unsigned field)
 	}
 	if (cls >= NS_NCLASSES || field >= ns_classes[cls].nfiles)
 		return NULL;
+	if (ns_classes[cls].single && (obj != 1 || field == 0))
+		return NULL;
 	return &ns_classes[cls].files[field];
 }
 
 static int
 ns_render_json(const struct ns_rec *r, FILE *f)
 {
-	json_t *o, *v;
-	char   *text;
-	size_t  i;
+	json_t     *o, *v;
+	const char *t;
+	char       *text;
+	size_t      i;
 
 	if ((o = json_object()) == NULL)
 		return -ENOMEM;
 	for (i = 0; i < r->n; i++) {
-		if (r->f[i].num)
-			v = json_integer((json_int_t)strtoull(
-			    r->text + r->f[i].off, NULL, 10));
-		else if ((v = json_string(r->text + r->f[i].off)) == NULL)
+		t = r->text + r->f[i].off;
+		if (r->f[i].num && t[0] == '-')
+			v = json_integer((json_int_t)strtoll(t, NULL, 10));
+		else if (r->f[i].num)
+			v = json_integer((json_int_t)strtoull(t, NULL, 10));
+		else if ((v = json_string(t)) == NULL)
 			v = json_null();
 		json_object_set_new(o, r->f[i].key, v);
 	}
@@ -754,6 +1083,8 @@ ns_generate(struct ns *ns, unsigned cls, uint64_t obj, const struct ns_entry *e,
 	ns_fill_fn     fill;
 	int            rc;
 
+	if (e->kind == NS_VALUE && e->gen != NULL)
+		return e->gen(ns, obj, buf, len);
 	fill = cls == NS_TOP ? e->fill : ns_classes[cls].fill;
 	if (e->kind != NS_VALUE || fill == NULL)
 		return -EINVAL;
@@ -811,6 +1142,7 @@ ns_getattr(struct ns *ns, uint64_t ino, struct ns_attr *attr)
 	attr->kind = e->kind;
 	attr->mode = (e->kind == NS_DIR ? S_IFDIR : S_IFREG) | e->perm;
 	attr->fixed = cls == NS_TOP;
+	attr->writable = e->set != NULL;
 	return 0;
 }
 
@@ -857,6 +1189,8 @@ ns_lookup(
 
 	if (cls == NS_TOP && obj == NS_T_ROOT)
 		return ns_lookup_top(ns, name, attr);
+	if (cls == NS_TOP && ns_classes[e->child].single)
+		return ns_lookup_file(ns, e->child, 1, name, attr);
 	if (cls == NS_TOP) {
 		rc = ns_classes[e->child].resolve(ns, name, &child);
 		if (rc != 0)
@@ -889,8 +1223,14 @@ ns_list(struct ns *ns, unsigned cls, uint64_t obj, const struct ns_entry *e,
 			    ns_top[i].kind == NS_DIR ? S_IFDIR : S_IFREG);
 		return rc;
 	}
-	if (cls == NS_TOP)
+	if (cls == NS_TOP && !ns_classes[e->child].single)
 		return ns_classes[e->child].list(ns, dl);
+	if (cls == NS_TOP) {
+		cls = e->child;
+		obj = 1;
+		if (ns_exists(ns, cls, obj) != 0)
+			return 0;
+	}
 
 	c = &ns_classes[cls];
 	for (i = 1; i < c->nfiles && rc == 0; i++)
@@ -993,4 +1333,79 @@ ns_ctl(struct ns *ns, uint64_t ino, const char *data, size_t len, char *reply,
 		snprintf(reply, replylen, "error: %s\n",
 		    msg[0] != '\0' ? msg : strerror(-rc));
 	return rc;
+}
+
+int
+ns_write(struct ns *ns, uint64_t ino, const char *data, size_t len)
+{
+	const struct ns_entry *e;
+	unsigned               cls, field;
+	uint64_t               obj;
+	char                  *value;
+	int                    rc;
+
+	ns_ino_split(ino, &cls, &obj, &field);
+	if ((e = ns_entry(cls, obj, field)) == NULL)
+		return -ENOENT;
+	if (e->set == NULL)
+		return -EACCES;
+	if (len > 0 && data[len - 1] == '\n')
+		len--;
+	if (len > NS_WRITE_MAX)
+		return -EFBIG;
+	if (memchr(data, '\0', len) != NULL)
+		return -EINVAL;
+
+	if ((value = strndup(data, len)) == NULL)
+		return -ENOMEM;
+	rc = e->set(ns, obj, e, value);
+	free(value);
+	return rc;
+}
+
+/* The class whose objects are the entries of top-level directory ino. */
+static int
+ns_top_class(uint64_t ino, const struct ns_classdef **c)
+{
+	const struct ns_entry *e;
+	unsigned               cls, field;
+	uint64_t               obj;
+
+	ns_ino_split(ino, &cls, &obj, &field);
+	if ((e = ns_entry(cls, obj, field)) == NULL)
+		return -ENOENT;
+	if (e->kind != NS_DIR)
+		return -ENOTDIR;
+	if (cls != NS_TOP || obj == NS_T_ROOT)
+		return -EPERM;
+	*c = &ns_classes[e->child];
+	return 0;
+}
+
+int
+ns_mkdir(struct ns *ns, uint64_t parent, const char *name, struct ns_attr *attr)
+{
+	const struct ns_classdef *c;
+	int                       rc;
+
+	if ((rc = ns_top_class(parent, &c)) != 0)
+		return rc;
+	if (c->make == NULL)
+		return -EPERM;
+	if ((rc = c->make(ns, name)) != 0)
+		return rc;
+	return ns_lookup(ns, parent, name, attr);
+}
+
+int
+ns_rmdir(struct ns *ns, uint64_t parent, const char *name)
+{
+	const struct ns_classdef *c;
+	int                       rc;
+
+	if ((rc = ns_top_class(parent, &c)) != 0)
+		return rc;
+	if (c->unmake == NULL)
+		return -EPERM;
+	return c->unmake(ns, name);
 }

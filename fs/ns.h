@@ -7,9 +7,11 @@
  * 48-55 the field (0 for an object's directory, n for its n-th file) and
  * bits 0-47 the object.  The top-level entries are class NS_TOP with the
  * entry as object, so the root is inode 1.  Sessions and channels use
- * their ids, which are never reused; listeners and identities have names,
- * and a name keeps the number it was first given for the whole run.  So
- * an inode number never stands for two different things.
+ * their ids, which are never reused; listeners, identities, upstreams and
+ * forwards have names, and a name keeps the number it was first given for
+ * the whole run.  So an inode number never stands for two different
+ * things.  The files of acl/ are the fields of the one object of class
+ * NS_ACL, object 1; that class has no directory of its own.
  */
 #ifndef ALKNET_NS_H
 #define ALKNET_NS_H
@@ -22,7 +24,8 @@
 
 #define NS_OBJ_MAX   ((UINT64_C(1) << 48) - 1)
 #define NS_FIELD_MAX 255
-#define NS_NAME_MAX  128 /* longest directory entry name, with NUL */
+#define NS_NAME_MAX  128   /* longest directory entry name, with NUL */
+#define NS_WRITE_MAX 65536 /* the longest value a value file takes */
 
 struct ns;
 struct sshd;
@@ -33,6 +36,9 @@ enum ns_class {
 	NS_SESSION,
 	NS_CHANNEL,
 	NS_IDENTITY,
+	NS_UPSTREAM,
+	NS_FORWARD,
+	NS_ACL,
 	NS_NCLASSES
 };
 
@@ -49,7 +55,8 @@ struct ns_attr {
 	enum ns_kind kind;
 	mode_t       mode; /* type and permission bits */
 	uint64_t     size;
-	int          fixed; /* the name never changes meaning */
+	int          fixed;    /* the name never changes meaning */
+	int          writable; /* a value file that takes writes */
 };
 
 struct ns_dirent {
@@ -66,7 +73,7 @@ void ns_ino_split(uint64_t ino, unsigned *cls, uint64_t *obj, unsigned *field);
 
 /*
  * A tree over core's objects.  sshd may be NULL (no identities, no
- * reload, no listen).  Returns 0 and *out, or -ENOMEM.
+ * reload, no listen, no acl files).  Returns 0 and *out, or -ENOMEM.
  */
 int ns_new(uv_loop_t *loop, struct sshd *sshd, struct ns **out);
 
@@ -108,5 +115,32 @@ int ns_read(struct ns *ns, uint64_t ino, uid_t uid, char **buf, size_t *len);
  */
 int ns_ctl(struct ns *ns, uint64_t ino, const char *data, size_t len,
     char *reply, size_t replylen);
+
+/*
+ * Sets writable value file ino to the len bytes at data, the whole value
+ * in one write; one trailing newline is dropped.  A refused value leaves
+ * everything as it was.  Returns 0, -ENOENT (the object has gone),
+ * -EACCES (not a writable file), -EFBIG (over NS_WRITE_MAX), -EINVAL (a
+ * NUL byte, or a value core refused), -EBUSY (a forward that is up) or
+ * -ENOMEM.  Why acl/listen refused a rule set is kept for a read of
+ * acl/listen.error.
+ */
+int ns_write(struct ns *ns, uint64_t ino, const char *data, size_t len);
+
+/*
+ * Makes directory name in parent, which only forwards/ allows: a new
+ * forward, down and of kind local.  Returns 0 and the new directory's
+ * *attr, -EPERM for another parent, -ENOTDIR, -EINVAL for a bad name,
+ * -EEXIST, or what core answered.
+ */
+int ns_mkdir(
+    struct ns *ns, uint64_t parent, const char *name, struct ns_attr *attr);
+
+/*
+ * Removes directory name from parent (forwards/ only): the forward is
+ * taken down if it is up and removed.  Returns 0, -EPERM for another
+ * parent, -ENOTDIR or -ENOENT.
+ */
+int ns_rmdir(struct ns *ns, uint64_t parent, const char *name);
 
 #endif

@@ -9,20 +9,25 @@
 
 #include "authkeys.h"
 #include "channel.h"
+#include "forward.h"
 #include "listener.h"
 #include "node.h"
 #include "ns_ctl.h"
 #include "session.h"
 #include "sshd.h"
+#include "upstream.h"
 
-#define NS_CTL_KEYS 2
+#define NS_CTL_KEYS     5
+#define NS_CTL_ERR_MAX  512
+#define NS_CTL_SPEC_MAX 300 /* listen or target text of a forward */
 
 typedef int (*ns_verb_fn)(
     const struct ns_ctl_ctx *, const struct ns_cmd *, char *, size_t);
 
 struct ns_verb {
 	const char *verb;
-	size_t      nargs;
+	size_t      minargs;
+	size_t      maxargs;
 	const char *keys[NS_CTL_KEYS];
 	const char *usage;
 	ns_verb_fn  run;
@@ -115,6 +120,23 @@ ns_ctl_parse(
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int
+ns_ctl_name_ok(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (len == 0 || len > 63 || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (strchr("abcdefghijklmnopqrstuvwxyz"
+		           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+		        name[i]) == NULL)
+			return 0;
+	}
+	return 1;
 }
 
 const char *
@@ -234,23 +256,258 @@ ns_ctl_channel_close(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
 	return 0;
 }
 
+/* A key or certificate path, which the daemon resolves from its own
+ * directory, not the writer's: only absolute paths are taken. */
+static int
+ns_ctl_path(const char *key, const char *path, char *msg, size_t msglen)
+{
+	if (path == NULL || path[0] == '/')
+		return 0;
+	snprintf(msg, msglen, "%s must be an absolute path", key);
+	return -EINVAL;
+}
+
+static int
+ns_ctl_connect(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
+    char *msg, size_t msglen)
+{
+	struct upstream_opts o;
+	struct upstream     *u = NULL;
+	struct upstream_info ui;
+	char                 err[NS_CTL_ERR_MAX] = "";
+	int                  rc;
+
+	memset(&o, 0, sizeof o);
+	o.uri = cmd->args[0];
+	o.identity = ns_ctl_option(cmd, "identity");
+	o.cert = ns_ctl_option(cmd, "cert");
+	o.hostkey = ns_ctl_option(cmd, "hostkey");
+	o.name = ns_ctl_option(cmd, "name");
+	o.user = ns_ctl_option(cmd, "user");
+	if (o.identity == NULL) {
+		snprintf(msg, msglen, "connect needs identity=PATH");
+		return -EINVAL;
+	}
+	if ((rc = ns_ctl_path("identity", o.identity, msg, msglen)) != 0 ||
+	    (rc = ns_ctl_path("cert", o.cert, msg, msglen)) != 0)
+		return rc;
+
+	rc = upstream_add(ctx->loop, &o, &u, err, sizeof err);
+	if (rc != 0)
+		return ns_ctl_fail(rc, err, msg, msglen);
+	upstream_info(u, &ui);
+	snprintf(msg, msglen, "name=%s", ui.name);
+	return 0;
+}
+
+static int
+ns_ctl_disconnect(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
+    char *msg, size_t msglen)
+{
+	struct upstream *u;
+
+	if ((u = upstream_find(cmd->args[0])) == NULL) {
+		snprintf(msg, msglen, "no upstream named %.64s", cmd->args[0]);
+		return -ENOENT;
+	}
+	upstream_remove(u);
+	return 0;
+}
+
+/* The first of KIND0, KIND1, ... that names no forward. */
+static void
+ns_ctl_forward_name(const char *kind, char *buf, size_t len)
+{
+	size_t i, n = forward_count();
+
+	/* n forwards use at most n names: one of n + 1 is free. */
+	for (i = 0; i <= n; i++) {
+		snprintf(buf, len, "%s%zu", kind, i);
+		if (forward_find(buf) == NULL)
+			return;
+	}
+}
+
+/* Creates, fills and starts a forward; on any failure removes it. */
+static int
+ns_ctl_forward_make(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
+    enum forward_kind kind, const char *listen, const char *target, char *msg,
+    size_t msglen)
+{
+	static const char *kinds[] = {"local", "remote", "socks"};
+	const char        *name = ns_ctl_option(cmd, "name");
+	const char        *via = ns_ctl_option(cmd, "via");
+	struct forward    *f = NULL;
+	char               buf[64], err[NS_CTL_ERR_MAX] = "";
+	int                rc;
+
+	if (name == NULL) {
+		ns_ctl_forward_name(kinds[kind], buf, sizeof buf);
+		name = buf;
+	}
+	if (!ns_ctl_name_ok(name)) {
+		snprintf(msg, msglen,
+		    "bad forward name: use letters, digits, '.', '_' and "
+		    "'-'");
+		return -EINVAL;
+	}
+	if (forward_find(name) != NULL) {
+		snprintf(msg, msglen, "forward %s exists", name);
+		return -EEXIST;
+	}
+	if ((rc = forward_new(ctx->loop, name, kind, &f, err, sizeof err)) != 0)
+		return ns_ctl_fail(rc, err, msg, msglen);
+
+	if ((rc = forward_set(f, "listen", listen, err, sizeof err)) != 0 ||
+	    (target != NULL &&
+	        (rc = forward_set(f, "target", target, err, sizeof err)) !=
+	            0) ||
+	    (via != NULL &&
+	        (rc = forward_set(f, "via", via, err, sizeof err)) != 0) ||
+	    (rc = forward_up(f, err, sizeof err)) != 0) {
+		forward_remove(f);
+		return ns_ctl_fail(rc, err, msg, msglen);
+	}
+	snprintf(msg, msglen, "name=%s", name);
+	return 0;
+}
+
+/*
+ * "forward local|remote LISTEN TARGET", or with the two as one ssh-style
+ * spec "[BIND:]PORT:HOST:PORT".
+ */
+static int
+ns_ctl_forward(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
+    char *msg, size_t msglen)
+{
+	enum forward_kind kind;
+	char              listen[NS_CTL_SPEC_MAX], target[NS_CTL_SPEC_MAX];
+	char              err[NS_CTL_ERR_MAX] = "";
+	int               rc;
+
+	if (strcmp(cmd->args[0], "local") == 0)
+		kind = FORWARD_LOCAL;
+	else if (strcmp(cmd->args[0], "remote") == 0)
+		kind = FORWARD_REMOTE;
+	else {
+		snprintf(msg, msglen, "a forward is local or remote");
+		return -EINVAL;
+	}
+
+	if (cmd->nargs == 3)
+		return ns_ctl_forward_make(
+		    ctx, cmd, kind, cmd->args[1], cmd->args[2], msg, msglen);
+	rc = forward_parse_spec(kind, cmd->args[1], listen, sizeof listen,
+	    target, sizeof target, err, sizeof err);
+	if (rc != 0)
+		return ns_ctl_fail(rc, err, msg, msglen);
+	return ns_ctl_forward_make(ctx, cmd, kind, listen, target, msg, msglen);
+}
+
+static int
+ns_ctl_socks(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd, char *msg,
+    size_t msglen)
+{
+	char listen[NS_CTL_SPEC_MAX], target[NS_CTL_SPEC_MAX];
+	char err[NS_CTL_ERR_MAX] = "";
+	int  rc;
+
+	rc = forward_parse_spec(FORWARD_SOCKS, cmd->args[0], listen,
+	    sizeof listen, target, sizeof target, err, sizeof err);
+	if (rc != 0)
+		return ns_ctl_fail(rc, err, msg, msglen);
+	return ns_ctl_forward_make(
+	    ctx, cmd, FORWARD_SOCKS, listen, NULL, msg, msglen);
+}
+
+static int
+ns_ctl_unforward(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
+    char *msg, size_t msglen)
+{
+	struct forward *f;
+
+	if ((f = forward_find(cmd->args[0])) == NULL) {
+		snprintf(msg, msglen, "no forward named %.64s", cmd->args[0]);
+		return -ENOENT;
+	}
+	forward_remove(f);
+	return 0;
+}
+
+static int
+ns_ctl_upstream_disconnect(const struct ns_ctl_ctx *ctx,
+    const struct ns_cmd *cmd, char *msg, size_t msglen)
+{
+	upstream_remove(ctx->obj);
+	return 0;
+}
+
+static int
+ns_ctl_forward_up(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
+    char *msg, size_t msglen)
+{
+	char err[NS_CTL_ERR_MAX] = "";
+	int  rc;
+
+	if ((rc = forward_up(ctx->obj, err, sizeof err)) != 0)
+		return ns_ctl_fail(rc, err, msg, msglen);
+	return 0;
+}
+
+static int
+ns_ctl_forward_down(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
+    char *msg, size_t msglen)
+{
+	forward_down(ctx->obj);
+	return 0;
+}
+
+static int
+ns_ctl_forward_remove(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
+    char *msg, size_t msglen)
+{
+	forward_remove(ctx->obj);
+	return 0;
+}
+
 static const struct ns_verb ns_verbs_node[] = {
-    {"reload", 0, {NULL}, "reload", ns_ctl_reload},
-    {"shutdown", 0, {NULL}, "shutdown", ns_ctl_shutdown},
-    {"listen", 1, {"name"}, "listen URI [name=N]", ns_ctl_listen},
-    {"unlisten", 1, {NULL}, "unlisten NAME", ns_ctl_unlisten},
+    {"reload", 0, 0, {NULL}, "reload", ns_ctl_reload},
+    {"shutdown", 0, 0, {NULL}, "shutdown", ns_ctl_shutdown},
+    {"listen", 1, 1, {"name"}, "listen URI [name=N]", ns_ctl_listen},
+    {"unlisten", 1, 1, {NULL}, "unlisten NAME", ns_ctl_unlisten},
+    {"connect", 1, 1, {"identity", "name", "hostkey", "cert", "user"},
+        "connect URI identity=PATH [name=N] [hostkey=SHA256:...] "
+        "[cert=PATH] [user=U]",
+        ns_ctl_connect},
+    {"disconnect", 1, 1, {NULL}, "disconnect NAME", ns_ctl_disconnect},
+    {"forward", 2, 3, {"via", "name"},
+        "forward local|remote [BIND:]PORT HOST:PORT [via=U] [name=N]",
+        ns_ctl_forward},
+    {"socks", 1, 1, {"via", "name"}, "socks [BIND:]PORT [via=U] [name=N]",
+        ns_ctl_socks},
+    {"unforward", 1, 1, {NULL}, "unforward NAME", ns_ctl_unforward},
 };
 
 static const struct ns_verb ns_verbs_listener[] = {
-    {"close", 0, {NULL}, "close", ns_ctl_listener_close},
+    {"close", 0, 0, {NULL}, "close", ns_ctl_listener_close},
 };
 
 static const struct ns_verb ns_verbs_session[] = {
-    {"close", 0, {NULL}, "close", ns_ctl_session_close},
+    {"close", 0, 0, {NULL}, "close", ns_ctl_session_close},
 };
 
 static const struct ns_verb ns_verbs_channel[] = {
-    {"close", 0, {NULL}, "close", ns_ctl_channel_close},
+    {"close", 0, 0, {NULL}, "close", ns_ctl_channel_close},
+};
+
+static const struct ns_verb ns_verbs_upstream[] = {
+    {"disconnect", 0, 0, {NULL}, "disconnect", ns_ctl_upstream_disconnect},
+};
+
+static const struct ns_verb ns_verbs_forward[] = {
+    {"up", 0, 0, {NULL}, "up", ns_ctl_forward_up},
+    {"down", 0, 0, {NULL}, "down", ns_ctl_forward_down},
+    {"remove", 0, 0, {NULL}, "remove", ns_ctl_forward_remove},
 };
 
 #define NS_TABLE(t)                                                            \
@@ -266,6 +523,8 @@ static const struct {
     [NS_CTL_LISTENER] = NS_TABLE(ns_verbs_listener),
     [NS_CTL_SESSION] = NS_TABLE(ns_verbs_session),
     [NS_CTL_CHANNEL] = NS_TABLE(ns_verbs_channel),
+    [NS_CTL_UPSTREAM] = NS_TABLE(ns_verbs_upstream),
+    [NS_CTL_FORWARD] = NS_TABLE(ns_verbs_forward),
 };
 
 static int
@@ -286,7 +545,7 @@ ns_ctl_usage(
 {
 	size_t i;
 
-	if (cmd->nargs != v->nargs) {
+	if (cmd->nargs < v->minargs || cmd->nargs > v->maxargs) {
 		snprintf(msg, msglen, "usage: %s", v->usage);
 		return -EINVAL;
 	}

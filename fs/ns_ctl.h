@@ -30,12 +30,14 @@ enum ns_ctl_target {
 	NS_CTL_LISTENER,
 	NS_CTL_SESSION,
 	NS_CTL_CHANNEL,
+	NS_CTL_UPSTREAM,
+	NS_CTL_FORWARD,
 };
 
 struct ns_ctl_ctx {
 	uv_loop_t   *loop;
 	struct sshd *sshd; /* may be NULL: no reload, no listen */
-	void        *obj;  /* listener, session or channel */
+	void        *obj;  /* listener, session, channel, upstream, forward */
 };
 
 /*
@@ -48,14 +50,22 @@ struct ns_ctl_ctx {
 int ns_ctl_parse(
     const char *data, size_t len, struct ns_cmd *cmd, char *err, size_t errlen);
 
+/*
+ * Whether name may name an object that a command or mkdir creates:
+ * 1 to 63 letters, digits, '.', '_' and '-', and not "." or "..".
+ */
+int ns_ctl_name_ok(const char *name);
+
 /* The value of option key, or NULL. */
 const char *ns_ctl_option(const struct ns_cmd *cmd, const char *key);
 
 /*
  * Runs cmd on target.  Returns 0 with an optional detail in msg ("" when
  * there is none), or a negative errno with a message in msg: -EINVAL for
- * an unknown verb, a wrong argument count or an unknown option, else what
- * core answered (-ENOENT, -EEXIST, ...).
+ * an unknown verb, a wrong argument count, an unknown option or a missing
+ * one, else what core answered (-ENOENT, -EEXIST, -EADDRINUSE, ...).
+ * "connect", "forward" and "socks" answer "name=N" with the name of what
+ * they made; a forward that cannot come up is not left behind.
  */
 int ns_ctl_exec(enum ns_ctl_target target, const struct ns_ctl_ctx *ctx,
     const struct ns_cmd *cmd, char *msg, size_t msglen);

@@ -1,8 +1,14 @@
 /*
  * The namespace without FUSE: inode numbers, control-line parsing and
- * command checks, and the tree over a node with no SSH server.
+ * command checks, the tree over a node with no SSH server, forwards made
+ * with mkdir and with commands, upstreams, and the rules of acl/ over a
+ * server made in a temporary directory.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <setjmp.h>
@@ -12,14 +18,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
 #include "events.h"
+#include "forward.h"
 #include "listener.h"
 #include "ns.h"
 #include "ns_ctl.h"
+#include "sshd.h"
+#include "upstream.h"
 
 #define ROOT 1
 
@@ -194,9 +204,120 @@ test_exec_checks(void **state)
 	assert_int_equal(exec_node("reload", msg, sizeof msg), -ENOTSUP);
 }
 
+static void
+test_ino_classes_apart(void **state)
+{
+	uint64_t seen[NS_NCLASSES * 3];
+	unsigned c, cls, field;
+	uint64_t obj;
+	size_t   i, j, n = 0;
+
+	/* Directory, first file and last file of object 1 of every class
+	 * are numbers no other class uses. */
+	for (c = NS_LISTENER; c < NS_NCLASSES; c++) {
+		seen[n++] = ns_ino(c, 1, 0);
+		seen[n++] = ns_ino(c, 1, 1);
+		seen[n++] = ns_ino(c, 1, NS_FIELD_MAX);
+	}
+	for (i = 0; i < n; i++) {
+		assert_true(seen[i] != 0);
+		for (j = i + 1; j < n; j++)
+			assert_true(seen[i] != seen[j]);
+	}
+
+	ns_ino_split(ns_ino(NS_FORWARD, 42, 3), &cls, &obj, &field);
+	assert_int_equal(cls, NS_FORWARD);
+	assert_int_equal(obj, 42);
+	assert_int_equal(field, 3);
+	ns_ino_split(ns_ino(NS_ACL, 1, 2), &cls, &obj, &field);
+	assert_int_equal(cls, NS_ACL);
+	assert_int_equal(obj, 1);
+	assert_int_equal(field, 2);
+	ns_ino_split(ns_ino(NS_UPSTREAM, NS_OBJ_MAX, 0), &cls, &obj, &field);
+	assert_int_equal(cls, NS_UPSTREAM);
+	assert_int_equal(obj, NS_OBJ_MAX);
+}
+
+static void
+test_names(void **state)
+{
+	char name[80];
+
+	assert_true(ns_ctl_name_ok("db"));
+	assert_true(ns_ctl_name_ok("a.b-c_1"));
+	assert_true(ns_ctl_name_ok("..."));
+	memset(name, 'a', 63);
+	name[63] = '\0';
+	assert_true(ns_ctl_name_ok(name));
+
+	name[63] = 'a';
+	name[64] = '\0';
+	assert_false(ns_ctl_name_ok(name));
+	assert_false(ns_ctl_name_ok(""));
+	assert_false(ns_ctl_name_ok("."));
+	assert_false(ns_ctl_name_ok(".."));
+	assert_false(ns_ctl_name_ok("a b"));
+	assert_false(ns_ctl_name_ok("a/b"));
+	assert_false(ns_ctl_name_ok("a=b"));
+	assert_false(ns_ctl_name_ok("caf\xc3\xa9"));
+}
+
+static void
+expect_exec(const char *line, int rc, const char *word)
+{
+	char msg[512];
+
+	assert_int_equal(exec_node(line, msg, sizeof msg), rc);
+	if (word != NULL && strstr(msg, word) == NULL)
+		fail_msg(
+		    "\"%s\" answered \"%s\", lacking \"%s\"", line, msg, word);
+}
+
+static void
+test_exec_worker_checks(void **state)
+{
+	/* connect: one URI, an absolute identity, known options only. */
+	expect_exec("connect tcp://127.0.0.1:1", -EINVAL, "identity=PATH");
+	expect_exec("connect identity=/k", -EINVAL, "usage: connect URI");
+	expect_exec("connect a b identity=/k", -EINVAL, "usage: connect");
+	expect_exec("connect tcp://127.0.0.1:1 identity=k", -EINVAL,
+	    "identity must be an absolute path");
+	expect_exec("connect tcp://127.0.0.1:1 identity=/k cert=c", -EINVAL,
+	    "cert must be an absolute path");
+	expect_exec("connect tcp://127.0.0.1:1 identity=/k port=2", -EINVAL,
+	    "unknown option port");
+	expect_exec("disconnect", -EINVAL, "usage: disconnect NAME");
+	expect_exec("disconnect a b", -EINVAL, "usage: disconnect NAME");
+
+	/* forward: a kind and one spec or a listen and a target. */
+	expect_exec("forward", -EINVAL, "usage: forward local|remote");
+	expect_exec("forward local", -EINVAL, "usage: forward");
+	expect_exec("forward local 1 h:2 x", -EINVAL, "usage: forward");
+	expect_exec("forward sideways 1 h:2", -EINVAL, "local or remote");
+	expect_exec("forward socks 1 h:2", -EINVAL, "local or remote");
+	expect_exec("forward local 1 h:2 user=u", -EINVAL, "unknown option");
+	expect_exec(
+	    "forward local 1 h:2 name=a/b", -EINVAL, "bad forward name");
+	expect_exec("forward local 1 h:2 name=..", -EINVAL, "bad forward name");
+	expect_exec("socks", -EINVAL, "usage: socks");
+	expect_exec("socks 1 2", -EINVAL, "usage: socks");
+	expect_exec("socks 1 target=h:2", -EINVAL, "unknown option target");
+	expect_exec("socks 1 name=a:b", -EINVAL, "bad forward name");
+	expect_exec("unforward", -EINVAL, "usage: unforward NAME");
+
+	/* Well-formed commands reach core. */
+	expect_exec("disconnect nosuch", -ENOENT, "nosuch");
+	expect_exec("unforward nosuch", -ENOENT, "nosuch");
+	expect_exec("forward local nonsense", -EINVAL, NULL);
+	assert_int_equal(forward_count(), 0);
+}
+
 struct tree {
-	uv_loop_t  loop;
-	struct ns *ns;
+	uv_loop_t    loop;
+	struct ns   *ns;
+	struct sshd *sshd;
+	char         dir[64]; /* the server's files, "" without one */
+	char         key[128];
 };
 
 static int
@@ -212,16 +333,68 @@ tree_setup(void **state)
 	return 0;
 }
 
+/* A tree over an SSH server whose files live in a temporary directory;
+ * t->key is an Ed25519 key to dial upstreams with. */
+static int
+tree_sshd_setup(void **state)
+{
+	struct tree *t = calloc(1, sizeof *t);
+	char         host[128], ak[128], err[512];
+	FILE        *f;
+	int          created;
+
+	assert_non_null(t);
+	snprintf(t->dir, sizeof t->dir, "/tmp/alknet-test-ns.XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(host, sizeof host, "%s/host", t->dir);
+	snprintf(ak, sizeof ak, "%s/authorized_keys", t->dir);
+	snprintf(t->key, sizeof t->key, "%s/id", t->dir);
+	assert_non_null(f = fopen(ak, "w"));
+	fclose(f);
+	assert_int_equal(
+	    sshd_load_host_key(host, &created, err, sizeof err), 0);
+	assert_int_equal(
+	    sshd_load_host_key(t->key, &created, err, sizeof err), 0);
+
+	assert_int_equal(uv_loop_init(&t->loop), 0);
+	assert_int_equal(events_init(&t->loop, 1 << 16, 100, 0, 0), 0);
+	assert_int_equal(
+	    sshd_new(&t->loop, host, ak, &t->sshd, err, sizeof err), 0);
+	assert_int_equal(ns_new(&t->loop, t->sshd, &t->ns), 0);
+	*state = t;
+	return 0;
+}
+
+static void
+tree_remove_dir(struct tree *t)
+{
+	const char *files[] = {
+	    "host", "host.pub", "authorized_keys", "id", "id.pub"};
+	char   path[160];
+	size_t i;
+
+	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", t->dir, files[i]);
+		unlink(path);
+	}
+	assert_int_equal(rmdir(t->dir), 0);
+}
+
 static int
 tree_teardown(void **state)
 {
 	struct tree *t = *state;
 
 	ns_free(t->ns);
+	forward_remove_all();
+	upstream_remove_all();
 	listener_remove_all();
 	events_close();
 	uv_run(&t->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&t->loop), 0);
+	sshd_free(t->sshd);
+	if (t->dir[0] != '\0')
+		tree_remove_dir(t);
 	free(t);
 	return 0;
 }
@@ -249,11 +422,77 @@ read_file(struct ns *ns, uint64_t ino)
 }
 
 static void
+expect_content(struct ns *ns, uint64_t ino, const char *want)
+{
+	char *s = read_file(ns, ino);
+
+	assert_string_equal(s, want);
+	free(s);
+}
+
+static int
+write_str(struct ns *ns, uint64_t ino, const char *value)
+{
+	return ns_write(ns, ino, value, strlen(value));
+}
+
+static int
+ctl_str(struct ns *ns, uint64_t ino, const char *line, char *reply, size_t len)
+{
+	return ns_ctl(ns, ino, line, strlen(line), reply, len);
+}
+
+/* Whether directory ino lists name. */
+static int
+listed(struct ns *ns, uint64_t ino, const char *name)
+{
+	struct ns_dirent *ents;
+	size_t            n, i;
+	int               found = 0;
+
+	assert_int_equal(ns_readdir(ns, ino, &ents, &n), 0);
+	for (i = 0; i < n; i++)
+		found |= strcmp(ents[i].name, name) == 0;
+	free(ents);
+	return found;
+}
+
+/* A socket listening on a loopback port the kernel picked; its port. */
+static int
+busy_port(unsigned *port)
+{
+	struct sockaddr_in sa;
+	socklen_t          len = sizeof sa;
+	int                fd;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* A loopback port that was free a moment ago. */
+static unsigned
+free_port(void)
+{
+	unsigned port;
+
+	close(busy_port(&port));
+	return port;
+}
+
+static void
 test_root(void **state)
 {
 	const char       *names[] = {".", "..", "node", "node.json", "stats",
 	          "stats.json", "ctl", "events", "events.log", "listeners",
-	          "sessions", "channels", "identities"};
+	          "sessions", "channels", "identities", "upstreams", "forwards",
+	          "acl"};
 	struct tree      *t = *state;
 	struct ns_dirent *ents;
 	struct ns_attr    a;
@@ -413,7 +652,378 @@ test_listener_numbers(void **state)
 	assert_true(other != first);
 }
 
+static void
+test_forward_dirs(void **state)
+{
+	const char  *files[] = {".", "..", "kind", "listen", "target", "via",
+	     "state", "connections", "connections_total", "error", "ctl"};
+	struct tree *t = *state;
+	struct ns_dirent *ents;
+	struct ns_attr    a;
+	uint64_t          fwd, dir, f;
+	size_t            n, i;
+	char              big[NS_WRITE_MAX + 2];
+
+	fwd = lookup(t->ns, ROOT, "forwards");
+	assert_int_equal(ns_getattr(t->ns, fwd, &a), 0);
+	assert_int_equal(a.mode, S_IFDIR | 0755);
+	assert_int_equal(ns_mkdir(t->ns, fwd, "db", &a), 0);
+	assert_int_equal(a.mode, S_IFDIR | 0555);
+	dir = a.ino;
+	assert_int_equal(lookup(t->ns, fwd, "db"), dir);
+	assert_true(listed(t->ns, fwd, "db"));
+	assert_non_null(forward_find("db"));
+
+	/* Only forwards/ makes directories, of safe names, once. */
+	assert_int_equal(ns_mkdir(t->ns, fwd, "db", &a), -EEXIST);
+	assert_int_equal(ns_mkdir(t->ns, fwd, "a b", &a), -EINVAL);
+	assert_int_equal(ns_mkdir(t->ns, ROOT, "x", &a), -EPERM);
+	assert_int_equal(
+	    ns_mkdir(t->ns, lookup(t->ns, ROOT, "upstreams"), "x", &a), -EPERM);
+	assert_int_equal(ns_mkdir(t->ns, dir, "x", &a), -EPERM);
+	assert_int_equal(
+	    ns_mkdir(t->ns, lookup(t->ns, ROOT, "node"), "x", &a), -ENOTDIR);
+
+	assert_int_equal(ns_readdir(t->ns, dir, &ents, &n), 0);
+	assert_int_equal(n, sizeof files / sizeof files[0]);
+	for (i = 0; i < n; i++)
+		assert_string_equal(ents[i].name, files[i]);
+	assert_int_equal(ents[1].ino, fwd);
+	free(ents);
+
+	/* A new forward is local and down; four fields are settable. */
+	expect_content(t->ns, lookup(t->ns, dir, "kind"), "local\n");
+	expect_content(t->ns, lookup(t->ns, dir, "state"), "down\n");
+	expect_content(t->ns, lookup(t->ns, dir, "connections"), "0\n");
+	assert_int_equal(ns_lookup(t->ns, dir, "kind", &a), 0);
+	assert_int_equal(a.mode, S_IFREG | 0644);
+	assert_true(a.writable);
+	assert_int_equal(ns_lookup(t->ns, dir, "target", &a), 0);
+	assert_int_equal(a.mode, S_IFREG | 0600);
+	assert_true(a.writable);
+	assert_int_equal(ns_lookup(t->ns, dir, "state", &a), 0);
+	assert_int_equal(a.mode, S_IFREG | 0444);
+	assert_false(a.writable);
+	assert_int_equal(ns_lookup(t->ns, dir, "ctl", &a), 0);
+	assert_int_equal(a.mode, S_IFREG | 0600);
+
+	f = lookup(t->ns, dir, "target");
+	assert_int_equal(write_str(t->ns, f, "db.example:5432\n"), 0);
+	expect_content(t->ns, f, "db.example:5432\n");
+	assert_int_equal(write_str(t->ns, f, "no port"), -EINVAL);
+	expect_content(t->ns, f, "db.example:5432\n");
+	assert_int_equal(ns_write(t->ns, f, "a\0:1", 4), -EINVAL);
+	memset(big, 'a', sizeof big);
+	assert_int_equal(ns_write(t->ns, f, big, sizeof big), -EFBIG);
+	expect_content(t->ns, f, "db.example:5432\n");
+
+	f = lookup(t->ns, dir, "kind");
+	assert_int_equal(write_str(t->ns, f, "remote\n"), 0);
+	expect_content(t->ns, f, "remote\n");
+	assert_int_equal(write_str(t->ns, f, "sideways\n"), -EINVAL);
+	assert_int_equal(write_str(t->ns, f, "local"), 0);
+	expect_content(t->ns, f, "local\n");
+
+	/* Files that only show state take no writes. */
+	assert_int_equal(
+	    write_str(t->ns, lookup(t->ns, dir, "state"), "up"), -EACCES);
+	assert_int_equal(
+	    write_str(t->ns, lookup(t->ns, ROOT, "node"), "x"), -EACCES);
+	assert_int_equal(ns_rmdir(t->ns, fwd, "db"), 0);
+}
+
+static void
+test_forward_up_down(void **state)
+{
+	struct tree   *t = *state;
+	struct ns_attr a;
+	uint64_t       fwd, dir, ctl, listen;
+	unsigned       port;
+	char           reply[512], value[64], *s;
+	int            fd;
+
+	fwd = lookup(t->ns, ROOT, "forwards");
+	assert_int_equal(ns_mkdir(t->ns, fwd, "web", &a), 0);
+	dir = a.ino;
+	ctl = lookup(t->ns, dir, "ctl");
+	listen = lookup(t->ns, dir, "listen");
+
+	/* Up needs its fields; the reason is the answer and the error. */
+	assert_int_equal(
+	    ctl_str(t->ns, ctl, "up", reply, sizeof reply), -EINVAL);
+	assert_memory_equal(reply, "error: ", 7);
+	s = read_file(t->ns, lookup(t->ns, dir, "error"));
+	assert_true(strlen(s) > 1);
+	free(s);
+
+	/* A port in use fails the bind with EADDRINUSE. */
+	fd = busy_port(&port);
+	snprintf(value, sizeof value, "127.0.0.1:%u\n", port);
+	assert_int_equal(write_str(t->ns, listen, value), 0);
+	expect_content(t->ns, listen, value);
+	assert_int_equal(
+	    write_str(t->ns, lookup(t->ns, dir, "target"), "127.0.0.1:9"), 0);
+	assert_int_equal(
+	    ctl_str(t->ns, ctl, "up", reply, sizeof reply), -EADDRINUSE);
+	assert_memory_equal(reply, "error: ", 7);
+	expect_content(t->ns, lookup(t->ns, dir, "state"), "down\n");
+	close(fd);
+
+	assert_int_equal(ctl_str(t->ns, ctl, "up\n", reply, sizeof reply), 0);
+	assert_string_equal(reply, "ok\n");
+	expect_content(t->ns, lookup(t->ns, dir, "state"), "up\n");
+	expect_content(t->ns, lookup(t->ns, dir, "error"), "\n");
+
+	/* While up the fields keep their values. */
+	assert_int_equal(write_str(t->ns, listen, "127.0.0.1:1"), -EBUSY);
+	expect_content(t->ns, listen, value);
+
+	assert_int_equal(ctl_str(t->ns, ctl, "down", reply, sizeof reply), 0);
+	expect_content(t->ns, lookup(t->ns, dir, "state"), "down\n");
+	assert_int_equal(write_str(t->ns, lookup(t->ns, dir, "via"), ""), 0);
+	assert_int_equal(
+	    ctl_str(t->ns, ctl, "sideways", reply, sizeof reply), -EINVAL);
+
+	/* rmdir takes an up forward down and removes it. */
+	assert_int_equal(ctl_str(t->ns, ctl, "up", reply, sizeof reply), 0);
+	assert_int_equal(ns_rmdir(t->ns, fwd, "web"), 0);
+	assert_null(forward_find("web"));
+	assert_false(listed(t->ns, fwd, "web"));
+	assert_int_equal(ns_lookup(t->ns, fwd, "web", &a), -ENOENT);
+	assert_int_equal(ns_getattr(t->ns, dir, &a), -ENOENT);
+	assert_int_equal(write_str(t->ns, listen, "127.0.0.1:1"), -ENOENT);
+	assert_int_equal(
+	    ctl_str(t->ns, ctl, "up", reply, sizeof reply), -ENOENT);
+	assert_int_equal(ns_rmdir(t->ns, fwd, "web"), -ENOENT);
+	assert_int_equal(ns_rmdir(t->ns, ROOT, "node"), -EPERM);
+
+	/* The name keeps its number; "remove" on ctl removes too. */
+	assert_int_equal(ns_mkdir(t->ns, fwd, "web", &a), 0);
+	assert_int_equal(a.ino, dir);
+	assert_int_equal(ctl_str(t->ns, ctl, "remove", reply, sizeof reply), 0);
+	assert_false(listed(t->ns, fwd, "web"));
+}
+
+static void
+test_forward_commands(void **state)
+{
+	struct tree   *t = *state;
+	struct ns_attr a;
+	uint64_t       ctl, fwd;
+	unsigned       port;
+	char           cmd[256], reply[512];
+	int            fd;
+
+	ctl = lookup(t->ns, ROOT, "ctl");
+	fwd = lookup(t->ns, ROOT, "forwards");
+
+	/* A forward that cannot come up is not left behind. */
+	fd = busy_port(&port);
+	snprintf(cmd, sizeof cmd,
+	    "forward local 127.0.0.1:%u 127.0.0.1:9 "
+	    "name=db",
+	    port);
+	assert_int_equal(
+	    ctl_str(t->ns, ctl, cmd, reply, sizeof reply), -EADDRINUSE);
+	assert_memory_equal(reply, "error: ", 7);
+	assert_int_equal(forward_count(), 0);
+	assert_int_equal(
+	    ctl_str(t->ns, ctl, "forward local 1 nocolon", reply, sizeof reply),
+	    -EINVAL);
+	assert_int_equal(forward_count(), 0);
+	close(fd);
+
+	snprintf(cmd, sizeof cmd,
+	    "forward local 127.0.0.1:%u 127.0.0.1:9 "
+	    "name=db",
+	    free_port());
+	assert_int_equal(ctl_str(t->ns, ctl, cmd, reply, sizeof reply), 0);
+	assert_string_equal(reply, "ok name=db\n");
+	assert_int_equal(ns_lookup(t->ns, fwd, "db", &a), 0);
+	expect_content(t->ns, lookup(t->ns, a.ino, "state"), "up\n");
+	expect_content(t->ns, lookup(t->ns, a.ino, "target"), "127.0.0.1:9\n");
+	assert_int_equal(
+	    ctl_str(t->ns, ctl, cmd, reply, sizeof reply), -EEXIST);
+
+	/* Names default to the first free KINDn. */
+	snprintf(cmd, sizeof cmd, "forward local %u:127.0.0.1:9", free_port());
+	assert_int_equal(ctl_str(t->ns, ctl, cmd, reply, sizeof reply), 0);
+	assert_string_equal(reply, "ok name=local0\n");
+	snprintf(cmd, sizeof cmd, "socks 127.0.0.1:%u", free_port());
+	assert_int_equal(ctl_str(t->ns, ctl, cmd, reply, sizeof reply), 0);
+	assert_string_equal(reply, "ok name=socks0\n");
+	expect_content(t->ns,
+	    lookup(t->ns, lookup(t->ns, fwd, "socks0"), "kind"), "socks\n");
+	snprintf(cmd, sizeof cmd, "forward local 127.0.0.1:%u 127.0.0.1:9",
+	    free_port());
+	assert_int_equal(ctl_str(t->ns, ctl, cmd, reply, sizeof reply), 0);
+	assert_string_equal(reply, "ok name=local1\n");
+
+	assert_int_equal(
+	    ctl_str(t->ns, ctl, "unforward local0", reply, sizeof reply), 0);
+	assert_false(listed(t->ns, fwd, "local0"));
+	assert_int_equal(
+	    ctl_str(t->ns, ctl, "unforward local0", reply, sizeof reply),
+	    -ENOENT);
+	assert_string_equal(reply, "error: no forward named local0\n");
+	snprintf(cmd, sizeof cmd, "forward local 127.0.0.1:%u 127.0.0.1:9",
+	    free_port());
+	assert_int_equal(ctl_str(t->ns, ctl, cmd, reply, sizeof reply), 0);
+	assert_string_equal(reply, "ok name=local0\n");
+	assert_int_equal(forward_count(), 4);
+}
+
+static void
+test_upstreams(void **state)
+{
+	struct tree   *t = *state;
+	struct ns_attr a;
+	uint64_t       ctl, ups, dir;
+	unsigned       port;
+	char           cmd[512], reply[512], want[256], *s;
+	int            fd;
+
+	ctl = lookup(t->ns, ROOT, "ctl");
+	ups = lookup(t->ns, ROOT, "upstreams");
+
+	/* A head that listens and never answers: the loop does not run,
+	 * so nothing is sent. */
+	fd = busy_port(&port);
+	snprintf(cmd, sizeof cmd,
+	    "connect tcp://127.0.0.1:%u identity=%s name=head", port, t->key);
+	assert_int_equal(ctl_str(t->ns, ctl, cmd, reply, sizeof reply), 0);
+	assert_string_equal(reply, "ok name=head\n");
+	assert_int_equal(
+	    ctl_str(t->ns, ctl, cmd, reply, sizeof reply), -EEXIST);
+	assert_true(listed(t->ns, ups, "head"));
+
+	dir = lookup(t->ns, ups, "head");
+	snprintf(want, sizeof want, "tcp://127.0.0.1:%u\n", port);
+	expect_content(t->ns, lookup(t->ns, dir, "uri"), want);
+	snprintf(want, sizeof want, "%s\n", t->key);
+	expect_content(t->ns, lookup(t->ns, dir, "identity"), want);
+	expect_content(t->ns, lookup(t->ns, dir, "session"), "0\n");
+	expect_content(t->ns, lookup(t->ns, dir, "hostkey"), "\n");
+	s = read_file(t->ns, lookup(t->ns, dir, "state"));
+	assert_true(
+	    strcmp(s, "connecting\n") == 0 || strcmp(s, "backoff\n") == 0);
+	free(s);
+	s = read_file(t->ns, lookup(t->ns, dir, "since"));
+	assert_int_equal(strlen(s), strlen("2026-12-03T15:35:24.123Z\n"));
+	free(s);
+	assert_int_equal(ns_lookup(t->ns, dir, "ctl", &a), 0);
+	assert_int_equal(a.mode, S_IFREG | 0600);
+
+	/* The object's ctl removes it. */
+	assert_int_equal(
+	    ctl_str(t->ns, a.ino, "disconnect", reply, sizeof reply), 0);
+	assert_false(listed(t->ns, ups, "head"));
+	assert_int_equal(ns_getattr(t->ns, dir, &a), -ENOENT);
+
+	/* A key that is not there. */
+	snprintf(cmd, sizeof cmd,
+	    "connect tcp://127.0.0.1:%u identity=%s/nokey", port, t->dir);
+	assert_int_equal(
+	    ctl_str(t->ns, ctl, cmd, reply, sizeof reply), -ENOENT);
+	assert_int_equal(upstream_count(), 0);
+
+	/* The node's ctl removes by name. */
+	snprintf(cmd, sizeof cmd,
+	    "connect tcp://127.0.0.1:%u identity=%s name=second", port, t->key);
+	assert_int_equal(ctl_str(t->ns, ctl, cmd, reply, sizeof reply), 0);
+	assert_int_equal(
+	    ctl_str(t->ns, ctl, "disconnect second", reply, sizeof reply), 0);
+	assert_int_equal(
+	    ctl_str(t->ns, ctl, "disconnect second", reply, sizeof reply),
+	    -ENOENT);
+	assert_int_equal(upstream_count(), 0);
+	close(fd);
+}
+
+static void
+test_acl_listen(void **state)
+{
+	struct tree      *t = *state;
+	struct ns_dirent *ents;
+	struct ns_attr    a;
+	uint64_t          acl, listen, error;
+	size_t            n;
+	char             *before, *s, *buf = NULL, big[NS_WRITE_MAX + 2];
+
+	acl = lookup(t->ns, ROOT, "acl");
+	assert_int_equal(ns_readdir(t->ns, acl, &ents, &n), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(ents[2].name, "listen");
+	assert_string_equal(ents[3].name, "listen.error");
+	free(ents);
+	assert_int_equal(ns_lookup(t->ns, acl, "listen", &a), 0);
+	assert_int_equal(a.mode, S_IFREG | 0600);
+	assert_true(a.writable);
+	listen = a.ino;
+	assert_int_equal(ns_lookup(t->ns, acl, "listen.error", &a), 0);
+	assert_int_equal(a.mode, S_IFREG | 0400);
+	assert_false(a.writable);
+	error = a.ino;
+
+	/* A new server allows no remote forwards. */
+	s = read_file(t->ns, listen);
+	assert_non_null(strstr(s, "default deny"));
+	free(s);
+	expect_content(t->ns, error, "");
+	assert_int_equal(ns_read(t->ns, listen, 1000, &buf, &n), -EACCES);
+
+	assert_int_equal(write_str(t->ns, listen,
+	                     "allow 127.0.0.1:8000-8100\n# more later\n"),
+	    0);
+	before = read_file(t->ns, listen);
+	assert_non_null(strstr(before, "8000-8100"));
+	assert_non_null(strstr(before, "default deny"));
+
+	/* A bad set changes nothing and says why. */
+	assert_int_equal(
+	    write_str(t->ns, listen, "allow 127.0.0.1:9000\nbogus rule\n"),
+	    -EINVAL);
+	expect_content(t->ns, listen, before);
+	s = read_file(t->ns, error);
+	assert_memory_equal(s, "line 2", 6);
+	assert_int_equal(s[strlen(s) - 1], '\n');
+	free(s);
+	memset(big, '#', sizeof big);
+	assert_int_equal(ns_write(t->ns, listen, big, sizeof big), -EFBIG);
+	expect_content(t->ns, listen, before);
+	free(before);
+
+	/* A good one clears the reason. */
+	assert_int_equal(write_str(t->ns, listen, "default deny\n"), 0);
+	expect_content(t->ns, error, "");
+	assert_int_equal(write_str(t->ns, error, "x"), -EACCES);
+}
+
+static void
+test_acl_without_sshd(void **state)
+{
+	struct tree      *t = *state;
+	struct ns_dirent *ents;
+	struct ns_attr    a;
+	uint64_t          acl;
+	size_t            n;
+
+	acl = lookup(t->ns, ROOT, "acl");
+	assert_int_equal(ns_readdir(t->ns, acl, &ents, &n), 0);
+	assert_int_equal(n, 2);
+	free(ents);
+	assert_int_equal(ns_lookup(t->ns, acl, "listen", &a), -ENOENT);
+	assert_int_equal(
+	    ns_write(t->ns, ns_ino(NS_ACL, 1, 1), "default deny", 12), -ENOENT);
+
+	/* acl/ has no object directory and no other object. */
+	assert_int_equal(ns_getattr(t->ns, ns_ino(NS_ACL, 1, 0), &a), -ENOENT);
+	assert_int_equal(ns_getattr(t->ns, ns_ino(NS_ACL, 2, 1), &a), -ENOENT);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, tree_setup, tree_teardown)
+#define TS(name)                                                               \
+	cmocka_unit_test_setup_teardown(name, tree_sshd_setup, tree_teardown)
 
 int
 main(void)
@@ -424,11 +1034,20 @@ main(void)
 	    cmocka_unit_test(test_parse_words),
 	    cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test(test_exec_checks),
+	    cmocka_unit_test(test_ino_classes_apart),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_exec_worker_checks),
 	    T(test_root),
 	    T(test_value_files),
 	    T(test_objects_gone),
 	    T(test_ctl_answers),
 	    T(test_listener_numbers),
+	    T(test_forward_dirs),
+	    T(test_forward_up_down),
+	    T(test_forward_commands),
+	    T(test_acl_without_sshd),
+	    TS(test_upstreams),
+	    TS(test_acl_listen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

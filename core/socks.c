@@ -169,11 +169,11 @@ socks_request(struct socks_parser *p, uint8_t *out, size_t *outlen,
 	 * end, so it is answered at once. */
 	atyp = b[3];
 	if (atyp != SOCKS_ATYP_IPV4 && atyp != SOCKS_ATYP_IPV6 &&
-	    atyp != SOCKS_ATYP_DOMAIN)
-		return socks_refuse(b[1] != SOCKS_CMD_CONNECT
-		        ? SOCKS_REP_COMMAND
-		        : SOCKS_REP_ADDRESS,
-		    out, outlen);
+	    atyp != SOCKS_ATYP_DOMAIN) {
+		rep = b[1] != SOCKS_CMD_CONNECT ? SOCKS_REP_COMMAND
+		                                : SOCKS_REP_ADDRESS;
+		return socks_refuse(rep, out, outlen);
+	}
 	if (p->have < socks_need(p))
 		return SOCKS_MORE;
 
@@ -259,6 +259,9 @@ struct socks_write {
 static TAILQ_HEAD(, socks_conn) pending = TAILQ_HEAD_INITIALIZER(pending);
 static size_t npending;
 static char   read_buf[SOCKS_READ_SIZE];
+
+static void socks_alloc(uv_handle_t *, size_t, uv_buf_t *);
+static void socks_on_read(uv_stream_t *, ssize_t, const uv_buf_t *);
 
 static void
 socks_unref(struct socks_conn *c)
@@ -355,10 +358,14 @@ socks_on_shutdown(uv_shutdown_t *req, int status)
 static void
 socks_linger(struct socks_conn *c)
 {
+	int rc;
+
 	c->state = SOCKS_LINGER;
 	c->shut.data = c;
-	if (uv_shutdown(&c->shut, (uv_stream_t *)c->tcp, socks_on_shutdown) !=
-	    0) {
+	rc = uv_read_start((uv_stream_t *)c->tcp, socks_alloc, socks_on_read);
+	if ((rc != 0 && rc != UV_EALREADY) ||
+	    uv_shutdown(&c->shut, (uv_stream_t *)c->tcp, socks_on_shutdown) !=
+	        0) {
 		socks_close(c);
 		return;
 	}

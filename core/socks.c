@@ -570,11 +570,21 @@ socks_start(uv_loop_t *loop, uv_tcp_t *tcp, struct forward *f)
 void
 socks__forget(const struct forward *f)
 {
-	struct socks_conn *c;
+	struct socks_conn *c, *next;
+	uint8_t            out[SOCKS_REPLY_LEN];
 
-	TAILQ_FOREACH(c, &pending, entry)
-	{
-		if (c->f == f)
-			c->f = NULL;
+	/* Handshakes end with their forward: a silent client must not
+	 * hold a stopping daemon for the whole handshake timeout.  The
+	 * answer is queued before the close, which still delivers it. */
+	socks_reply(SOCKS_REP_FAILURE, out);
+	for (c = TAILQ_FIRST(&pending); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->f != f)
+			continue;
+		c->f = NULL;
+		if (c->state == SOCKS_HANDSHAKE &&
+		    c->parser.step == SOCKS_STEP_REQUEST)
+			socks_send(c->tcp, out, sizeof out);
+		socks_close(c);
 	}
 }

@@ -60,8 +60,8 @@ struct forward;
 void socks_start(uv_loop_t *loop, uv_tcp_t *tcp, struct forward *f);
 
 /*
- * Inside core only: f is going away.  Handshakes still in progress for it
- * end with REP 01 once their request is complete.
+ * Inside core only: f is going away.  Its handshakes in progress end now;
+ * a client that has chosen a method gets REP 01 first.
  */
 void socks__forget(const struct forward *f);
 

@@ -9,14 +9,27 @@
 #   - single-channel throughput of `ssh -L` to a local sink, per cipher
 #     (time from the first byte sent until the sink has counted them all);
 #   - new channels per second through `ssh -L`: sequential connect,
-#     1-byte echo, close cycles against a local echo server.
+#     1-byte echo, close cycles against a local echo server;
+#   - through a SOCKS5 proxy: `ssh -D` to sshd, against an alknetd worker
+#     (`--socks`) connected to an alknetd head: single-connection
+#     throughput to the sink, and SOCKS5 connections per second
+#     (no-auth greeting, CONNECT to 127.0.0.1, 1-byte echo, close).
 # and prints a table with the ratio alknetd/sshd.
+#
+# `ssh -D` is measured with each cipher; the worker cannot be given one
+# and uses libssh's default, which is read from its key exchange with the
+# head (through a short-lived second worker) and printed under the table.
+# The worker's throughput goes in the row of that cipher; when the cipher
+# is not among BENCH_CIPHERS, `ssh -D` is also measured with it (or with
+# its own default when the worker's cannot be read) for an extra row.
 #
 # Environment:
 #   ALKNETD             the daemon (default: build/alknetd or
 #                       build/fs/alknetd of this tree)
 #   BENCH_BYTES         bytes per throughput run (default 1 GiB)
 #   BENCH_CONNS         connect/echo/close cycles (default 2000)
+#   BENCH_SOCKS_CONNS   SOCKS5 handshake/echo/close cycles (default
+#                       BENCH_CONNS)
 #   BENCH_CIPHERS       ciphers to measure (default: aes128-gcm and
 #                       chacha20-poly1305)
 #   BENCH_RUNS          runs per measurement; the best is kept (default 1)
@@ -36,6 +49,7 @@ root=$(dirname "$here")
 
 BYTES=${BENCH_BYTES:-1073741824}
 CONNS=${BENCH_CONNS:-2000}
+SOCKS_CONNS=${BENCH_SOCKS_CONNS:-$CONNS}
 CIPHERS=${BENCH_CIPHERS:-"aes128-gcm@openssh.com chacha20-poly1305@openssh.com"}
 RUNS=${BENCH_RUNS:-1}
 STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-300}
@@ -141,7 +155,9 @@ build_tool() {
 make_keys() {
 	ssh-keygen -q -t ed25519 -N '' -C bench-host -f "$work/host_key"
 	ssh-keygen -q -t ed25519 -N '' -C bench-client -f "$work/client_key"
-	cp "$work/client_key.pub" "$work/authorized_keys"
+	ssh-keygen -q -t ed25519 -N '' -C bench-worker -f "$work/worker_key"
+	cat "$work/client_key.pub" "$work/worker_key.pub" \
+	    >"$work/authorized_keys"
 }
 
 start_servers() {
@@ -217,36 +233,43 @@ start_alknetd() {
 }
 
 # Starts `ssh -N -L` to server port $1 with cipher $2 towards local port
-# $3; sets tunnel_pid and tunnel_port; returns 1 when the forward does not
-# come up (the caller stops tunnel_pid either way).
+# $3, or `ssh -N -D` (a SOCKS5 proxy) when $3 is "socks"; an empty cipher
+# leaves the choice to ssh.  Sets tunnel_pid and tunnel_port; returns 1
+# when the forward does not come up (the caller stops tunnel_pid either
+# way).
 start_tunnel() {
-	local log=$work/ssh.log
+	local log=$work/ssh.log fwd cipher=()
 
 	tunnel_port=$(tool freeport)
-	echo "--- ssh -p $1 -c $2 -> $3" >>"$log"
+	if [[ $3 = socks ]]; then
+		fwd=(-D "127.0.0.1:$tunnel_port")
+	else
+		fwd=(-L "127.0.0.1:$tunnel_port:127.0.0.1:$3")
+	fi
+	[[ -z $2 ]] || cipher=(-c "$2")
+	echo "--- ssh -p $1 -c ${2:-default} -> $3" >>"$log"
 	ssh -F /dev/null -N -T \
 	    -o IdentitiesOnly=yes -i "$work/client_key" \
 	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
 	    -o BatchMode=yes -o LogLevel=ERROR -o ExitOnForwardFailure=yes \
 	    -o Compression=no -o ControlMaster=no -o ControlPath=none \
-	    -c "$2" -p "$1" \
-	    -L "127.0.0.1:$tunnel_port:127.0.0.1:$3" 127.0.0.1 \
+	    "${cipher[@]}" -p "$1" "${fwd[@]}" 127.0.0.1 \
 	    2>>"$log" &
 	tunnel_pid=$!
 	pids+=("$tunnel_pid")
 	wait_listen "$tunnel_port" "$tunnel_pid" "$log"
 }
 
-# Runs benchtool $1 ($2 is its size argument) RUNS times through the
-# tunnel; sets secs to the best time, or returns 1.
+# Runs benchtool with the arguments given RUNS times; sets secs to the
+# best time, or returns 1.
 run_best() {
 	local i p out=()
 
 	for ((i = 0; i < RUNS; i++)); do
 		# In the background: a signal to this script is handled at once
 		# by `wait`, not after the step.
-		timeout "$STEP_TIMEOUT" "$work/benchtool" "$1" "$tunnel_port" \
-		    "$2" >"$work/step.out" &
+		timeout "$STEP_TIMEOUT" "$work/benchtool" "$@" \
+		    >"$work/step.out" &
 		p=$!
 		pids+=("$p")
 		wait "$p" || { forget_pid "$p"; return 1; }
@@ -260,7 +283,8 @@ run_best() {
 # cipher $2, or FAIL.
 measure_throughput() {
 	result=FAIL
-	if start_tunnel "$1" "$2" "$sink_port" && run_best send "$BYTES"; then
+	if start_tunnel "$1" "$2" "$sink_port" &&
+	    run_best send "$tunnel_port" "$BYTES"; then
 		result=$(awk -v b="$BYTES" -v s="$secs" \
 		    'BEGIN { printf "%.1f", b / 1048576 / s }')
 	fi
@@ -271,7 +295,7 @@ measure_throughput() {
 measure_conns() {
 	result=FAIL
 	if start_tunnel "$1" "${CIPHERS%% *}" "$echo_port" &&
-	    run_best conns "$CONNS"; then
+	    run_best conns "$tunnel_port" "$CONNS"; then
 		result=$(awk -v n="$CONNS" -v s="$secs" \
 		    'BEGIN { printf "%.1f", n / s }')
 	fi
@@ -293,6 +317,164 @@ measure_all() {
 	echo "  channels: $result per second" >&2
 }
 
+# Sets result to the throughput in MiB/s through the SOCKS5 proxy on
+# local port $1 to the sink, or FAIL.
+socks_throughput() {
+	result=FAIL
+	if run_best sockssend "$1" "$sink_port" "$BYTES"; then
+		result=$(awk -v b="$BYTES" -v s="$secs" \
+		    'BEGIN { printf "%.1f", b / 1048576 / s }')
+	fi
+}
+
+# Sets result to the SOCKS5 connections per second through the proxy on
+# local port $1 to the echo server, or FAIL.
+socks_conns() {
+	result=FAIL
+	if run_best socksconns "$1" "$echo_port" "$SOCKS_CONNS"; then
+		result=$(awk -v n="$SOCKS_CONNS" -v s="$secs" \
+		    'BEGIN { printf "%.1f", n / s }')
+	fi
+}
+
+# Sets result to the SOCKS5 throughput through `ssh -D` to server port $1
+# with cipher $2 (empty: ssh's default), or FAIL.
+measure_sshd_socks_throughput() {
+	result=FAIL
+	if start_tunnel "$1" "$2" socks; then
+		socks_throughput "$tunnel_port"
+	fi
+	stop "$tunnel_pid"
+}
+
+# SOCKS5 through `ssh -D` to server port $1: fills socks_sshd_tp (one
+# entry per cipher, in CIPHERS order) and socks_sshd_conns.
+measure_sshd_socks() {
+	local c
+
+	socks_sshd_tp=()
+	for c in $CIPHERS; do
+		measure_sshd_socks_throughput "$1" "$c"
+		socks_sshd_tp+=("$result")
+		echo "  socks5 throughput $c: $result MiB/s" >&2
+	done
+	socks_sshd_conns=FAIL
+	if start_tunnel "$1" "${CIPHERS%% *}" socks; then
+		socks_conns "$tunnel_port"
+		socks_sshd_conns=$result
+	fi
+	stop "$tunnel_pid"
+	echo "  socks5 connections: $socks_sshd_conns per second" >&2
+}
+
+# Waits until log $2 of process $1 has a line starting with $3.
+wait_line() {
+	local deadline=$((SECONDS + START_TIMEOUT))
+
+	until grep -q "^$3" "$2"; do
+		if ! kill -0 "$1" 2>/dev/null || ((SECONDS > deadline)); then
+			tail -n 20 "$2" >&2 || true
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# Starts an alknetd worker connected to 127.0.0.1:$1 with the state
+# directory $2, log $3 and further arguments after them; sets worker_pid
+# and returns once its upstream is up, or returns 1.
+start_worker() {
+	local port=$1 state=$2 log=$3
+
+	shift 3
+	mkdir -p "$state"
+	"$ALKNETD" --connect "tcp://127.0.0.1:$port" \
+	    --identity "$work/worker_key" --state-dir "$state" --no-mount \
+	    "$@" 2>"$log" &
+	worker_pid=$!
+	pids+=("$worker_pid")
+	wait_line "$worker_pid" "$log" 'alknetd: upstream up name=up0 '
+}
+
+# Sets worker_cipher to the cipher an alknetd worker settles on with the
+# head on port $1: a second worker dials the head through `benchtool
+# kexpeek`, which reads both key exchange offers.  "default" when that
+# does not work out.
+probe_worker_cipher() {
+	local relay_pid peek=$work/kexpeek.out
+
+	worker_cipher=default
+	"$work/benchtool" kexpeek "$work/kexpeek.port" "$1" >"$peek" &
+	relay_pid=$!
+	pids+=("$relay_pid")
+	wait_file "$work/kexpeek.port"
+	if start_worker "$(<"$work/kexpeek.port")" "$work/probe-state" \
+	    "$work/probe.log"; then
+		if [[ -s $peek ]] && [[ $(<"$peek") != unknown ]]; then
+			worker_cipher=$(<"$peek")
+		fi
+	fi
+	stop "$worker_pid"
+	stop "$relay_pid"
+}
+
+# SOCKS5 through an alknetd worker (`--socks`) connected to the head on
+# port $1: sets worker_cipher, socks_alk_tp and socks_alk_conns.
+measure_alknetd_socks() {
+	local socks_port
+
+	probe_worker_cipher "$1"
+	echo "  worker cipher: $worker_cipher" >&2
+	socks_alk_tp=FAIL
+	socks_alk_conns=FAIL
+	socks_port=$(tool freeport)
+	if start_worker "$1" "$work/worker-state" "$work/worker.log" \
+	    --socks "127.0.0.1:$socks_port" &&
+	    wait_listen "$socks_port" "$worker_pid" "$work/worker.log"; then
+		socks_throughput "$socks_port"
+		socks_alk_tp=$result
+		echo "  socks5 throughput: $socks_alk_tp MiB/s" >&2
+		socks_conns "$socks_port"
+		socks_alk_conns=$result
+	fi
+	echo "  socks5 connections: $socks_alk_conns per second" >&2
+	stop "$worker_pid"
+}
+
+# Appends the SOCKS5 rows to metrics, sshd_res and alk_res; measures
+# `ssh -D` once more on port $1 when the worker's cipher has no row.
+add_socks_rows() {
+	local i=0 c matched=0
+
+	for c in $CIPHERS; do
+		metrics+=("socks5 throughput MiB/s $c")
+		sshd_res+=("${socks_sshd_tp[i]}")
+		if [[ $SSHD_ONLY != 1 && $c = "$worker_cipher" ]]; then
+			alk_res+=("$socks_alk_tp")
+			matched=1
+		else
+			alk_res+=(-)
+		fi
+		i=$((i + 1))
+	done
+	if [[ $SSHD_ONLY != 1 ]] && ((!matched)); then
+		c=$worker_cipher
+		[[ $c != default ]] || c=
+		measure_sshd_socks_throughput "$1" "$c"
+		echo "  socks5 throughput ${c:-default}: $result MiB/s" >&2
+		metrics+=("socks5 throughput MiB/s ${c:-default}")
+		sshd_res+=("$result")
+		alk_res+=("$socks_alk_tp")
+	fi
+	metrics+=("socks5 connections/s (handshake, 1-byte echo, close)")
+	sshd_res+=("$socks_sshd_conns")
+	if [[ $SSHD_ONLY = 1 ]]; then
+		alk_res+=(-)
+	else
+		alk_res+=("$socks_alk_conns")
+	fi
+}
+
 ratio() {
 	if [[ $1 = FAIL || $2 = FAIL || $2 = - ]]; then
 		echo -
@@ -304,13 +486,20 @@ ratio() {
 	fi
 }
 
-print_table() {
-	local i=0 c metrics=()
+# The rows of the `ssh -L` measurements, in the order measure_all fills
+# the results; the SOCKS5 rows are added after them.
+tunnel_metrics() {
+	local c
 
+	metrics=()
 	for c in $CIPHERS; do
 		metrics+=("throughput MiB/s $c")
 	done
 	metrics+=("channels/s (connect, 1-byte echo, close)")
+}
+
+print_table() {
+	local i
 
 	echo
 	printf '%-58s %12s %12s %8s\n' metric sshd alknetd ratio
@@ -319,13 +508,20 @@ print_table() {
 		    "${sshd_res[i]}" "${alk_res[i]}" \
 		    "$(ratio "${sshd_res[i]}" "${alk_res[i]}")"
 	done
+	if [[ $SSHD_ONLY != 1 ]]; then
+		echo
+		echo "socks5: ssh -D with the cipher of each row" \
+		    "(connections: ${CIPHERS%% *});"
+		echo "        the alknetd worker with $worker_cipher" \
+		    "(libssh's choice)"
+	fi
 }
 
 print_setup() {
 	local cpu
 
 	echo "bytes per throughput run: $BYTES; channel cycles: $CONNS;" \
-	    "runs: $RUNS (best kept)"
+	    "socks5 cycles: $SOCKS_CONNS; runs: $RUNS (best kept)"
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 	echo "client: $(ssh -V 2>&1); cpu: $(nproc) x $cpu"
 	if [[ $SSHD_ONLY = 1 ]]; then
@@ -338,6 +534,7 @@ print_setup() {
 main() {
 	sshd_res=()
 	alk_res=()
+	worker_cipher=default
 
 	command -v ssh >/dev/null || fail "no ssh client"
 	[[ -x /usr/sbin/sshd ]] || fail "no /usr/sbin/sshd"
@@ -349,6 +546,7 @@ main() {
 	start_sshd
 	echo "sshd on 127.0.0.1:$sshd_port" >&2
 	measure_all "$sshd_port" sshd_res
+	measure_sshd_socks "$sshd_port"
 
 	if [[ $SSHD_ONLY = 1 ]]; then
 		for c in "${sshd_res[@]}"; do
@@ -358,14 +556,18 @@ main() {
 		start_alknetd
 		echo "alknetd on 127.0.0.1:$alknetd_port" >&2
 		measure_all "$alknetd_port" alk_res
+		measure_alknetd_socks "$alknetd_port"
 	fi
 
+	tunnel_metrics
+	add_socks_rows "$sshd_port"
 	print_table
 	for c in "${sshd_res[@]}" "${alk_res[@]}"; do
 		[[ $c != FAIL ]] || failed=1
 	done
 	if ((failed)); then
 		echo "bench.sh: some measurements failed; see ssh.log" \
+		    "and worker.log" \
 		    "(BENCH_KEEP=1 keeps $work)" >&2
 		exit 1
 	fi

@@ -8,12 +8,27 @@
  *   benchtool echo PORTFILE         echo every connection until EOF
  *   benchtool send PORT BYTES       stream BYTES to a sink; print seconds
  *   benchtool conns PORT N          N connect/1-byte echo/close cycles
+ *   benchtool sockssend PORT DPORT BYTES
+ *                                   send, through the SOCKS5 proxy on PORT
+ *                                   to a sink on 127.0.0.1:DPORT
+ *   benchtool socksconns PORT DPORT N
+ *                                   conns, each through a new SOCKS5
+ *                                   CONNECT to 127.0.0.1:DPORT
+ *   benchtool kexpeek PORTFILE PORT relay one connection to PORT; print
+ *                                   the cipher its SSH peers agree on
  *
  * A stream to the sink starts with its length (8 bytes, big-endian); the
  * sink answers one byte once it has counted that many, so the sender's
  * clock stops when every byte has arrived.  waitlisten reads
  * /proc/net/tcp instead of connecting, so that probing never opens a
  * tunnel channel.
+ *
+ * The SOCKS5 client offers only "no authentication" and asks for an IPv4
+ * address, the shortest exchange a proxy can be asked for; it waits for
+ * each answer before the next message, as ordinary clients do.  kexpeek
+ * sits between an SSH client and server and reads the two KEXINIT
+ * messages, which travel in clear, to name the cipher they settle on
+ * (the client's first choice that the server also offers).
  */
 #include <sys/socket.h>
 
@@ -272,25 +287,118 @@ serve(const char *portfile, int (*on_read)(struct conn *, char *))
 }
 
 static int
-cmd_send(unsigned port, uint64_t bytes)
+read_full(int fd, void *buf, size_t len)
+{
+	char   *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = read(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Opens a connection to 127.0.0.1:dport through the SOCKS5 proxy on
+ * 127.0.0.1:port; returns the socket once the proxy has said it is
+ * connected, or -1.
+ */
+static int
+socks_open(uint16_t port, uint16_t dport)
+{
+	unsigned char req[10] = {5, 1, 0, 1, 127, 0, 0, 1};
+	unsigned char rep[4 + 256 + 2];
+	size_t        rest, at = 4;
+	int           fd = tcp_connect(port);
+
+	req[8] = (unsigned char)(dport >> 8);
+	req[9] = (unsigned char)dport;
+	if (write_all(fd, "\x05\x01\x00", 3) == -1 ||
+	    read_full(fd, rep, 2) == -1) {
+		fprintf(stderr, "benchtool: socks: no method answer\n");
+		goto fail;
+	}
+	if (rep[0] != 5 || rep[1] != 0) {
+		fprintf(stderr,
+		    "benchtool: socks: no-auth refused (answer %u)\n",
+		    (unsigned)rep[1]);
+		goto fail;
+	}
+	if (write_all(fd, req, sizeof req) == -1 ||
+	    read_full(fd, rep, 4) == -1) {
+		fprintf(stderr, "benchtool: socks: no connect answer\n");
+		goto fail;
+	}
+	if (rep[0] != 5 || rep[1] != 0) {
+		fprintf(stderr, "benchtool: socks: connect answered %u\n",
+		    (unsigned)rep[1]);
+		goto fail;
+	}
+	switch (rep[3]) {
+	case 1:
+		rest = 4 + 2;
+		break;
+	case 4:
+		rest = 16 + 2;
+		break;
+	case 3:
+		if (read_full(fd, &rep[4], 1) == -1)
+			goto short_reply;
+		rest = (size_t)rep[4] + 2;
+		at = 5;
+		break;
+	default:
+		fprintf(stderr, "benchtool: socks: address type %u\n",
+		    (unsigned)rep[3]);
+		goto fail;
+	}
+	if (read_full(fd, &rep[at], rest) == -1)
+		goto short_reply;
+	return fd;
+
+short_reply:
+	fprintf(stderr, "benchtool: socks: short connect answer\n");
+fail:
+	close(fd);
+	return -1;
+}
+
+/* CHUNK bytes to send: not all zeros, in case compression sneaks in. */
+static char *
+payload(void)
+{
+	char *buf = malloc(CHUNK);
+	int   i;
+
+	if (buf == NULL)
+		die("malloc");
+	for (i = 0; i < CHUNK; i++)
+		buf[i] = (char)(i * 131 + (i >> 9));
+	return buf;
+}
+
+/* Streams bytes of buf to the sink on fd; prints the seconds taken. */
+static int
+send_stream(int fd, uint64_t bytes, const char *buf)
 {
 	unsigned char hdr[8];
 	uint64_t      left = bytes;
 	double        t0, t1;
-	char         *buf, ack;
+	char          ack;
 	size_t        len;
-	int           fd, i;
+	int           i;
 
-	if ((buf = malloc(CHUNK)) == NULL)
-		die("malloc");
-
-	/* Not all zeros, in case compression sneaks in somewhere. */
-	for (i = 0; i < CHUNK; i++)
-		buf[i] = (char)(i * 131 + (i >> 9));
 	for (i = 0; i < 8; i++)
 		hdr[i] = (unsigned char)(bytes >> (56 - 8 * i));
 
-	fd = tcp_connect((uint16_t)port);
 	t0 = now();
 	if (write_all(fd, hdr, sizeof hdr) == -1)
 		die("write");
@@ -306,8 +414,47 @@ cmd_send(unsigned port, uint64_t bytes)
 	}
 	t1 = now();
 	close(fd);
-	free(buf);
 	printf("%.6f\n", t1 - t0);
+	return 0;
+}
+
+static int
+cmd_send(unsigned port, uint64_t bytes)
+{
+	char *buf = payload();
+	int   rc = send_stream(tcp_connect((uint16_t)port), bytes, buf);
+
+	free(buf);
+	return rc;
+}
+
+/* The clock starts once the proxy has connected, at the first byte. */
+static int
+cmd_sockssend(unsigned port, unsigned dport, uint64_t bytes)
+{
+	char *buf = payload();
+	int   fd, rc = 1;
+
+	if ((fd = socks_open((uint16_t)port, (uint16_t)dport)) != -1)
+		rc = send_stream(fd, bytes, buf);
+	free(buf);
+	return rc;
+}
+
+/* One connect, 1-byte echo and close; 0, or -1 with a message. */
+static int
+echo_once(int fd, unsigned cycle)
+{
+	char c;
+
+	if (fd == -1)
+		return -1;
+	if (write_all(fd, "x", 1) == -1 || read(fd, &c, 1) != 1 || c != 'x') {
+		fprintf(stderr, "benchtool: no echo on cycle %u\n", cycle);
+		close(fd);
+		return -1;
+	}
+	close(fd);
 	return 0;
 }
 
@@ -316,23 +463,223 @@ cmd_conns(unsigned port, unsigned n)
 {
 	double   t0, t1;
 	unsigned i;
-	char     c;
-	int      fd;
 
 	t0 = now();
 	for (i = 0; i < n; i++) {
-		fd = tcp_connect((uint16_t)port);
-		if (write_all(fd, "x", 1) == -1)
-			die("write");
-		if (read(fd, &c, 1) != 1 || c != 'x') {
-			fprintf(stderr, "benchtool: no echo on cycle %u\n", i);
+		if (echo_once(tcp_connect((uint16_t)port), i) == -1)
 			return 1;
-		}
-		close(fd);
 	}
 	t1 = now();
 	printf("%.6f\n", t1 - t0);
 	return 0;
+}
+
+static int
+cmd_socksconns(unsigned port, unsigned dport, unsigned n)
+{
+	double   t0, t1;
+	unsigned i;
+
+	t0 = now();
+	for (i = 0; i < n; i++) {
+		if (echo_once(socks_open((uint16_t)port, (uint16_t)dport), i) ==
+		    -1)
+			return 1;
+	}
+	t1 = now();
+	printf("%.6f\n", t1 - t0);
+	return 0;
+}
+
+/*
+ * kexpeek: what one direction of an SSH connection has shown so far, up
+ * to its KEXINIT.
+ */
+#define KEX_BUF 65536
+
+struct kexside {
+	unsigned char buf[KEX_BUF];
+	size_t        have;
+	int           done;         /* KEXINIT found, or given up */
+	char          enc[2][1024]; /* ciphers client-to-server, back */
+};
+
+/* Reads an SSH name-list at *off of p (len bytes); NULL if cut short. */
+static const unsigned char *
+kex_namelist(const unsigned char *p, size_t len, size_t *off, uint32_t *n)
+{
+	const unsigned char *s;
+
+	if (len - *off < 4)
+		return NULL;
+	s = p + *off;
+	*n = (uint32_t)s[0] << 24 | (uint32_t)s[1] << 16 | (uint32_t)s[2] << 8 |
+	    s[3];
+	if (len - *off - 4 < *n)
+		return NULL;
+	*off += 4 + *n;
+	return s + 4;
+}
+
+/*
+ * Looks for the KEXINIT in what side has seen; fills side->enc and sets
+ * side->done once it is there.
+ */
+static void
+kex_scan(struct kexside *k)
+{
+	const unsigned char *p = k->buf, *nl, *list;
+	size_t               off, len, plen, line;
+	uint32_t             n;
+	int                  i;
+
+	/* Lines before the binary packets; the last one starts "SSH-". */
+	for (;;) {
+		nl = memchr(p, '\n', k->have - (size_t)(p - k->buf));
+		if (nl == NULL)
+			return;
+		line = (size_t)(nl - p);
+		p = nl + 1;
+		if (line >= 4 && memcmp(nl - line, "SSH-", 4) == 0)
+			break;
+	}
+	len = k->have - (size_t)(p - k->buf);
+	if (len < 6)
+		return;
+	plen =
+	    (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+	if (plen < 18 || plen > KEX_BUF) {
+		k->done = 1;
+		return;
+	}
+	if (len < 4 + plen)
+		return;
+	k->done = 1;
+	/* After the length and padding length: message 20, the cookie. */
+	p += 5;
+	len = plen - 1;
+	if (len < 17 || p[0] != 20)
+		return;
+	off = 17;
+	for (i = 0; i < 4; i++) {
+		if ((list = kex_namelist(p, len, &off, &n)) == NULL)
+			return;
+		if (i >= 2 && n < sizeof k->enc[0]) {
+			memcpy(k->enc[i - 2], list, n);
+			k->enc[i - 2][n] = '\0';
+		}
+	}
+}
+
+/* Whether the comma-separated list holds the name (len bytes). */
+static int
+kex_has(const char *list, const char *name, size_t len)
+{
+	size_t n;
+
+	for (;;) {
+		n = strcspn(list, ",");
+		if (n == len && memcmp(list, name, len) == 0)
+			return 1;
+		if (list[n] == '\0')
+			return 0;
+		list += n + 1;
+	}
+}
+
+/* The first name of the client's list that the server's list holds. */
+static const char *
+kex_choose(const char *client, const char *server)
+{
+	static char name[1024];
+	size_t      n;
+
+	for (;;) {
+		n = strcspn(client, ",");
+		if (n > 0 && kex_has(server, client, n)) {
+			memcpy(name, client, n);
+			name[n] = '\0';
+			return name;
+		}
+		if (client[n] == '\0')
+			return NULL;
+		client += n + 1;
+	}
+}
+
+static void
+kex_report(struct kexside *cl, struct kexside *sv)
+{
+	const char *up, *down;
+	char        first[1024];
+
+	up = kex_choose(cl->enc[0], sv->enc[0]);
+	if (up == NULL) {
+		printf("unknown\n");
+	} else {
+		snprintf(first, sizeof first, "%s", up);
+		down = kex_choose(cl->enc[1], sv->enc[1]);
+		if (down == NULL || strcmp(first, down) == 0)
+			printf("%s\n", first);
+		else
+			printf("%s/%s\n", first, down);
+	}
+	fflush(stdout);
+}
+
+static int
+cmd_kexpeek(const char *portfile, unsigned port)
+{
+	static struct kexside side[2]; /* from the client, from the server */
+	struct pollfd         pfd[2];
+	uint16_t              bound;
+	char                 *buf = malloc(CHUNK);
+	int                   lfd, i, reported = 0, on = 1;
+	ssize_t               n;
+	size_t                room;
+
+	if (buf == NULL)
+		die("malloc");
+	lfd = tcp_listen(0, &bound);
+	write_port(portfile, bound);
+	if ((pfd[0].fd = accept(lfd, NULL, NULL)) == -1)
+		die("accept");
+	close(lfd);
+	setsockopt(pfd[0].fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+	pfd[1].fd = tcp_connect((uint16_t)port);
+	pfd[0].events = pfd[1].events = POLLIN;
+
+	for (;;) {
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			die("poll");
+		}
+		for (i = 0; i < 2; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if ((n = read(pfd[i].fd, buf, CHUNK)) <= 0 ||
+			    write_all(pfd[!i].fd, buf, (size_t)n) == -1) {
+				if (!reported)
+					printf("unknown\n");
+				return 0;
+			}
+			if (side[i].done)
+				continue;
+			room = KEX_BUF - side[i].have;
+			if ((size_t)n < room)
+				room = (size_t)n;
+			memcpy(side[i].buf + side[i].have, buf, room);
+			side[i].have += room;
+			kex_scan(&side[i]);
+			if (!side[i].done && side[i].have == KEX_BUF)
+				side[i].done = 1;
+		}
+		if (!reported && side[0].done && side[1].done) {
+			kex_report(&side[0], &side[1]);
+			reported = 1;
+		}
+	}
 }
 
 static void
@@ -341,7 +688,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: benchtool freeport | waitlisten PORT SECS | "
 	    "sink PORTFILE | echo PORTFILE | send PORT BYTES | "
-	    "conns PORT N\n");
+	    "conns PORT N | sockssend PORT DPORT BYTES | "
+	    "socksconns PORT DPORT N | kexpeek PORTFILE PORT\n");
 	exit(2);
 }
 
@@ -364,6 +712,15 @@ main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "conns") == 0)
 		return cmd_conns((unsigned)atoi(argv[2]),
 		    (unsigned)strtoul(argv[3], NULL, 10));
+	if (argc == 5 && strcmp(argv[1], "sockssend") == 0)
+		return cmd_sockssend((unsigned)atoi(argv[2]),
+		    (unsigned)atoi(argv[3]), strtoull(argv[4], NULL, 10));
+	if (argc == 5 && strcmp(argv[1], "socksconns") == 0)
+		return cmd_socksconns((unsigned)atoi(argv[2]),
+		    (unsigned)atoi(argv[3]),
+		    (unsigned)strtoul(argv[4], NULL, 10));
+	if (argc == 4 && strcmp(argv[1], "kexpeek") == 0)
+		return cmd_kexpeek(argv[2], (unsigned)atoi(argv[3]));
 	usage();
 	return 2;
 }

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import (WAIT, connection_closed, echo_through, free_port,
                       listens_on)
-from worker import (HeadServer, OpenSshServer, curl, exchange, forward_port,
+from worker import (HeadServer, OpenSshServer, curl, forward_port,
                     socks_echo, socks_open, socks_reply, start_worker,
                     upstream_state, wait_forward_state)
 

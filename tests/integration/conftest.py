@@ -395,14 +395,15 @@ class Harness:
 
     def start_node(self, keys=None, authorized_keys=None, mount=True,
                    args=(), env=None, wait=True, state=None, mount_dir=None,
-                   prefix=()):
+                   prefix=(), listen="127.0.0.1:0"):
         """Starts alknetd on 127.0.0.1:0 with its own state dir and mount.
 
         keys: the keys written to STATE/authorized_keys (default: the
         harness key); authorized_keys: the file's whole text instead, or
         False to write no file;
         state: an existing state dir to reuse; prefix: a command that
-        execs alknetd (it must keep the pid).
+        execs alknetd (it must keep the pid); listen: another address,
+        such as a port picked by the test to start a node on again.
         """
         if mount and not fuse_available():
             pytest.skip("needs /dev/fuse and root")
@@ -416,12 +417,12 @@ class Harness:
                 authorized_keys = "".join(k.line() + "\n" for k in keys)
             if authorized_keys is not False:
                 (state / "authorized_keys").write_text(authorized_keys)
-        argv = [*prefix, ALKNETD, "--listen", "127.0.0.1:0",
+        argv = [*prefix, ALKNETD, "--listen", listen,
                 "--state-dir", str(state), "--name", name]
         if mount:
             if mount_dir is None:
                 mount_dir = self.dir / name / "mnt"
-                mount_dir.mkdir()
+                mount_dir.mkdir(parents=True)
             argv += ["--mount", str(mount_dir)]
         else:
             argv += ["--no-mount"]

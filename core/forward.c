@@ -201,7 +201,6 @@ forward_make_listen(const char *bind, const char *port, int allow_zero,
 {
 	struct in_addr a;
 	char           text[2 * FORWARD_SPEC_MAX];
-	int            rc;
 
 	if (bind == NULL || strcmp(bind, "localhost") == 0)
 		bind = "127.0.0.1";
@@ -215,9 +214,7 @@ forward_make_listen(const char *bind, const char *port, int allow_zero,
 		    "in brackets, localhost or *");
 
 	snprintf(text, sizeof text, "%s:%s", bind, port);
-	if ((rc = hostport_parse(text, allow_zero, hp, err, errlen)) != 0)
-		return rc;
-	return 0;
+	return hostport_parse(text, allow_zero, hp, err, errlen);
 }
 
 static int

@@ -627,7 +627,7 @@ channel_new(struct session *s, struct channel_set *set, const char *kind,
 
 int
 channel__open(struct session *s, struct channel_set *set, ssh_message msg,
-    const char *kind, const char *host, unsigned port)
+    const char *kind, const char *host, unsigned port, const void *owner)
 {
 	struct channel *c;
 	int             p;
@@ -645,6 +645,7 @@ channel__open(struct session *s, struct channel_set *set, ssh_message msg,
 		return -ENOSPC;
 	c->state = CHANNEL_CONNECTING;
 	c->msg = msg;
+	c->owner = owner;
 	channel_resolve(c);
 	return 0;
 }

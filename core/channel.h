@@ -93,11 +93,11 @@ TAILQ_HEAD(channel_set, channel);
  * the target is resolved and connected, then the channel confirmed; any
  * failure answers with an open failure.  host NULL takes the target from
  * msg (direct-tcpip); else host:port is the target (forwarded-tcpip, the
- * local end of a remote forward).  Returns 0, or a negative errno when
+ * local end of a remote forward; owner as in channel_spec).  Returns 0, or a negative errno when
  * msg was not taken (-EPERM for an alknet-* host, -ENOSPC at a bound).
  */
 int channel__open(struct session *s, struct channel_set *set, ssh_message msg,
-    const char *kind, const char *host, unsigned port);
+    const char *kind, const char *host, unsigned port, const void *owner);
 
 /* After libssh ran for the session: retries writes the peer's window
  * held back, and frees channels that finished. */

@@ -349,8 +349,9 @@ session_auth(struct session *s, ssh_message msg)
 static int
 session_client_message(struct session *s, ssh_message msg, int type)
 {
-	char     host[256];
-	unsigned hport;
+	char        host[256];
+	unsigned    hport;
+	const void *owner = NULL;
 
 	if (type == SSH_REQUEST_CHANNEL_OPEN &&
 	    ssh_message_subtype(msg) == SSH_CHANNEL_FORWARDED_TCPIP &&
@@ -359,9 +360,9 @@ session_client_message(struct session *s, ssh_message msg, int type)
 	        ssh_message_channel_request_open_destination(msg),
 	        (unsigned)ssh_message_channel_request_open_destination_port(
 	            msg),
-	        host, sizeof host, &hport) == 0 &&
-	    channel__open(
-	        s, &s->channels, msg, "forwarded-tcpip", host, hport) == 0)
+	        host, sizeof host, &hport, &owner) == 0 &&
+	    channel__open(s, &s->channels, msg, "forwarded-tcpip", host, hport,
+	        owner) == 0)
 		return 1;
 	ssh_message_reply_default(msg);
 	return 0;
@@ -383,7 +384,8 @@ session_message(struct session *s, ssh_message msg)
 		return session_client_message(s, msg, type);
 	if (type == SSH_REQUEST_CHANNEL_OPEN &&
 	    ssh_message_subtype(msg) == SSH_CHANNEL_DIRECT_TCPIP &&
-	    channel__open(s, &s->channels, msg, "direct-tcpip", NULL, 0) == 0)
+	    channel__open(
+	        s, &s->channels, msg, "direct-tcpip", NULL, 0, NULL) == 0)
 		return 1;
 	if (type == SSH_REQUEST_GLOBAL &&
 	    ssh_message_subtype(msg) == SSH_GLOBAL_REQUEST_TCPIP_FORWARD) {

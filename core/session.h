@@ -67,7 +67,7 @@ struct session_hooks {
 	/* The local target for a forwarded-tcpip channel the head opens
 	 * for bind:port: 0, or -ENOENT when nothing was asked for there. */
 	int (*forwarded)(void *arg, const char *bind, unsigned port, char *host,
-	    size_t hostlen, unsigned *hport);
+	    size_t hostlen, unsigned *hport, const void **owner);
 	/* After each round of work on the session. */
 	void (*settled)(void *arg, struct session *s);
 };

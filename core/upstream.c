@@ -298,7 +298,7 @@ upstream_down(void *arg, struct session *s, const char *reason)
 
 static int
 upstream_forwarded(void *arg, const char *bind, unsigned port, char *host,
-    size_t hostlen, unsigned *hport)
+    size_t hostlen, unsigned *hport, const void **owner)
 {
 	struct upstream        *u = arg;
 	struct upstream_remote *r;
@@ -309,6 +309,7 @@ upstream_forwarded(void *arg, const char *bind, unsigned port, char *host,
 		    strcmp(r->bind, bind != NULL ? bind : "") == 0) {
 			snprintf(host, hostlen, "%s", r->host);
 			*hport = r->hport;
+			*owner = r->arg;
 			return 0;
 		}
 	}
@@ -636,6 +637,21 @@ upstream_add(uv_loop_t *loop, const struct upstream_opts *o,
 	return 0;
 }
 
+/* The forwards through u hear that it is gone; they may ask again. */
+static void
+upstream_drop_remotes(struct upstream *u)
+{
+	struct upstream_remote *r;
+
+	u->asking = NULL;
+	while ((r = TAILQ_FIRST(&u->remotes)) != NULL) {
+		TAILQ_REMOVE(&u->remotes, r, entry);
+		if (r->state != REMOTE_CANCEL)
+			r->cb(r->arg, 0, "upstream removed");
+		free(r);
+	}
+}
+
 void
 upstream_remove(struct upstream *u)
 {
@@ -654,6 +670,7 @@ upstream_remove(struct upstream *u)
 		session__forget_hooks(s);
 		session_close(s, "disconnect");
 	}
+	upstream_drop_remotes(u);
 	if (u->gai_pending)
 		uv_cancel((uv_req_t *)&u->gai);
 	if (u->cpoll_on) {

@@ -946,7 +946,7 @@ test_acl_listen(void **state)
 	struct tree      *t = *state;
 	struct ns_dirent *ents;
 	struct ns_attr    a;
-	uint64_t          acl, listen, error;
+	uint64_t          acl, listen, error, emitted;
 	size_t            n;
 	char             *before, *s, *buf = NULL, big[NS_WRITE_MAX + 2];
 
@@ -972,9 +972,12 @@ test_acl_listen(void **state)
 	expect_content(t->ns, error, "");
 	assert_int_equal(ns_read(t->ns, listen, 1000, &buf, &n), -EACCES);
 
+	/* A change is announced. */
+	emitted = events_emitted();
 	assert_int_equal(write_str(t->ns, listen,
 	                     "allow 127.0.0.1:8000-8100\n# more later\n"),
 	    0);
+	assert_int_equal(events_emitted(), emitted + 1);
 	before = read_file(t->ns, listen);
 	assert_non_null(strstr(before, "8000-8100"));
 	assert_non_null(strstr(before, "default deny"));
@@ -984,6 +987,7 @@ test_acl_listen(void **state)
 	    write_str(t->ns, listen, "allow 127.0.0.1:9000\nbogus rule\n"),
 	    -EINVAL);
 	expect_content(t->ns, listen, before);
+	assert_int_equal(events_emitted(), emitted + 1);
 	s = read_file(t->ns, error);
 	assert_memory_equal(s, "line 2", 6);
 	assert_int_equal(s[strlen(s) - 1], '\n');

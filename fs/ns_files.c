@@ -1,0 +1,710 @@
+/*
+ * What each directory of the namespace lists and what each file holds:
+ * for every class of object (listener, session, channel, identity,
+ * upstream, forward) how a name resolves, how the directory is listed,
+ * how one object fills its record, and the table of its files; setters
+ * of writable files, mkdir and rmdir of forwards, and the rules of acl/.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "authkeys.h"
+#include "channel.h"
+#include "events.h"
+#include "forward.h"
+#include "listener.h"
+#include "node.h"
+#include "ns.h"
+#include "ns_ctl.h"
+#include "ns_files.h"
+#include "policy.h"
+#include "session.h"
+#include "sshd.h"
+#include "stats.h"
+#include "upstream.h"
+
+static int
+ns_fill_node(struct ns *ns, uint64_t obj, struct ns_rec *r)
+{
+	struct node_info ni;
+
+	node_info(&ni);
+	ns__rec_str(r, "id", ni.id);
+	ns__rec_str(r, "name", ni.name);
+	ns__rec_str(r, "roles", ni.roles);
+	ns__rec_str(r, "version", ni.version);
+	ns__rec_u64(r, "pid", (uint64_t)ni.pid);
+	ns__rec_time(r, "started", ni.started);
+	ns__rec_str(r, "mount", ni.mount);
+	return 0;
+}
+
+static int
+ns_fill_stats(struct ns *ns, uint64_t obj, struct ns_rec *r)
+{
+	unsigned fds = 0, limit = 0;
+
+	/* Unknown descriptor counts read as 0 rather than failing. */
+	stats_fds(&fds, &limit);
+	ns__rec_u64(r, "sessions", stats.sessions);
+	ns__rec_u64(r, "sessions_total", stats.sessions_total);
+	ns__rec_u64(r, "channels", stats.channels);
+	ns__rec_u64(r, "channels_total", stats.channels_total);
+	ns__rec_u64(r, "bytes_in", stats.bytes_in);
+	ns__rec_u64(r, "bytes_out", stats.bytes_out);
+	ns__rec_u64(r, "auth_accepted", stats.auth_accepted);
+	ns__rec_u64(r, "auth_rejected", stats.auth_rejected);
+	ns__rec_u64(r, "connections_rejected", stats.connections_rejected);
+	ns__rec_u64(r, "fds", fds);
+	ns__rec_u64(r, "fd_limit", limit);
+	ns__rec_u64(r, "events_emitted", events_emitted());
+	ns__rec_u64(r, "events_dropped", events_dropped());
+	return 0;
+}
+
+static void *
+ns_listener(struct ns *ns, uint64_t obj)
+{
+	const char *name = ns__names_get(&ns->listeners, obj);
+
+	return name != NULL ? listener_find(name) : NULL;
+}
+
+static int
+ns_fill_listener(struct ns *ns, uint64_t obj, struct ns_rec *r)
+{
+	struct listener     *l;
+	struct listener_info li;
+
+	if ((l = ns_listener(ns, obj)) == NULL)
+		return -ENOENT;
+	listener_info(l, &li);
+	ns__rec_str(r, "uri", li.uri);
+	ns__rec_str(r, "transport", li.transport);
+	ns__rec_str(r, "state", li.state);
+	ns__rec_u64(r, "accepted", li.accepted);
+	ns__rec_u64(r, "rejected", li.rejected);
+	return 0;
+}
+
+static void *
+ns_session(struct ns *ns, uint64_t obj)
+{
+	return session_find(obj);
+}
+
+static int
+ns_fill_session(struct ns *ns, uint64_t obj, struct ns_rec *r)
+{
+	struct session     *s;
+	struct session_info si;
+
+	if ((s = session_find(obj)) == NULL)
+		return -ENOENT;
+	session_info(s, &si);
+	ns__rec_str(r, "direction", si.direction);
+	ns__rec_str(r, "peer", si.peer);
+	ns__rec_str(r, "identity", si.identity);
+	ns__rec_str(r, "user", si.user);
+	ns__rec_str(r, "transport", si.transport);
+	ns__rec_str(r, "state", si.state);
+	ns__rec_time(r, "started", si.started);
+	ns__rec_u64(r, "channels", si.channels);
+	ns__rec_u64(r, "bytes_in", si.bytes_in);
+	ns__rec_u64(r, "bytes_out", si.bytes_out);
+	return 0;
+}
+
+static void *
+ns_channel(struct ns *ns, uint64_t obj)
+{
+	return channel_find(obj);
+}
+
+static int
+ns_fill_channel(struct ns *ns, uint64_t obj, struct ns_rec *r)
+{
+	struct channel     *c;
+	struct channel_info ci;
+
+	if ((c = channel_find(obj)) == NULL)
+		return -ENOENT;
+	channel_info(c, &ci);
+	ns__rec_u64(r, "session", ci.session);
+	ns__rec_str(r, "kind", ci.kind);
+	ns__rec_str(r, "identity", ci.identity);
+	ns__rec_str(r, "state", ci.state);
+	ns__rec_time(r, "opened", ci.opened);
+	ns__rec_u64(r, "bytes_in", ci.bytes_in);
+	ns__rec_u64(r, "bytes_out", ci.bytes_out);
+	ns__rec_str(r, "target", ci.target);
+	return 0;
+}
+
+static const struct authkeys *
+ns_authkeys(struct ns *ns)
+{
+	return ns->sshd != NULL ? sshd_authkeys(ns->sshd) : NULL;
+}
+
+static int
+ns_fill_identity(struct ns *ns, uint64_t obj, struct ns_rec *r)
+{
+	const struct authkeys *ak = ns_authkeys(ns);
+	const char            *name;
+	struct authkey_info    ai;
+	int                    i;
+
+	name = ns__names_get(&ns->identities, obj);
+	if (ak == NULL || name == NULL ||
+	    (i = authkeys_find_name(ak, name)) < 0)
+		return -ENOENT;
+	authkeys_get(ak, (size_t)i, &ai);
+	ns__rec_str(r, "id", ai.id);
+	ns__rec_str(r, "key", ai.line);
+	ns__rec_str(r, "kind", ai.kind);
+	ns__rec_str(r, "scopes", ai.scopes);
+	ns__rec_str(r, "source", ai.source);
+	return 0;
+}
+
+static void *
+ns_upstream(struct ns *ns, uint64_t obj)
+{
+	const char *name = ns__names_get(&ns->upstreams, obj);
+
+	return name != NULL ? upstream_find(name) : NULL;
+}
+
+static int
+ns_fill_upstream(struct ns *ns, uint64_t obj, struct ns_rec *r)
+{
+	struct upstream     *u;
+	struct upstream_info ui;
+
+	if ((u = ns_upstream(ns, obj)) == NULL)
+		return -ENOENT;
+	upstream_info(u, &ui);
+	ns__rec_str(r, "uri", ui.uri);
+	ns__rec_str(r, "identity", ui.identity);
+	ns__rec_str(r, "hostkey", ui.hostkey);
+	ns__rec_str(r, "state", ui.state);
+	ns__rec_time(r, "since", ui.since);
+	ns__rec_u64(r, "reconnects", ui.reconnects);
+	ns__rec_int(r, "rtt_ms", ui.rtt_ms);
+	ns__rec_u64(r, "session", ui.session);
+	return 0;
+}
+
+static void *
+ns_forward(struct ns *ns, uint64_t obj)
+{
+	const char *name = ns__names_get(&ns->forwards, obj);
+
+	return name != NULL ? forward_find(name) : NULL;
+}
+
+static int
+ns_fill_forward(struct ns *ns, uint64_t obj, struct ns_rec *r)
+{
+	struct forward     *f;
+	struct forward_info fi;
+
+	if ((f = ns_forward(ns, obj)) == NULL)
+		return -ENOENT;
+	forward_info(f, &fi);
+	ns__rec_str(r, "kind", fi.kind);
+	ns__rec_str(r, "listen", fi.listen);
+	ns__rec_str(r, "target", fi.target);
+	ns__rec_str(r, "via", fi.via);
+	ns__rec_str(r, "state", fi.state);
+	ns__rec_u64(r, "connections", fi.connections);
+	ns__rec_u64(r, "connections_total", fi.connections_total);
+	ns__rec_str(r, "error", fi.error);
+	return 0;
+}
+
+static int
+ns_set_forward(
+    struct ns *ns, uint64_t obj, const struct ns_entry *e, const char *value)
+{
+	struct forward *f;
+	char            err[NS_MSG_MAX];
+
+	if ((f = ns_forward(ns, obj)) == NULL)
+		return -ENOENT;
+
+	/* A value file has no answer to read: the errno is all that
+	 * the writer learns. */
+	return forward_set(f, e->name, value, err, sizeof err);
+}
+
+static int
+ns_make_forward(struct ns *ns, const char *name)
+{
+	struct forward *f = NULL;
+	char            err[NS_MSG_MAX];
+
+	if (!ns_ctl_name_ok(name))
+		return -EINVAL;
+	if (forward_find(name) != NULL)
+		return -EEXIST;
+
+	/* The name gets its number first, so that what is made can
+	 * always be looked up. */
+	if (ns__names_number(&ns->forwards, name) == 0)
+		return -ENOSPC;
+	return forward_new(ns->loop, name, FORWARD_LOCAL, &f, err, sizeof err);
+}
+
+static int
+ns_unmake_forward(struct ns *ns, const char *name)
+{
+	struct forward *f;
+
+	if ((f = forward_find(name)) == NULL)
+		return -ENOENT;
+	forward_remove(f);
+	return 0;
+}
+
+/* The files of acl/ exist where there is an SSH server to hold rules. */
+static int
+ns_fill_acl(struct ns *ns, uint64_t obj, struct ns_rec *r)
+{
+	return ns->sshd != NULL ? 0 : -ENOENT;
+}
+
+/* text as a file's content: as it is, with a newline added if missing. */
+static int
+ns_gen_text(const char *text, char **buf, size_t *len)
+{
+	size_t n = strlen(text);
+	int    nl = n > 0 && text[n - 1] != '\n';
+
+	if ((*buf = malloc(n + (size_t)nl + 1)) == NULL)
+		return -ENOMEM;
+	memcpy(*buf, text, n);
+	if (nl)
+		(*buf)[n++] = '\n';
+	(*buf)[n] = '\0';
+	*len = n;
+	return 0;
+}
+
+static int
+ns_gen_listen(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+{
+	const struct policy *p;
+	char                *text;
+	int                  rc;
+
+	if (ns->sshd == NULL)
+		return -ENOENT;
+
+	/* A server that was never given rules allows nothing. */
+	if ((p = sshd_listen_policy(ns->sshd)) == NULL)
+		return ns_gen_text("default deny", buf, len);
+	if ((text = policy_format(p)) == NULL)
+		return -ENOMEM;
+	rc = ns_gen_text(text, buf, len);
+	free(text);
+	return rc;
+}
+
+static int
+ns_gen_listen_error(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+{
+	if (ns->sshd == NULL)
+		return -ENOENT;
+	return ns_gen_text(ns->listen_error, buf, len);
+}
+
+/* A new rule set replaces the old one whole, or nothing changes. */
+static int
+ns_set_listen(
+    struct ns *ns, uint64_t obj, const struct ns_entry *e, const char *text)
+{
+	struct policy *p = NULL;
+	char           err[NS_MSG_MAX] = "";
+	int            rc;
+
+	if (ns->sshd == NULL)
+		return -ENOENT;
+	if ((rc = policy_parse(text, 0, &p, err, sizeof err)) != 0) {
+		snprintf(ns->listen_error, sizeof ns->listen_error, "%s",
+		    err[0] != '\0' ? err : strerror(-rc));
+		return rc;
+	}
+	/* Only the count: rules name hosts, which events never carry. */
+	events_emit("policy.changed",
+	    json_pack("{s:s,s:I}", "policy", "listen", "rules",
+	        (json_int_t)policy_count(p)));
+	sshd_set_listen_policy(ns->sshd, p);
+	ns->listen_error[0] = '\0';
+	return 0;
+}
+
+/* A directory name as a session or channel id: plain decimal. */
+static int
+ns_parse_id(const char *s, uint64_t *id)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0' || (s[0] == '0' && s[1] != '\0'))
+		return -ENOENT;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' ||
+		    v > (NS_OBJ_MAX - (uint64_t)(*s - '0')) / 10)
+			return -ENOENT;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*id = v;
+	return 0;
+}
+
+static int
+ns_resolve_listener(struct ns *ns, const char *name, uint64_t *obj)
+{
+	if (listener_find(name) == NULL)
+		return -ENOENT;
+	return ns__names_obj(&ns->listeners, name, obj);
+}
+
+static int
+ns_resolve_session(struct ns *ns, const char *name, uint64_t *obj)
+{
+	if (ns_parse_id(name, obj) != 0 || session_find(*obj) == NULL)
+		return -ENOENT;
+	return 0;
+}
+
+static int
+ns_resolve_channel(struct ns *ns, const char *name, uint64_t *obj)
+{
+	if (ns_parse_id(name, obj) != 0 || channel_find(*obj) == NULL)
+		return -ENOENT;
+	return 0;
+}
+
+static int
+ns_resolve_identity(struct ns *ns, const char *name, uint64_t *obj)
+{
+	const struct authkeys *ak = ns_authkeys(ns);
+
+	if (ak == NULL || authkeys_find_name(ak, name) < 0)
+		return -ENOENT;
+	return ns__names_obj(&ns->identities, name, obj);
+}
+
+static int
+ns_resolve_upstream(struct ns *ns, const char *name, uint64_t *obj)
+{
+	if (upstream_find(name) == NULL)
+		return -ENOENT;
+	return ns__names_obj(&ns->upstreams, name, obj);
+}
+
+static int
+ns_resolve_forward(struct ns *ns, const char *name, uint64_t *obj)
+{
+	if (forward_find(name) == NULL)
+		return -ENOENT;
+	return ns__names_obj(&ns->forwards, name, obj);
+}
+
+/* Adds the directory of a named object of class cls. */
+static int
+ns_dirlist_named(struct ns_dirlist *dl, struct ns_names *names, unsigned cls,
+    const char *name)
+{
+	uint64_t obj;
+
+	/* XXX: names past NS_NAMES_MAX in one run are not listed. */
+	if ((obj = ns__names_number(names, name)) == 0)
+		return 0;
+	return ns__dirlist_add(dl, name, ns_ino(cls, obj, 0), S_IFDIR);
+}
+
+static int
+ns_list_listeners(struct ns *ns, struct ns_dirlist *dl)
+{
+	struct listener     *l = NULL;
+	struct listener_info li;
+	int                  rc;
+
+	while ((l = listener_next(l)) != NULL) {
+		listener_info(l, &li);
+		rc = ns_dirlist_named(dl, &ns->listeners, NS_LISTENER, li.name);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+ns_list_sessions(struct ns *ns, struct ns_dirlist *dl)
+{
+	struct session     *s = NULL;
+	struct session_info si;
+	char                name[32];
+	int                 rc;
+
+	while ((s = session_next(s)) != NULL) {
+		session_info(s, &si);
+		snprintf(name, sizeof name, "%llu", (unsigned long long)si.id);
+		rc = ns__dirlist_add(
+		    dl, name, ns_ino(NS_SESSION, si.id, 0), S_IFDIR);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+ns_list_channels(struct ns *ns, struct ns_dirlist *dl)
+{
+	struct channel     *c = NULL;
+	struct channel_info ci;
+	char                name[32];
+	int                 rc;
+
+	while ((c = channel_next(c)) != NULL) {
+		channel_info(c, &ci);
+		snprintf(name, sizeof name, "%llu", (unsigned long long)ci.id);
+		rc = ns__dirlist_add(
+		    dl, name, ns_ino(NS_CHANNEL, ci.id, 0), S_IFDIR);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+ns_list_identities(struct ns *ns, struct ns_dirlist *dl)
+{
+	const struct authkeys *ak = ns_authkeys(ns);
+	struct authkey_info    ai;
+	size_t                 i;
+	int                    rc;
+
+	for (i = 0; ak != NULL && i < authkeys_count(ak); i++) {
+		authkeys_get(ak, i, &ai);
+		rc =
+		    ns_dirlist_named(dl, &ns->identities, NS_IDENTITY, ai.name);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+ns_list_upstreams(struct ns *ns, struct ns_dirlist *dl)
+{
+	struct upstream     *u = NULL;
+	struct upstream_info ui;
+	int                  rc;
+
+	while ((u = upstream_next(u)) != NULL) {
+		upstream_info(u, &ui);
+		rc = ns_dirlist_named(dl, &ns->upstreams, NS_UPSTREAM, ui.name);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+ns_list_forwards(struct ns *ns, struct ns_dirlist *dl)
+{
+	struct forward     *f = NULL;
+	struct forward_info fi;
+	int                 rc;
+
+	while ((f = forward_next(f)) != NULL) {
+		forward_info(f, &fi);
+		rc = ns_dirlist_named(dl, &ns->forwards, NS_FORWARD, fi.name);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+#define NS_TOPFILE(n, k, p)                                                    \
+	{                                                                      \
+		.name = n, .kind = k, .perm = p                                \
+	}
+#define NS_TOPDIR(n, c)                                                        \
+	{                                                                      \
+		.name = n, .kind = NS_DIR, .perm = 0555, .child = c            \
+	}
+#define NS_TOPVALUE(n, f, fn)                                                  \
+	{                                                                      \
+		.name = n, .kind = NS_VALUE, .perm = 0444, .fmt = f,           \
+		.fill = fn                                                     \
+	}
+
+const struct ns_entry ns__top[NS_NTOP] = {
+    [NS_T_ROOT] = NS_TOPFILE("", NS_DIR, 0555),
+    [NS_T_NODE] = NS_TOPVALUE("node", NS_FMT_LINES, ns_fill_node),
+    [NS_T_NODE_JSON] = NS_TOPVALUE("node.json", NS_FMT_JSON, ns_fill_node),
+    [NS_T_STATS] = NS_TOPVALUE("stats", NS_FMT_LINES, ns_fill_stats),
+    [NS_T_STATS_JSON] = NS_TOPVALUE("stats.json", NS_FMT_JSON, ns_fill_stats),
+    [NS_T_CTL] = NS_TOPFILE("ctl", NS_CTL, 0600),
+    [NS_T_EVENTS] = NS_TOPFILE("events", NS_STREAM, 0444),
+    [NS_T_EVENTS_LOG] = NS_TOPFILE("events.log", NS_LOG, 0444),
+    [NS_T_LISTENERS] = NS_TOPDIR("listeners", NS_LISTENER),
+    [NS_T_SESSIONS] = NS_TOPDIR("sessions", NS_SESSION),
+    [NS_T_CHANNELS] = NS_TOPDIR("channels", NS_CHANNEL),
+    [NS_T_IDENTITIES] = NS_TOPDIR("identities", NS_IDENTITY),
+    [NS_T_UPSTREAMS] = NS_TOPDIR("upstreams", NS_UPSTREAM),
+    /* mkdir and rmdir make and remove forwards. */
+    [NS_T_FORWARDS] = {.name = "forwards",
+        .kind = NS_DIR,
+        .perm = 0755,
+        .child = NS_FORWARD},
+    [NS_T_ACL] = NS_TOPDIR("acl", NS_ACL),
+};
+
+#define NS_FIELD(n)                                                            \
+	{                                                                      \
+		.name = n, .kind = NS_VALUE, .perm = 0444, .fmt = NS_FMT_VALUE \
+	}
+#define NS_OBJDIR                                                              \
+	{                                                                      \
+		.name = "", .kind = NS_DIR, .perm = 0555                       \
+	}
+#define NS_OBJCTL                                                              \
+	{                                                                      \
+		.name = "ctl", .kind = NS_CTL, .perm = 0600                    \
+	}
+
+static const struct ns_entry ns_listener_files[] = {
+    NS_OBJDIR,
+    NS_FIELD("uri"),
+    NS_FIELD("transport"),
+    NS_FIELD("state"),
+    NS_FIELD("accepted"),
+    NS_FIELD("rejected"),
+    NS_OBJCTL,
+};
+
+static const struct ns_entry ns_session_files[] = {
+    NS_OBJDIR,
+    NS_FIELD("direction"),
+    NS_FIELD("peer"),
+    NS_FIELD("identity"),
+    NS_FIELD("user"),
+    NS_FIELD("transport"),
+    NS_FIELD("state"),
+    NS_FIELD("started"),
+    NS_FIELD("channels"),
+    NS_FIELD("bytes_in"),
+    NS_FIELD("bytes_out"),
+    NS_OBJCTL,
+};
+
+static const struct ns_entry ns_channel_files[] = {
+    NS_OBJDIR,
+    NS_FIELD("session"),
+    NS_FIELD("kind"),
+    NS_FIELD("identity"),
+    NS_FIELD("state"),
+    NS_FIELD("opened"),
+    NS_FIELD("bytes_in"),
+    NS_FIELD("bytes_out"),
+    /* Destinations are for local:root only. */
+    {.name = "target",
+        .kind = NS_VALUE,
+        .perm = 0400,
+        .fmt = NS_FMT_VALUE,
+        .root_only = 1},
+    NS_OBJCTL,
+};
+
+static const struct ns_entry ns_identity_files[] = {
+    NS_OBJDIR,
+    NS_FIELD("id"),
+    NS_FIELD("key"),
+    NS_FIELD("kind"),
+    NS_FIELD("scopes"),
+    NS_FIELD("source"),
+};
+
+static const struct ns_entry ns_upstream_files[] = {
+    NS_OBJDIR,
+    NS_FIELD("uri"),
+    NS_FIELD("identity"),
+    NS_FIELD("hostkey"),
+    NS_FIELD("state"),
+    NS_FIELD("since"),
+    NS_FIELD("reconnects"),
+    NS_FIELD("rtt_ms"),
+    NS_FIELD("session"),
+    NS_OBJCTL,
+};
+
+#define NS_SETTABLE(n, p)                                                      \
+	{                                                                      \
+		.name = n, .kind = NS_VALUE, .perm = p, .fmt = NS_FMT_VALUE,   \
+		.set = ns_set_forward, .root_only = (p) == 0600                \
+	}
+
+static const struct ns_entry ns_forward_files[] = {
+    NS_OBJDIR,
+    NS_SETTABLE("kind", 0644),
+    NS_SETTABLE("listen", 0644),
+    /* Destinations are for local:root only. */
+    NS_SETTABLE("target", 0600),
+    NS_SETTABLE("via", 0644),
+    NS_FIELD("state"),
+    NS_FIELD("connections"),
+    NS_FIELD("connections_total"),
+    NS_FIELD("error"),
+    NS_OBJCTL,
+};
+
+/* Rules are root's to read and to change. */
+static const struct ns_entry ns_acl_files[] = {
+    NS_OBJDIR,
+    {.name = "listen",
+        .kind = NS_VALUE,
+        .perm = 0600,
+        .gen = ns_gen_listen,
+        .set = ns_set_listen,
+        .root_only = 1},
+    {.name = "listen.error",
+        .kind = NS_VALUE,
+        .perm = 0400,
+        .gen = ns_gen_listen_error,
+        .root_only = 1},
+};
+
+#define NS_FILES(t) t, sizeof t / sizeof t[0]
+
+const struct ns_classdef ns__classes[NS_NCLASSES] = {
+    [NS_LISTENER] = {NS_T_LISTENERS, NS_FILES(ns_listener_files),
+        ns_fill_listener, ns_resolve_listener, ns_list_listeners, ns_listener,
+        NS_CTL_LISTENER},
+    [NS_SESSION] = {NS_T_SESSIONS, NS_FILES(ns_session_files), ns_fill_session,
+        ns_resolve_session, ns_list_sessions, ns_session, NS_CTL_SESSION},
+    [NS_CHANNEL] = {NS_T_CHANNELS, NS_FILES(ns_channel_files), ns_fill_channel,
+        ns_resolve_channel, ns_list_channels, ns_channel, NS_CTL_CHANNEL},
+    [NS_IDENTITY] = {NS_T_IDENTITIES, NS_FILES(ns_identity_files),
+        ns_fill_identity, ns_resolve_identity, ns_list_identities, NULL,
+        NS_CTL_NODE},
+    [NS_UPSTREAM] = {NS_T_UPSTREAMS, NS_FILES(ns_upstream_files),
+        ns_fill_upstream, ns_resolve_upstream, ns_list_upstreams, ns_upstream,
+        NS_CTL_UPSTREAM},
+    [NS_FORWARD] = {NS_T_FORWARDS, NS_FILES(ns_forward_files), ns_fill_forward,
+        ns_resolve_forward, ns_list_forwards, ns_forward, NS_CTL_FORWARD,
+        ns_make_forward, ns_unmake_forward},
+    [NS_ACL] = {NS_T_ACL, NS_FILES(ns_acl_files), ns_fill_acl, NULL, NULL, NULL,
+        NS_CTL_NODE, NULL, NULL, 1},
+};

@@ -1,0 +1,141 @@
+/*
+ * Inside the namespace only: the types that ns.c (the tree's machinery)
+ * and ns_files.c (what each directory lists and each file holds) share.
+ */
+#ifndef ALKNET_NS_FILES_H
+#define ALKNET_NS_FILES_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "ns.h"
+#include "ns_ctl.h"
+
+#define NS_REC_FIELDS 16
+#define NS_REC_TEXT   16384
+#define NS_MSG_MAX    1024
+
+struct ns_names {
+	char **v;
+	size_t n;
+	size_t cap;
+};
+
+struct ns {
+	uv_loop_t      *loop;
+	struct sshd    *sshd;
+	struct ns_names listeners;
+	struct ns_names identities;
+	struct ns_names upstreams;
+	struct ns_names forwards;
+	char            listen_error[NS_MSG_MAX]; /* acl/listen.error */
+};
+
+enum ns_fmt {
+	NS_FMT_NONE,
+	NS_FMT_VALUE, /* one field and a newline */
+	NS_FMT_LINES, /* "key value" lines */
+	NS_FMT_JSON,  /* one JSON object */
+};
+
+/* One object's fields as text; numbers are marked for JSON. */
+struct ns_rec {
+	size_t n;
+	struct {
+		const char *key;
+		size_t      off;
+		int         num;
+	} f[NS_REC_FIELDS];
+	size_t used;
+	char   text[NS_REC_TEXT];
+};
+
+struct ns_entry;
+
+typedef int (*ns_fill_fn)(struct ns *, uint64_t, struct ns_rec *);
+typedef int (*ns_gen_fn)(struct ns *, uint64_t, char **, size_t *);
+typedef int (*ns_set_fn)(
+    struct ns *, uint64_t, const struct ns_entry *, const char *);
+
+struct ns_entry {
+	const char  *name;
+	enum ns_kind kind;
+	mode_t       perm;
+	enum ns_fmt  fmt;
+	ns_fill_fn   fill;  /* top-level value files */
+	ns_gen_fn    gen;   /* content that is not a record */
+	ns_set_fn    set;   /* writable value files */
+	unsigned     child; /* top-level directories: their class */
+	int          root_only;
+};
+
+struct ns_dirlist {
+	struct ns_dirent *v;
+	size_t            n;
+	size_t            cap;
+};
+
+struct ns_classdef {
+	unsigned               top;   /* the directory listing the class */
+	const struct ns_entry *files; /* [0] is an object's directory */
+	size_t                 nfiles;
+	ns_fill_fn             fill;
+	int (*resolve)(struct ns *, const char *, uint64_t *);
+	int (*list)(struct ns *, struct ns_dirlist *);
+	void *(*object)(struct ns *, uint64_t);
+	enum ns_ctl_target target;
+	int (*make)(struct ns *, const char *);   /* mkdir in top */
+	int (*unmake)(struct ns *, const char *); /* rmdir in top */
+	int single; /* one object, 1, whose files are top's entries */
+};
+
+enum {
+	NS_T_NONE,
+	NS_T_ROOT,
+	NS_T_NODE,
+	NS_T_NODE_JSON,
+	NS_T_STATS,
+	NS_T_STATS_JSON,
+	NS_T_CTL,
+	NS_T_EVENTS,
+	NS_T_EVENTS_LOG,
+	NS_T_LISTENERS,
+	NS_T_SESSIONS,
+	NS_T_CHANNELS,
+	NS_T_IDENTITIES,
+	NS_T_UPSTREAMS,
+	NS_T_FORWARDS,
+	NS_T_ACL,
+	NS_NTOP
+};
+
+/* A name's object number, given now if the name is new; 0 when full. */
+uint64_t ns__names_number(struct ns_names *names, const char *name);
+
+/* The same as 0 and *obj, or -ENOENT when full. */
+int ns__names_obj(struct ns_names *names, const char *name, uint64_t *obj);
+
+/* The name of object number, or NULL. */
+const char *ns__names_get(const struct ns_names *names, uint64_t number);
+
+/* Adds a field to a record; a value longer than the room left is cut. */
+void ns__rec_str(struct ns_rec *r, const char *key, const char *value);
+void ns__rec_u64(struct ns_rec *r, const char *key, uint64_t value);
+void ns__rec_int(struct ns_rec *r, const char *key, int64_t value);
+void ns__rec_time(struct ns_rec *r, const char *key, int64_t ms);
+
+/*
+ * Adds an entry to a listing.  Entries past the bound, with inode 0, or
+ * whose name is not a path component are left out.  Returns 0 or -ENOMEM.
+ */
+int ns__dirlist_add(
+    struct ns_dirlist *dl, const char *name, uint64_t ino, mode_t mode);
+
+/* The top level, indexed by NS_T_*, and the classes of objects. */
+extern const struct ns_entry    ns__top[NS_NTOP];
+extern const struct ns_classdef ns__classes[NS_NCLASSES];
+
+#endif

@@ -291,7 +291,8 @@ channel_send_eof(struct channel *c)
 	if (c->eof_sent)
 		return;
 	c->eof_sent = 1;
-	if (ssh_channel_send_eof(c->ch) != SSH_OK)
+	/* SSH_AGAIN only says the packet is still queued for the socket. */
+	if (ssh_channel_send_eof(c->ch) == SSH_ERROR)
 		c->finish = 1;
 }
 

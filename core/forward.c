@@ -37,6 +37,7 @@
 #include "events.h"
 #include "hostport.h"
 #include "log.h"
+#include "name.h"
 #include "socks.h"
 #include "upstream.h"
 
@@ -115,23 +116,6 @@ forward_fail(char *err, size_t errlen, const char *fmt, ...)
 		va_end(ap);
 	}
 	return -EINVAL;
-}
-
-static int
-forward_valid_name(const char *name)
-{
-	size_t i, len = strlen(name);
-
-	if (len == 0 || len >= 64 || strcmp(name, ".") == 0 ||
-	    strcmp(name, "..") == 0)
-		return 0;
-	for (i = 0; i < len; i++) {
-		if (strchr("abcdefghijklmnopqrstuvwxyz"
-		           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
-		        name[i]) == NULL)
-			return 0;
-	}
-	return 1;
 }
 
 static void
@@ -275,7 +259,7 @@ forward_new(uv_loop_t *loop, const char *name, enum forward_kind kind,
 {
 	struct forward *f;
 
-	if (name == NULL || !forward_valid_name(name))
+	if (name == NULL || !name_valid(name))
 		return forward_fail(err, errlen,
 		    "bad forward name: use letters, digits, '.', '_' and '-', "
 		    "at most 63");
@@ -356,7 +340,7 @@ forward_set_target(
 static int
 forward_set_via(struct forward *f, const char *value, char *err, size_t errlen)
 {
-	if (*value != '\0' && !forward_valid_name(value))
+	if (*value != '\0' && !name_valid(value))
 		return forward_fail(err, errlen, "bad upstream name");
 	snprintf(f->via, sizeof f->via, "%s", value);
 	return 0;

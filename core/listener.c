@@ -20,6 +20,7 @@
 #include "hostport.h"
 #include "listener.h"
 #include "log.h"
+#include "name.h"
 #include "sshd.h"
 #include "stats.h"
 
@@ -45,23 +46,6 @@ static size_t   nlisteners;
 static unsigned next_number;
 
 static void listener_on_accept(uv_poll_t *, int, int);
-
-static int
-listener_valid_name(const char *name)
-{
-	size_t i, len = strlen(name);
-
-	if (len == 0 || len >= 64 || strcmp(name, ".") == 0 ||
-	    strcmp(name, "..") == 0)
-		return 0;
-	for (i = 0; i < len; i++) {
-		if (strchr("abcdefghijklmnopqrstuvwxyz"
-		           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
-		        name[i]) == NULL)
-			return 0;
-	}
-	return 1;
-}
 
 static void
 listener_default_name(char *buf, size_t len)
@@ -149,7 +133,7 @@ listener_add(uv_loop_t *loop, struct sshd *sshd, const char *uri,
 	struct hostport  hp;
 	int              fd = -1, rc;
 
-	if (name != NULL && !listener_valid_name(name)) {
+	if (name != NULL && !name_valid(name)) {
 		snprintf(err, errlen,
 		    "bad listener name: use letters, "
 		    "digits, '.', '_' and '-', at most 63");

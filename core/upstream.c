@@ -33,6 +33,7 @@
 #include "hostport.h"
 #include "keyfile.h"
 #include "log.h"
+#include "name.h"
 #include "node.h"
 #include "session.h"
 #include "upstream.h"
@@ -506,18 +507,6 @@ upstream_connect(struct upstream *u)
  * Adding and removing.
  */
 
-static int
-upstream_valid_name(const char *name)
-{
-	size_t len = strlen(name);
-
-	return len > 0 && len < 64 && strcmp(name, ".") != 0 &&
-	    strcmp(name, "..") != 0 &&
-	    strspn(name,
-	        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	        "0123456789._-") == len;
-}
-
 static void
 upstream_default_user(char *buf, size_t len)
 {
@@ -532,7 +521,7 @@ upstream_default_user(char *buf, size_t len)
 static int
 upstream_check(const struct upstream_opts *o, char *err, size_t errlen)
 {
-	if (o->name != NULL && !upstream_valid_name(o->name)) {
+	if (o->name != NULL && !name_valid(o->name)) {
 		snprintf(err, errlen,
 		    "bad upstream name: use letters, digits, '.', '_' and "
 		    "'-', at most 63");

@@ -11,6 +11,7 @@
 #include "channel.h"
 #include "forward.h"
 #include "listener.h"
+#include "name.h"
 #include "node.h"
 #include "ns_ctl.h"
 #include "session.h"
@@ -125,18 +126,7 @@ ns_ctl_parse(
 int
 ns_ctl_name_ok(const char *name)
 {
-	size_t i, len = strlen(name);
-
-	if (len == 0 || len > 63 || strcmp(name, ".") == 0 ||
-	    strcmp(name, "..") == 0)
-		return 0;
-	for (i = 0; i < len; i++) {
-		if (strchr("abcdefghijklmnopqrstuvwxyz"
-		           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
-		        name[i]) == NULL)
-			return 0;
-	}
-	return 1;
+	return name_valid(name);
 }
 
 const char *
@@ -345,7 +335,7 @@ ns_ctl_forward_make(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
 		ns_ctl_forward_name(kinds[kind], buf, sizeof buf);
 		name = buf;
 	}
-	if (!ns_ctl_name_ok(name)) {
+	if (!name_valid(name)) {
 		snprintf(msg, msglen,
 		    "bad forward name: use letters, digits, '.', '_' and "
 		    "'-'");

@@ -50,10 +50,8 @@ struct ns_ctl_ctx {
 int ns_ctl_parse(
     const char *data, size_t len, struct ns_cmd *cmd, char *err, size_t errlen);
 
-/*
- * Whether name may name an object that a command or mkdir creates:
- * 1 to 63 letters, digits, '.', '_' and '-', and not "." or "..".
- */
+/* Whether name may name an object that a command or mkdir creates, by
+ * the rule of name_valid. */
 int ns_ctl_name_ok(const char *name);
 
 /* The value of option key, or NULL. */

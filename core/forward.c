@@ -385,35 +385,12 @@ forward_close_tcp(uv_tcp_t *tcp)
 }
 
 static void
-forward_peer(uv_tcp_t *tcp, char *ip, size_t iplen, unsigned *port)
-{
-	struct sockaddr_storage ss;
-	int                     len = sizeof ss;
-
-	snprintf(ip, iplen, "127.0.0.1");
-	*port = 0;
-	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0)
-		return;
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)iplen);
-		*port = ntohs(s6->sin6_port);
-	} else if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)iplen);
-		*port = ntohs(s4->sin_port);
-	}
-}
-
-static void
 forward_connect_local(struct forward *f, uv_tcp_t *tcp)
 {
 	struct channel_spec spec;
 	struct session     *s;
-	char                ip[INET6_ADDRSTRLEN];
-	unsigned            port;
+	struct hostport     peer = {.host = "127.0.0.1"};
+	uv_os_fd_t          fd;
 
 	/* With the upstream down there is nowhere to go: the client
 	 * learns it at once rather than after a timeout. */
@@ -422,13 +399,16 @@ forward_connect_local(struct forward *f, uv_tcp_t *tcp)
 		return;
 	}
 
-	forward_peer(tcp, ip, sizeof ip, &port);
+	/* A client whose address cannot be had shows as 127.0.0.1:0. */
+	if (uv_fileno((const uv_handle_t *)tcp, &fd) == 0)
+		hostport_peername(fd, &peer);
+
 	memset(&spec, 0, sizeof spec);
 	spec.kind = "local";
 	spec.host = f->target.host;
 	spec.port = f->target.port;
-	spec.orig_host = ip;
-	spec.orig_port = port;
+	spec.orig_host = peer.host;
+	spec.orig_port = peer.port;
 	spec.owner = f;
 	if (channel_connect(s, tcp, &spec) != 0)
 		forward_close_tcp(tcp);
@@ -573,17 +553,11 @@ out:
 static void
 forward_bound_text(struct forward *f, int fd)
 {
-	struct sockaddr_storage ss;
-	socklen_t               len = sizeof ss;
-	struct hostport         hp = f->listen;
+	struct hostport hp = f->listen, bound;
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET6)
-			hp.port =
-			    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		else
-			hp.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	}
+	/* The port as bound, for a listen port of 0. */
+	if (hostport_sockname(fd, &bound) == 0)
+		hp.port = bound.port;
 	hostport_format(&hp, f->bound_text, sizeof f->bound_text);
 }
 

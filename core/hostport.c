@@ -1,9 +1,13 @@
 /*
  * Endpoints as operators write them: "host:port", "[v6]:port", optionally
  * behind "tcp://".  Parsing is strict so that a typo is refused with a
- * reason rather than turned into a surprising address.
+ * reason rather than turned into a surprising address.  Socket addresses
+ * come out in the same form, so that logs and files show one notation.
  */
+#include <sys/socket.h>
+
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -196,4 +200,51 @@ hostport_format(const struct hostport *hp, char *buf, size_t len)
 		snprintf(buf, len, "[%s]:%u", hp->host, (unsigned)hp->port);
 	else
 		snprintf(buf, len, "%s:%u", hp->host, (unsigned)hp->port);
+}
+
+int
+hostport_from_sockaddr(const struct sockaddr *sa, struct hostport *hp)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+	const struct sockaddr_in  *s4 = (const struct sockaddr_in *)sa;
+
+	if (sa->sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &s6->sin6_addr, hp->host, sizeof hp->host);
+		hp->port = ntohs(s6->sin6_port);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &s4->sin_addr, hp->host, sizeof hp->host);
+		hp->port = ntohs(s4->sin_port);
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
+static int
+hostport_from_fd(int fd, int peer, struct hostport *hp)
+{
+	struct sockaddr_storage ss;
+	socklen_t               len = sizeof ss;
+	int                     rc;
+
+	if (peer)
+		rc = getpeername(fd, (struct sockaddr *)&ss, &len);
+	else
+		rc = getsockname(fd, (struct sockaddr *)&ss, &len);
+	if (rc == -1)
+		return -errno;
+	return hostport_from_sockaddr((struct sockaddr *)&ss, hp);
+}
+
+int
+hostport_peername(int fd, struct hostport *hp)
+{
+	return hostport_from_fd(fd, 1, hp);
+}
+
+int
+hostport_sockname(int fd, struct hostport *hp)
+{
+	return hostport_from_fd(fd, 0, hp);
 }

@@ -6,7 +6,6 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -103,24 +102,11 @@ fail:
 static void
 listener_make_uri(struct listener *l)
 {
-	struct sockaddr_storage ss;
-	socklen_t               len = sizeof ss;
-	struct hostport         hp;
-	char                    buf[280];
+	struct hostport hp;
+	char            buf[280];
 
 	memset(&hp, 0, sizeof hp);
-	getsockname(l->fd, (struct sockaddr *)&ss, &len);
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, hp.host, sizeof hp.host);
-		hp.port = ntohs(s6->sin6_port);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, hp.host, sizeof hp.host);
-		hp.port = ntohs(s4->sin_port);
-	}
+	hostport_sockname(l->fd, &hp);
 	hostport_format(&hp, buf, sizeof buf);
 	snprintf(l->uri, sizeof l->uri, "tcp://%s", buf);
 }
@@ -204,29 +190,16 @@ listener_out_of_fds(struct listener *l)
 	}
 }
 
+/* The peer's address into hp, and as "ip:port" or "[v6]:port" text. */
 static void
-listener_peer(const struct sockaddr_storage *ss, char *ip, size_t iplen,
-    char *peer, size_t peerlen)
+listener_peer(
+    const struct sockaddr *sa, struct hostport *hp, char *peer, size_t peerlen)
 {
-	unsigned port = 0;
-
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, iplen);
-		port = ntohs(s6->sin6_port);
-		snprintf(peer, peerlen, "[%s]:%u", ip, port);
+	if (hostport_from_sockaddr(sa, hp) == 0) {
+		hostport_format(hp, peer, peerlen);
 		return;
 	}
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, ip, iplen);
-		port = ntohs(s4->sin_port);
-		snprintf(peer, peerlen, "%s:%u", ip, port);
-		return;
-	}
-	snprintf(ip, iplen, "unknown");
+	snprintf(hp->host, sizeof hp->host, "unknown");
 	snprintf(peer, peerlen, "unknown");
 }
 
@@ -236,8 +209,9 @@ listener_on_accept(uv_poll_t *p, int status, int events)
 	struct listener        *l = p->data;
 	struct sockaddr_storage ss;
 	socklen_t               len;
-	char ip[INET6_ADDRSTRLEN], peer[INET6_ADDRSTRLEN + 8];
-	int  fd, i, one = 1;
+	struct hostport         hp;
+	char                    peer[INET6_ADDRSTRLEN + 8];
+	int                     fd, i, one = 1;
 
 	for (i = 0; i < LISTENER_BURST; i++) {
 		len = sizeof ss;
@@ -252,8 +226,8 @@ listener_on_accept(uv_poll_t *p, int status, int events)
 		/* SSH packets are small and interactive: never hold them
 		 * back waiting for an acknowledgement. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		listener_peer(&ss, ip, sizeof ip, peer, sizeof peer);
-		if (sshd_accept(l->sshd, fd, ip, peer, "tcp") == 0)
+		listener_peer((struct sockaddr *)&ss, &hp, peer, sizeof peer);
+		if (sshd_accept(l->sshd, fd, hp.host, peer, "tcp") == 0)
 			l->accepted++;
 		else
 			l->rejected++;

@@ -10,8 +10,6 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
-#include <arpa/inet.h>
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +19,7 @@
 #include <uv.h>
 
 #include "channel.h"
+#include "hostport.h"
 #include "log.h"
 #include "policy.h"
 #include "rforward.h"
@@ -65,35 +64,13 @@ rforward_on_client_closed(uv_handle_t *h)
 }
 
 static void
-rforward_peer(uv_tcp_t *tcp, char *ip, size_t iplen, unsigned *port)
-{
-	struct sockaddr_storage ss;
-	int                     len = sizeof ss;
-
-	snprintf(ip, iplen, "127.0.0.1");
-	*port = 0;
-	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0)
-		return;
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		uv_ip6_name(s6, ip, iplen);
-		*port = ntohs(s6->sin6_port);
-	} else if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		uv_ip4_name(s4, ip, iplen);
-		*port = ntohs(s4->sin_port);
-	}
-}
-
-static void
 rforward_on_connection(uv_stream_t *server, int status)
 {
 	struct rforward    *rf = server->data;
 	struct channel_spec spec;
+	struct hostport     peer = {.host = "127.0.0.1"};
 	uv_tcp_t           *tcp;
-	char                ip[64];
+	uv_os_fd_t          fd;
 
 	if (status < 0 || (tcp = malloc(sizeof *tcp)) == NULL)
 		return;
@@ -103,14 +80,18 @@ rforward_on_connection(uv_stream_t *server, int status)
 		return;
 	}
 
+	/* A client whose address cannot be had shows as 127.0.0.1:0. */
+	if (uv_fileno((const uv_handle_t *)tcp, &fd) == 0)
+		hostport_peername(fd, &peer);
+
 	memset(&spec, 0, sizeof spec);
 	spec.kind = "forwarded-tcpip";
 	spec.host = rf->bind;
 	spec.port = rf->port;
 	spec.reverse = 1;
 	spec.owner = rf;
-	rforward_peer(tcp, ip, sizeof ip, &spec.orig_port);
-	spec.orig_host = ip;
+	spec.orig_host = peer.host;
+	spec.orig_port = peer.port;
 	if (channel_connect(rf->session, tcp, &spec) != 0)
 		uv_close((uv_handle_t *)tcp, rforward_on_client_closed);
 }
@@ -146,7 +127,8 @@ rforward_bind(
     uv_loop_t *loop, struct rforward *rf, const char *host, unsigned port)
 {
 	struct sockaddr_storage ss;
-	int                     len = sizeof ss;
+	struct hostport         bound;
+	uv_os_fd_t              fd;
 
 	/* Literal addresses only: no name is looked up on the loop. */
 	if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)&ss) != 0 &&
@@ -163,10 +145,12 @@ rforward_bind(
 		uv_close((uv_handle_t *)rf->server, rforward_on_server_closed);
 		return -EADDRINUSE;
 	}
-	uv_tcp_getsockname(rf->server, (struct sockaddr *)&ss, &len);
-	rf->port = ntohs(ss.ss_family == AF_INET6
-	        ? ((struct sockaddr_in6 *)&ss)->sin6_port
-	        : ((struct sockaddr_in *)&ss)->sin_port);
+
+	/* The port as bound, for a request of port 0. */
+	rf->port = port;
+	if (uv_fileno((const uv_handle_t *)rf->server, &fd) == 0 &&
+	    hostport_sockname(fd, &bound) == 0)
+		rf->port = bound.port;
 	return 0;
 }
 

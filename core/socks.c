@@ -24,6 +24,7 @@
 
 #include "channel.h"
 #include "forward.h"
+#include "hostport.h"
 #include "socks.h"
 
 #define SOCKS_VERSION        5
@@ -407,36 +408,13 @@ socks_on_open(void *arg, int status)
 }
 
 static void
-socks_peer(uv_tcp_t *tcp, char *ip, size_t iplen, unsigned *port)
-{
-	struct sockaddr_storage ss;
-	int                     len = sizeof ss;
-
-	snprintf(ip, iplen, "127.0.0.1");
-	*port = 0;
-	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0)
-		return;
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)iplen);
-		*port = ntohs(s6->sin6_port);
-	} else if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)iplen);
-		*port = ntohs(s4->sin_port);
-	}
-}
-
-static void
 socks_open(struct socks_conn *c, const struct socks_request *req,
     const char *early, size_t earlylen)
 {
 	struct channel_spec spec;
 	struct session     *s;
-	char                ip[INET6_ADDRSTRLEN];
-	unsigned            port;
+	struct hostport     peer = {.host = "127.0.0.1"};
+	uv_os_fd_t          fd;
 
 	/* The channel reads from here on, once it is open. */
 	uv_read_stop((uv_stream_t *)c->tcp);
@@ -447,13 +425,16 @@ socks_open(struct socks_conn *c, const struct socks_request *req,
 		return;
 	}
 
-	socks_peer(c->tcp, ip, sizeof ip, &port);
+	/* A client whose address cannot be had shows as 127.0.0.1:0. */
+	if (uv_fileno((const uv_handle_t *)c->tcp, &fd) == 0)
+		hostport_peername(fd, &peer);
+
 	memset(&spec, 0, sizeof spec);
 	spec.kind = "socks";
 	spec.host = req->host;
 	spec.port = req->port;
-	spec.orig_host = ip;
-	spec.orig_port = port;
+	spec.orig_host = peer.host;
+	spec.orig_port = peer.port;
 	spec.early = early;
 	spec.earlylen = earlylen;
 	spec.owner = c->f;

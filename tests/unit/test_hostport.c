@@ -1,6 +1,12 @@
 /*
- * Endpoint parsing and formatting.
+ * Endpoint parsing and formatting, and the endpoints of sockets.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -162,6 +169,128 @@ test_format_small(void **state)
 	assert_string_equal(buf, "[::1]");
 }
 
+static void
+test_from_sockaddr(void **state)
+{
+	struct sockaddr_in  s4;
+	struct sockaddr_in6 s6;
+	struct hostport     hp;
+	char                buf[300];
+
+	memset(&s4, 0, sizeof s4);
+	s4.sin_family = AF_INET;
+	s4.sin_port = htons(2222);
+	inet_pton(AF_INET, "10.1.2.3", &s4.sin_addr);
+	assert_int_equal(
+	    hostport_from_sockaddr((struct sockaddr *)&s4, &hp), 0);
+	assert_string_equal(hp.host, "10.1.2.3");
+	assert_int_equal(hp.port, 2222);
+	hostport_format(&hp, buf, sizeof buf);
+	assert_string_equal(buf, "10.1.2.3:2222");
+
+	/* No zone, and brackets only in the formatted text. */
+	memset(&s6, 0, sizeof s6);
+	s6.sin6_family = AF_INET6;
+	s6.sin6_port = htons(65535);
+	s6.sin6_scope_id = 2;
+	inet_pton(AF_INET6, "fe80::1", &s6.sin6_addr);
+	assert_int_equal(
+	    hostport_from_sockaddr((struct sockaddr *)&s6, &hp), 0);
+	assert_string_equal(hp.host, "fe80::1");
+	assert_int_equal(hp.port, 65535);
+	hostport_format(&hp, buf, sizeof buf);
+	assert_string_equal(buf, "[fe80::1]:65535");
+
+	inet_pton(AF_INET6, "::ffff:10.0.0.1", &s6.sin6_addr);
+	s6.sin6_port = htons(0);
+	assert_int_equal(
+	    hostport_from_sockaddr((struct sockaddr *)&s6, &hp), 0);
+	assert_string_equal(hp.host, "::ffff:10.0.0.1");
+	assert_int_equal(hp.port, 0);
+}
+
+static void
+test_from_sockaddr_other_family(void **state)
+{
+	struct sockaddr_un un;
+	struct hostport    hp;
+
+	memset(&un, 0, sizeof un);
+	un.sun_family = AF_UNIX;
+	memset(&hp, 0x5a, sizeof hp);
+	assert_int_equal(
+	    hostport_from_sockaddr((struct sockaddr *)&un, &hp), -EAFNOSUPPORT);
+	assert_int_equal(hp.port, 0x5a5a);
+	assert_int_equal((unsigned char)hp.host[0], 0x5a);
+}
+
+static void
+test_socket_names(void **state)
+{
+	struct sockaddr_in sin;
+	struct hostport    srv, cli, peer;
+	socklen_t          len = sizeof sin;
+	int                lfd, cfd, afd;
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof sin), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+
+	/* Port 0 was asked for; the name tells the port the kernel chose. */
+	assert_int_equal(hostport_sockname(lfd, &srv), 0);
+	assert_string_equal(srv.host, "127.0.0.1");
+	assert_true(srv.port != 0);
+
+	getsockname(lfd, (struct sockaddr *)&sin, &len);
+	cfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(cfd, (struct sockaddr *)&sin, sizeof sin), 0);
+	afd = accept(lfd, NULL, NULL);
+	assert_true(afd >= 0);
+
+	assert_int_equal(hostport_sockname(cfd, &cli), 0);
+	assert_int_equal(hostport_peername(afd, &peer), 0);
+	assert_string_equal(peer.host, "127.0.0.1");
+	assert_int_equal(peer.port, cli.port);
+	assert_int_equal(hostport_peername(cfd, &peer), 0);
+	assert_int_equal(peer.port, srv.port);
+
+	close(afd);
+	close(cfd);
+	close(lfd);
+}
+
+static void
+test_socket_names_fail(void **state)
+{
+	struct hostport hp;
+	int             fd, pipefd[2];
+
+	memset(&hp, 0x5a, sizeof hp);
+
+	/* Not connected, not a socket, not open. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(hostport_peername(fd, &hp), -ENOTCONN);
+	close(fd);
+	assert_int_equal(pipe(pipefd), 0);
+	assert_int_equal(hostport_sockname(pipefd[0], &hp), -ENOTSOCK);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	assert_int_equal(hostport_peername(-1, &hp), -EBADF);
+
+	/* A unix socket's name is not an IP address. */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(hostport_sockname(fd, &hp), -EAFNOSUPPORT);
+	close(fd);
+
+	assert_int_equal(hp.port, 0x5a5a);
+}
+
 int
 main(void)
 {
@@ -171,6 +300,10 @@ main(void)
 	    cmocka_unit_test(test_host_length),
 	    cmocka_unit_test(test_no_err_buffer),
 	    cmocka_unit_test(test_format_small),
+	    cmocka_unit_test(test_from_sockaddr),
+	    cmocka_unit_test(test_from_sockaddr_other_family),
+	    cmocka_unit_test(test_socket_names),
+	    cmocka_unit_test(test_socket_names_fail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,13 +3,8 @@
  * machine whose connections go through an upstream, and remote (-R)
  * forwards that an upstream asks its head to listen for.
  *
- * The listening socket is a plain non-blocking socket watched with a
- * uv_poll_t, as in listener.c, rather than libuv's uv_listen: when
- * descriptors run out, uv_listen silently accepts and drops pending
- * connections through a reserve descriptor, and once that reserve is
- * lost it reports EMFILE in a tight loop that only closing the socket
- * ends.  Accepting here instead stops watching for a moment and leaves
- * waiting clients in the backlog.
+ * A local or SOCKS forward's listening socket is served by an acceptor
+ * (acceptor.h), which copes with running out of descriptors.
  *
  * The upstream is looked up by name at each use, so a forward may name
  * one that is added later; connections already open stay when their
@@ -33,20 +28,17 @@
 #include <jansson.h>
 
 #include "forward.h"
+#include "acceptor.h"
 #include "channel.h"
 #include "events.h"
 #include "hostport.h"
-#include "log.h"
 #include "name.h"
 #include "socks.h"
 #include "upstream.h"
 
-#define FORWARD_MAX        1024
-#define FORWARD_BACKLOG    512
-#define FORWARD_BURST      64    /* accepts per wakeup */
-#define FORWARD_PAUSE_MS   250   /* after running out of descriptors */
-#define FORWARD_LOG_GAP_MS 10000 /* between two "accept paused" lines */
-#define FORWARD_SPEC_MAX   600
+#define FORWARD_MAX      1024
+#define FORWARD_BACKLOG  512
+#define FORWARD_SPEC_MAX 600
 
 enum forward_state {
 	FORWARD_DOWN,
@@ -66,19 +58,6 @@ static const char *forward_kind_names[] = {
     "socks",
 };
 
-/*
- * A bound listening socket.  Its handles free it when they have closed,
- * so it may outlive the forward that let go of it.
- */
-struct forward_listener {
-	struct forward *f; /* NULL once let go */
-	uv_loop_t      *loop;
-	int             fd;
-	int             handles;
-	uv_poll_t       poll;
-	uv_timer_t      pause;
-};
-
 struct forward {
 	TAILQ_ENTRY(forward) entry;
 	uv_loop_t         *loop;
@@ -94,9 +73,9 @@ struct forward {
 	char               bound_text[300]; /* the real address while up */
 	char               via[64];
 	char               remote_via[64]; /* where a remote was asked */
-	struct forward_listener *listener;
-	uint64_t                 connections_total;
-	char                     error[256];
+	struct acceptor   *acceptor;       /* local and socks, while up */
+	uint64_t           connections_total;
+	char               error[256];
 };
 
 static TAILQ_HEAD(, forward) forwards = TAILQ_HEAD_INITIALIZER(forwards);
@@ -385,12 +364,12 @@ forward_close_tcp(uv_tcp_t *tcp)
 }
 
 static void
-forward_connect_local(struct forward *f, uv_tcp_t *tcp)
+forward_connect_local(
+    struct forward *f, uv_tcp_t *tcp, const struct sockaddr *sa)
 {
 	struct channel_spec spec;
 	struct session     *s;
 	struct hostport     peer = {.host = "127.0.0.1"};
-	uv_os_fd_t          fd;
 
 	/* With the upstream down there is nowhere to go: the client
 	 * learns it at once rather than after a timeout. */
@@ -400,8 +379,7 @@ forward_connect_local(struct forward *f, uv_tcp_t *tcp)
 	}
 
 	/* A client whose address cannot be had shows as 127.0.0.1:0. */
-	if (uv_fileno((const uv_handle_t *)tcp, &fd) == 0)
-		hostport_peername(fd, &peer);
+	hostport_from_sockaddr(sa, &peer);
 
 	memset(&spec, 0, sizeof spec);
 	spec.kind = "local";
@@ -415,10 +393,11 @@ forward_connect_local(struct forward *f, uv_tcp_t *tcp)
 }
 
 static void
-forward_take(struct forward *f, int fd)
+forward_take(void *arg, int fd, const struct sockaddr *peer)
 {
-	uv_tcp_t *tcp;
-	int       one = 1;
+	struct forward *f = arg;
+	uv_tcp_t       *tcp;
+	int             one = 1;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if ((tcp = malloc(sizeof *tcp)) == NULL ||
@@ -437,77 +416,7 @@ forward_take(struct forward *f, int fd)
 	if (f->kind == FORWARD_SOCKS)
 		socks_start(f->loop, tcp, f);
 	else
-		forward_connect_local(f, tcp);
-}
-
-static void forward_on_accept(uv_poll_t *, int, int);
-
-static void
-forward_resume(uv_timer_t *t)
-{
-	struct forward_listener *l = t->data;
-
-	uv_poll_start(&l->poll, UV_READABLE, forward_on_accept);
-}
-
-static void
-forward_pause(struct forward_listener *l)
-{
-	static uint64_t last;
-	static int      logged;
-	uint64_t        now = uv_now(l->loop);
-
-	/* Without a free descriptor the pending connection cannot be taken;
-	 * stop watching for a moment rather than spin on it. */
-	uv_poll_stop(&l->poll);
-	uv_timer_start(&l->pause, forward_resume, FORWARD_PAUSE_MS, 0);
-	if (!logged || now - last >= FORWARD_LOG_GAP_MS) {
-		log_info("accept paused name=%s reason=out-of-descriptors",
-		    l->f->name);
-		last = now;
-		logged = 1;
-	}
-}
-
-static void
-forward_on_accept(uv_poll_t *p, int status, int events)
-{
-	struct forward_listener *l = p->data;
-	int                      fd, i;
-
-	/* l->f is checked each time: nothing taken here may call back into
-	 * the forward synchronously, but it costs nothing to be sure. */
-	for (i = 0; i < FORWARD_BURST && l->f != NULL; i++) {
-		fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd != -1) {
-			forward_take(l->f, fd);
-			continue;
-		}
-		if (errno == EINTR || errno == ECONNABORTED)
-			continue;
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-		    errno == ENOMEM)
-			forward_pause(l);
-		return;
-	}
-}
-
-static void
-forward_listener_closed(uv_handle_t *h)
-{
-	struct forward_listener *l = h->data;
-
-	if (--l->handles == 0)
-		free(l);
-}
-
-static void
-forward_listener_close(struct forward_listener *l)
-{
-	l->f = NULL;
-	uv_close((uv_handle_t *)&l->pause, forward_listener_closed);
-	uv_close((uv_handle_t *)&l->poll, forward_listener_closed);
-	close(l->fd);
+		forward_connect_local(f, tcp, peer);
 }
 
 static int
@@ -564,28 +473,18 @@ forward_bound_text(struct forward *f, int fd)
 static int
 forward_up_listen(struct forward *f, char *err, size_t errlen)
 {
-	struct forward_listener *l;
-	int                      fd = -1, rc;
+	int fd = -1, rc;
 
 	if ((rc = forward_bind(&f->listen, &fd, err, errlen)) != 0)
 		return rc;
-	if ((l = calloc(1, sizeof *l)) == NULL) {
+	rc =
+	    acceptor_start(f->loop, fd, f->name, forward_take, f, &f->acceptor);
+	if (rc != 0) {
 		close(fd);
-		forward_fail(err, errlen, "out of memory");
-		return -ENOMEM;
+		forward_fail(err, errlen, "cannot accept: %s", strerror(-rc));
+		return rc;
 	}
 
-	l->f = f;
-	l->loop = f->loop;
-	l->fd = fd;
-	l->handles = 2;
-	uv_poll_init(f->loop, &l->poll, fd);
-	uv_timer_init(f->loop, &l->pause);
-	l->poll.data = l;
-	l->pause.data = l;
-	uv_poll_start(&l->poll, UV_READABLE, forward_on_accept);
-
-	f->listener = l;
 	forward_bound_text(f, fd);
 	forward_set_state(f, FORWARD_UP);
 	return 0;
@@ -681,10 +580,8 @@ forward_down(struct forward *f)
 	if (f->state == FORWARD_DOWN)
 		return;
 
-	if (f->listener != NULL) {
-		forward_listener_close(f->listener);
-		f->listener = NULL;
-	}
+	acceptor_stop(f->acceptor);
+	f->acceptor = NULL;
 	if (f->remote_via[0] != '\0') {
 		/* Looked up again: the upstream may have gone meanwhile. */
 		if ((u = upstream_find(f->remote_via)) != NULL)

@@ -1,7 +1,6 @@
 /*
- * TCP listeners.  Each bound socket is watched by the loop; accepted
- * sockets go to the SSH server.  Running out of descriptors pauses
- * accepting for a moment instead of spinning on a readable socket.
+ * TCP listeners.  Each bound socket is served by an acceptor; accepted
+ * sockets go to the SSH server.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -16,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "hostport.h"
 #include "listener.h"
 #include "log.h"
@@ -23,28 +23,22 @@
 #include "sshd.h"
 #include "stats.h"
 
-#define LISTENER_MAX      64
-#define LISTENER_BACKLOG  512
-#define LISTENER_BURST    64  /* accepts per wakeup */
-#define LISTENER_PAUSE_MS 250 /* after EMFILE */
+#define LISTENER_MAX     64
+#define LISTENER_BACKLOG 512
 
 struct listener {
 	TAILQ_ENTRY(listener) entry;
-	char         name[64];
-	char         uri[300];
-	int          fd;
-	struct sshd *sshd;
-	uv_poll_t    poll;
-	uv_timer_t   pause;
-	uint64_t     accepted;
-	uint64_t     rejected;
+	char             name[64];
+	char             uri[300];
+	struct sshd     *sshd;
+	struct acceptor *acceptor;
+	uint64_t         accepted;
+	uint64_t         rejected;
 };
 
 static TAILQ_HEAD(, listener) listeners = TAILQ_HEAD_INITIALIZER(listeners);
 static size_t   nlisteners;
 static unsigned next_number;
-
-static void listener_on_accept(uv_poll_t *, int, int);
 
 static void
 listener_default_name(char *buf, size_t len)
@@ -100,22 +94,53 @@ fail:
 }
 
 static void
-listener_make_uri(struct listener *l)
+listener_make_uri(struct listener *l, int fd)
 {
 	struct hostport hp;
 	char            buf[280];
 
 	memset(&hp, 0, sizeof hp);
-	hostport_sockname(l->fd, &hp);
+	hostport_sockname(fd, &hp);
 	hostport_format(&hp, buf, sizeof buf);
 	snprintf(l->uri, sizeof l->uri, "tcp://%s", buf);
+}
+
+/* The peer's address into hp, and as "ip:port" or "[v6]:port" text. */
+static void
+listener_peer(
+    const struct sockaddr *sa, struct hostport *hp, char *peer, size_t peerlen)
+{
+	if (hostport_from_sockaddr(sa, hp) == 0) {
+		hostport_format(hp, peer, peerlen);
+		return;
+	}
+	snprintf(hp->host, sizeof hp->host, "unknown");
+	snprintf(peer, peerlen, "unknown");
+}
+
+static void
+listener_take(void *arg, int fd, const struct sockaddr *sa)
+{
+	struct listener *l = arg;
+	struct hostport  hp;
+	char             peer[INET6_ADDRSTRLEN + 8];
+	int              one = 1;
+
+	/* SSH packets are small and interactive: never hold them back
+	 * waiting for an acknowledgement. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	listener_peer(sa, &hp, peer, sizeof peer);
+	if (sshd_accept(l->sshd, fd, hp.host, peer, "tcp") == 0)
+		l->accepted++;
+	else
+		l->rejected++;
 }
 
 int
 listener_add(uv_loop_t *loop, struct sshd *sshd, const char *uri,
     const char *name, struct listener **out, char *err, size_t errlen)
 {
-	struct listener *l;
+	struct listener *l = NULL;
 	struct hostport  hp;
 	int              fd = -1, rc;
 
@@ -139,23 +164,22 @@ listener_add(uv_loop_t *loop, struct sshd *sshd, const char *uri,
 		return rc;
 
 	if ((l = calloc(1, sizeof *l)) == NULL) {
-		close(fd);
 		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		rc = -ENOMEM;
+		goto out;
 	}
-	l->fd = fd;
 	l->sshd = sshd;
 	if (name != NULL)
 		snprintf(l->name, sizeof l->name, "%s", name);
 	else
 		listener_default_name(l->name, sizeof l->name);
-	listener_make_uri(l);
-
-	uv_poll_init(loop, &l->poll, fd);
-	uv_timer_init(loop, &l->pause);
-	l->poll.data = l;
-	l->pause.data = l;
-	uv_poll_start(&l->poll, UV_READABLE, listener_on_accept);
+	listener_make_uri(l, fd);
+	rc = acceptor_start(loop, fd, l->name, listener_take, l, &l->acceptor);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot accept on %s: %s", l->uri,
+		    strerror(-rc));
+		goto out;
+	}
 
 	TAILQ_INSERT_TAIL(&listeners, l, entry);
 	nlisteners++;
@@ -163,84 +187,11 @@ listener_add(uv_loop_t *loop, struct sshd *sshd, const char *uri,
 	if (out != NULL)
 		*out = l;
 	return 0;
-}
 
-static void
-listener_resume(uv_timer_t *t)
-{
-	struct listener *l = t->data;
-
-	uv_poll_start(&l->poll, UV_READABLE, listener_on_accept);
-}
-
-static void
-listener_out_of_fds(struct listener *l)
-{
-	static uint64_t last;
-	uint64_t        now = uv_now(l->poll.loop);
-
-	/* Without a free descriptor the pending connection cannot be taken;
-	 * stop watching for a moment rather than spin on it. */
-	uv_poll_stop(&l->poll);
-	uv_timer_start(&l->pause, listener_resume, LISTENER_PAUSE_MS, 0);
-	if (now - last >= 10000 || last == 0) {
-		log_info(
-		    "accept paused name=%s reason=out-of-descriptors", l->name);
-		last = now;
-	}
-}
-
-/* The peer's address into hp, and as "ip:port" or "[v6]:port" text. */
-static void
-listener_peer(
-    const struct sockaddr *sa, struct hostport *hp, char *peer, size_t peerlen)
-{
-	if (hostport_from_sockaddr(sa, hp) == 0) {
-		hostport_format(hp, peer, peerlen);
-		return;
-	}
-	snprintf(hp->host, sizeof hp->host, "unknown");
-	snprintf(peer, peerlen, "unknown");
-}
-
-static void
-listener_on_accept(uv_poll_t *p, int status, int events)
-{
-	struct listener        *l = p->data;
-	struct sockaddr_storage ss;
-	socklen_t               len;
-	struct hostport         hp;
-	char                    peer[INET6_ADDRSTRLEN + 8];
-	int                     fd, i, one = 1;
-
-	for (i = 0; i < LISTENER_BURST; i++) {
-		len = sizeof ss;
-		fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM)
-				listener_out_of_fds(l);
-			return;
-		}
-		/* SSH packets are small and interactive: never hold them
-		 * back waiting for an acknowledgement. */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		listener_peer((struct sockaddr *)&ss, &hp, peer, sizeof peer);
-		if (sshd_accept(l->sshd, fd, hp.host, peer, "tcp") == 0)
-			l->accepted++;
-		else
-			l->rejected++;
-	}
-}
-
-static void
-listener_free_cb(uv_handle_t *h)
-{
-	struct listener *l = h->data;
-
-	/* The poll handle closes last; see listener_remove. */
+out:
 	free(l);
+	close(fd);
+	return rc;
 }
 
 void
@@ -252,9 +203,8 @@ listener_remove(struct listener *l)
 	nlisteners--;
 	log_info("listener removed name=%s", l->name);
 
-	uv_close((uv_handle_t *)&l->pause, NULL);
-	uv_close((uv_handle_t *)&l->poll, listener_free_cb);
-	close(l->fd);
+	acceptor_stop(l->acceptor);
+	free(l);
 }
 
 void

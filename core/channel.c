@@ -45,6 +45,10 @@
 #define CHANNEL_WQ_LOW      (128 * 1024)
 #define CHANNEL_READ_SIZE   (64 * 1024)
 #define CHANNEL_EARLY_MAX   (64 * 1024)
+/* More unread data than any window libssh grants: the peer ignores it. */
+#define CHANNEL_PEER_MAX (2 * 1024 * 1024)
+/* What all channels together may leave in libssh for slow targets. */
+#define CHANNEL_STALLED_MAX (256 * 1024 * 1024)
 
 enum channel_state {
 	CHANNEL_CONNECTING, /* resolving and connecting the target */
@@ -85,6 +89,7 @@ struct channel {
 	uv_shutdown_t    shut;
 
 	size_t wq;          /* bytes queued to the TCP side */
+	size_t held;        /* bytes libssh holds for us, unread */
 	int    ssh_stalled; /* data left in libssh */
 	int    peer_eof;
 	int    peer_closed;
@@ -128,6 +133,7 @@ static TAILQ_HEAD(, channel) channels = TAILQ_HEAD_INITIALIZER(channels);
 static size_t   nchannels;
 static uint64_t next_id;
 static char     read_buf[CHANNEL_READ_SIZE];
+static size_t   held_total; /* the sum of every channel's held */
 
 static void channel_try_next(struct channel *);
 static void channel_drain_ssh(struct channel *);
@@ -305,6 +311,13 @@ channel_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 
 static void channel_on_read(uv_stream_t *, ssize_t, const uv_buf_t *);
 
+static int
+channel_peer_busy(const struct channel *c)
+{
+	return (ssh_get_poll_flags(session__ssh(c->session)) &
+	           SSH_WRITE_PENDING) != 0;
+}
+
 /* Sends data to the peer; what its window refuses waits in pend. */
 static void
 channel_to_peer(struct channel *c, const char *data, size_t len)
@@ -315,8 +328,12 @@ channel_to_peer(struct channel *c, const char *data, size_t len)
 	stats.bytes_out += len;
 	session__count(c->session, 0, len);
 
-	n = ssh_channel_write(c->ch, data, (uint32_t)len);
-	if (n < 0) {
+	/* While libssh still has output queued for the socket, nothing more
+	 * is handed to it: its buffer would grow without bound if the peer
+	 * stopped reading. */
+	if (channel_peer_busy(c))
+		n = 0;
+	else if ((n = ssh_channel_write(c->ch, data, (uint32_t)len)) < 0) {
 		c->finish = 1;
 		return;
 	}
@@ -357,7 +374,7 @@ channel_flush_pending(struct channel *c)
 {
 	int n;
 
-	if (ssh_channel_window_size(c->ch) == 0)
+	if (ssh_channel_window_size(c->ch) == 0 || channel_peer_busy(c))
 		return;
 	n = ssh_channel_write(c->ch, c->pend + c->pend_off,
 	    (uint32_t)(c->pend_len - c->pend_off));
@@ -383,6 +400,14 @@ channel_flush_pending(struct channel *c)
  * more.
  */
 
+/* Keeps held_total, the node-wide bound on data left in libssh. */
+static void
+channel_set_held(struct channel *c, size_t held)
+{
+	held_total = held_total - c->held + held;
+	c->held = held;
+}
+
 static int
 channel_on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
     int is_stderr, void *arg)
@@ -393,14 +418,24 @@ channel_on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 	if (c->state != CHANNEL_OPEN || c->finish || c->target_shut)
 		return (int)len;
 
+	/* len is all that libssh holds for the channel, old and new. */
+	channel_set_held(c, len);
+	if (len > CHANNEL_PEER_MAX || held_total > CHANNEL_STALLED_MAX) {
+		c->finish = 1;
+		channel_set_held(c, 0);
+		return (int)len;
+	}
+
 	room = c->wq < CHANNEL_WQ_HIGH ? CHANNEL_WQ_HIGH - c->wq : 0;
 	n = len < room ? len : room;
 	if (n < len)
 		c->ssh_stalled = 1;
 	if (n > 0 && channel_to_target(c, data, n) != 0) {
 		c->finish = 1;
+		channel_set_held(c, 0);
 		return (int)len;
 	}
+	channel_set_held(c, len - n);
 	return (int)n;
 }
 
@@ -439,6 +474,8 @@ channel_drain_ssh(struct channel *c)
 		    c->ch, read_buf, sizeof read_buf, 0);
 		if (n == SSH_EOF || n == 0)
 			break;
+		channel_set_held(
+		    c, c->held > (size_t)n ? c->held - (size_t)n : 0);
 		if (n < 0 || channel_to_target(c, read_buf, (size_t)n) != 0)
 			c->finish = 1;
 	}
@@ -754,6 +791,7 @@ channel_finish(struct channel *c)
 	int was_open = c->state == CHANNEL_OPEN;
 
 	c->state = CHANNEL_CLOSED;
+	channel_set_held(c, 0);
 	if (c->msg != NULL) {
 		/* The peer sees the open fail.  XXX: libssh can only say
 		 * "administratively prohibited", not "connect failed". */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <libssh/server.h>
+#include <sodium.h>
 
 #include "authkeys.h"
 #include "channel.h"
@@ -32,10 +33,13 @@
 #include "sshd.h"
 #include "stats.h"
 
-#define SESSION_MAX        4096
-#define SESSION_BURST      64 /* dopoll rounds per wakeup */
-#define SESSION_GRACE_MS   (120 * 1000)
-#define SESSION_AUTH_TRIES 10
+#define SESSION_MAX          4096
+#define SESSION_BURST        64 /* dopoll rounds per wakeup */
+#define SESSION_GRACE_MS     (120 * 1000)
+#define SESSION_AUTH_TRIES   10
+#define SESSION_UNAUTH_START 10  /* unauthenticated: early drops begin */
+#define SESSION_UNAUTH_RATE  30  /* percent dropped there */
+#define SESSION_UNAUTH_FULL  100 /* every new one dropped */
 
 enum session_state {
 	SESSION_HANDSHAKE,
@@ -80,6 +84,7 @@ struct session {
 
 	/* Outgoing sessions. */
 	int                         client;
+	int                         unauth; /* counted in nunauth */
 	ssh_key                     key;
 	char                        hostkey_pin[128];
 	const struct session_hooks *hooks;
@@ -89,6 +94,7 @@ struct session {
 
 static TAILQ_HEAD(, session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
 static size_t   nsessions;
+static unsigned nunauth; /* inbound sessions not yet authenticated */
 static uint64_t next_id;
 
 static void session_on_poll(uv_poll_t *, int, int);
@@ -142,16 +148,53 @@ session_register(struct session *s, uv_loop_t *loop, int fd)
 	stats.sessions_total++;
 }
 
+/*
+ * Whether a new connection may start a session, or why not.  Like
+ * OpenSSH's MaxStartups 10:30:100: past 10 connections that have not
+ * authenticated, new ones are dropped with a chance that grows from 30 %
+ * to 100 % at 100, so that idle connections cannot lock everyone out.
+ */
+static const char *
+session_admit(void)
+{
+	unsigned chance;
+
+	if (nsessions >= SESSION_MAX)
+		return "too-many-sessions";
+	if (nunauth < SESSION_UNAUTH_START)
+		return NULL;
+	if (nunauth >= SESSION_UNAUTH_FULL)
+		return "too-many-unauthenticated";
+	chance = SESSION_UNAUTH_RATE +
+	    (100 - SESSION_UNAUTH_RATE) * (nunauth - SESSION_UNAUTH_START) /
+	        (SESSION_UNAUTH_FULL - SESSION_UNAUTH_START);
+	if (randombytes_uniform(100) < chance)
+		return "too-many-unauthenticated";
+	return NULL;
+}
+
+/* The session has authenticated, or is gone: it holds no start slot. */
+static void
+session_authed(struct session *s)
+{
+	if (s->unauth) {
+		s->unauth = 0;
+		nunauth--;
+	}
+}
+
 int
 session__start(uv_loop_t *loop, struct sshd *sshd, ssh_session ssh,
     const char *peer_ip, const char *peer, const char *transport)
 {
 	struct session *s;
 
-	if (nsessions >= SESSION_MAX) {
+	const char *why = session_admit();
+
+	if (why != NULL) {
 		log_info("connection rejected remote_addr=%s transport=%s "
-		         "reason=too-many-sessions",
-		    peer_ip, transport);
+		         "reason=%s",
+		    peer_ip, transport, why);
 		stats.connections_rejected++;
 		ssh_free(ssh);
 		return -ENOSPC;
@@ -166,6 +209,8 @@ session__start(uv_loop_t *loop, struct sshd *sshd, ssh_session ssh,
 	snprintf(s->peer, sizeof s->peer, "%s", peer);
 	snprintf(s->transport, sizeof s->transport, "%s", transport);
 	ssh_set_auth_methods(ssh, SSH_AUTH_METHOD_PUBLICKEY);
+	s->unauth = 1;
+	nunauth++;
 	session_register(s, loop, ssh_get_fd(ssh));
 
 	log_info("connection opened remote_addr=%s transport=%s session=%llu",
@@ -248,6 +293,7 @@ session_accept_key(struct session *s, ssh_message msg, int idx, const char *fp)
 	ssh_message_auth_reply_success(msg, 0);
 	s->state = SESSION_OPEN;
 	uv_timer_stop(&s->grace);
+	session_authed(s);
 
 	stats.auth_accepted++;
 	session_log_auth(s, fp, "publickey", 1);
@@ -627,6 +673,7 @@ session_teardown(struct session *s, const char *reason)
 	if (s->state == SESSION_CLOSING)
 		return;
 	s->state = SESSION_CLOSING;
+	session_authed(s);
 	TAILQ_REMOVE(&sessions, s, entry);
 	nsessions--;
 	stats.sessions--;

@@ -287,10 +287,9 @@ def test_local_forward_when_its_upstream_goes(pair, harness):
     assert echo_through(port, b"back\n") == b"back\n"
 
 
-@pytest.mark.xfail(strict=True, reason="a remote forward stays 'up' after "
-                   "its upstream is disconnected, though the head no "
-                   "longer listens for it")
 def test_remote_forward_when_its_upstream_goes(pair, harness):
+    """Disconnecting the upstream takes a remote forward out of "up"; with
+    a new upstream it can be brought up again."""
     node = pair.node
     echo = harness.echo_server()
     HeadServer(pair.head).allow_listen()
@@ -304,3 +303,11 @@ def test_remote_forward_when_its_upstream_goes(pair, harness):
     wait_for(lambda: not listens_on(pair.head.pid, rport),
              "the head to close the remote port")
     assert forward_field(node, "r", "state") != "up"
+    assert forward_field(node, "r", "error") != ""
+
+    pair.connect("h2")
+    assert node.ctl("down", "forwards", "r", "ctl")[0] == 0
+    assert node.ctl("up", "forwards", "r", "ctl")[0] == 0
+    wait_forward_state(node, "r", "up")
+    assert listens_on(pair.head.pid, rport)
+    assert echo_through(rport, b"again\n") == b"again\n"

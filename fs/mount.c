@@ -34,6 +34,7 @@
 #include "ns_ctl.h"
 
 #define MOUNT_HANDLES_MAX   4096          /* open files at once */
+#define MOUNT_HANDLES_ROOT  256           /* of those, kept for root */
 #define MOUNT_BURST         64            /* requests per wakeup */
 #define MOUNT_READ_MAX      (1024 * 1024) /* bytes per read reply */
 #define MOUNT_REPLY_MAX     1024          /* a control file's answer */
@@ -57,6 +58,9 @@ struct mount_handle {
 	struct ns_dirent       *ents;
 	size_t                  nents;
 	struct events_sub      *sub;
+	char                   *rest; /* lines a short read left over */
+	size_t                  rest_off;
+	size_t                  rest_len;
 	fuse_req_t              pending; /* a blocked read */
 	size_t                  want;
 	int                     interrupted;
@@ -96,6 +100,7 @@ mount_handle_free(struct mount_handle *h)
 	LIST_REMOVE(h, entry);
 	h->m->nhandles--;
 	free(h->data);
+	free(h->rest);
 	free(h->wbuf);
 	free(h->ents);
 	free(h);
@@ -237,11 +242,14 @@ mount_set_attr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 }
 
 static struct mount_handle *
-mount_handle_new(struct mount *m, uint64_t ino, enum ns_kind kind)
+mount_handle_new(struct mount *m, uint64_t ino, enum ns_kind kind, uid_t uid)
 {
 	struct mount_handle *h;
 
-	if (m->nhandles >= MOUNT_HANDLES_MAX)
+	/* Other users cannot take the last handles: root can always get at
+	 * ctl, even while everyone else holds event readers open. */
+	if (m->nhandles >= MOUNT_HANDLES_MAX ||
+	    (uid != 0 && m->nhandles >= MOUNT_HANDLES_MAX - MOUNT_HANDLES_ROOT))
 		return NULL;
 	if ((h = calloc(1, sizeof *h)) == NULL)
 		return NULL;
@@ -295,7 +303,9 @@ mount_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (a.kind != NS_CTL && !a.writable && acc != O_RDONLY)
 		goto fail;
 	rc = a.kind == NS_DIR ? -EISDIR : -ENFILE;
-	if (a.kind == NS_DIR || (h = mount_handle_new(m, ino, a.kind)) == NULL)
+	if (a.kind == NS_DIR ||
+	    (h = mount_handle_new(m, ino, a.kind, fuse_req_ctx(req)->uid)) ==
+	        NULL)
 		goto fail;
 	h->readable = acc != O_WRONLY;
 	h->attr = a;
@@ -321,6 +331,22 @@ fail:
 }
 
 /* Replies with what a blocked read may take now; 0 if it must wait. */
+/* Answers from the lines a short read left over. */
+static void
+mount_answer_rest(struct mount_handle *h, fuse_req_t req, size_t size)
+{
+	size_t n = h->rest_len - h->rest_off;
+
+	if (n > size)
+		n = size;
+	fuse_reply_buf(req, h->rest + h->rest_off, n);
+	h->rest_off += n;
+	if (h->rest_off == h->rest_len) {
+		free(h->rest);
+		h->rest = NULL;
+	}
+}
+
 static int
 mount_answer(
     struct mount *m, struct mount_handle *h, fuse_req_t req, size_t size)
@@ -329,7 +355,25 @@ mount_answer(
 
 	if (size > MOUNT_READ_MAX)
 		size = MOUNT_READ_MAX;
+	if (h->rest != NULL) {
+		mount_answer_rest(h, req, size);
+		return 1;
+	}
 	n = events_read(h->sub, m->scratch, size);
+	if (n == -EMSGSIZE) {
+		/* A reader taking a few bytes at a time (bash's read does
+		 * one): whole lines are kept and handed out in pieces. */
+		n = events_read(h->sub, m->scratch, MOUNT_READ_MAX);
+		if (n > 0 && (h->rest = malloc((size_t)n)) != NULL) {
+			memcpy(h->rest, m->scratch, (size_t)n);
+			h->rest_off = 0;
+			h->rest_len = (size_t)n;
+			mount_answer_rest(h, req, size);
+			return 1;
+		}
+		if (n > 0)
+			n = -ENOMEM;
+	}
 	if (n == -EAGAIN && !m->stopping && !m->gone)
 		return 0;
 
@@ -520,8 +564,8 @@ mount_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 
 	/* Only the stream can wait; other files are always ready.  The
 	 * notification for a waiting stream comes from mount_ready(). */
-	if (h->kind == NS_STREAM && !events_readable(h->sub) && !m->stopping &&
-	    !m->gone) {
+	if (h->kind == NS_STREAM && h->rest == NULL &&
+	    !events_readable(h->sub) && !m->stopping && !m->gone) {
 		revents = 0;
 		if (ph != NULL) {
 			if (h->ph != NULL)
@@ -551,7 +595,8 @@ mount_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if ((h = mount_handle_new(m, ino, NS_DIR)) == NULL) {
+	if ((h = mount_handle_new(m, ino, NS_DIR, fuse_req_ctx(req)->uid)) ==
+	    NULL) {
 		free(ents);
 		fuse_reply_err(req, ENFILE);
 		return;

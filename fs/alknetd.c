@@ -177,6 +177,21 @@ options_worker(struct options *o, int ch, const char *arg)
 	}
 }
 
+/* The name goes into files of "key value" lines: one printable word. */
+static int
+options_name_ok(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (len == 0 || len > 64)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (name[i] <= ' ' || name[i] == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
 static void
 options_parse(struct options *o, int argc, char **argv)
 {
@@ -203,7 +218,7 @@ options_parse(struct options *o, int argc, char **argv)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			if (o->nlisten == MAX_LISTEN)
@@ -247,6 +262,9 @@ options_parse(struct options *o, int argc, char **argv)
 		case ':':
 			die("option %s needs a value", argv[optind - 1]);
 		default:
+			if (optopt != 0)
+				die("option %s takes no value",
+				    argv[optind - 1]);
 			die("unknown option %s (see alknetd --help)",
 			    argv[optind - 1]);
 		}
@@ -254,7 +272,12 @@ options_parse(struct options *o, int argc, char **argv)
 	if (optind < argc)
 		die("unexpected argument %s (see alknetd --help)",
 		    argv[optind]);
+	if (o->no_mount && o->mount != NULL)
+		die("--mount and --no-mount exclude each other");
 	options_env(o);
+	if (o->name != NULL && !options_name_ok(o->name))
+		die("bad node name: printable characters without blanks, at "
+		    "most 64");
 }
 
 static void

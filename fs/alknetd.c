@@ -262,7 +262,8 @@ options_parse(struct options *o, int argc, char **argv)
 		case ':':
 			die("option %s needs a value", argv[optind - 1]);
 		default:
-			if (optopt != 0)
+			if (optopt != 0 &&
+			    strncmp(argv[optind - 1], "--", 2) == 0)
 				die("option %s takes no value",
 				    argv[optind - 1]);
 			die("unknown option %s (see alknetd --help)",

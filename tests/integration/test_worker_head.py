@@ -1,6 +1,7 @@
 """A worker and an alknetd head: remote forwards under the head's
 acl/listen rules, and what the head shows of them."""
 
+import errno
 import socket
 
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from conftest import (WAIT, connection_closed, echo_through, free_port,
                       listens_on, needs_fuse, parse_events, wait_for)
 from worker import (HeadServer, curl, forward_field, start_worker,
-                    wait_forward_state)
+                    wait_forward_state, write_value)
 
 pytestmark = needs_fuse
 
@@ -43,6 +44,9 @@ def test_remote_forward_needs_the_heads_listen_rules(harness):
     assert "refused" in forward_field(worker, "remote0", "error")
     assert not listens_on(head.node.pid, rport)
     assert refused(rport)
+    # Waiting is not down: its fields stay fixed.
+    assert write_value(worker.path("forwards", "remote0", "listen"),
+                       "127.0.0.1:1") == errno.EBUSY
 
     # A rule for another port changes nothing.
     head.allow_listen(f"allow 127.0.0.1:{rport + 1 if rport < 65535 else 1}")

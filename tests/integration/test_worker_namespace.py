@@ -10,7 +10,8 @@ import pytest
 from conftest import (WAIT, echo_through, free_port, listens_on, needs_fuse,
                       parse_events, wait_for)
 from worker import (HeadServer, curl, forward_field, forward_port,
-                    socks_echo, wait_forward_state, wait_upstream_state)
+                    socks_echo, wait_forward_state, wait_upstream_state,
+                    write_value)
 
 pytestmark = needs_fuse
 
@@ -46,18 +47,6 @@ class Pair:
 @pytest.fixture
 def pair(harness):
     return Pair(harness)
-
-
-def write(path, value):
-    """Writes a value file in one write(); returns 0 or the errno."""
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.write(fd, value.encode() + b"\n")
-        return 0
-    except OSError as e:
-        return e.errno
-    finally:
-        os.close(fd)
 
 
 def test_connect_and_disconnect(pair, harness):
@@ -201,10 +190,10 @@ def test_forward_made_with_mkdir(pair, harness):
     assert "listen" in reply
     assert "listen" in forward_field(node, "x", "error")
 
-    assert write(os.path.join(fwd, "kind"), "local") == 0
-    assert write(os.path.join(fwd, "listen"), "127.0.0.1:0") == 0
-    assert write(os.path.join(fwd, "target"), f"127.0.0.1:{echo.port}") == 0
-    assert write(os.path.join(fwd, "kind"), "sideways") == errno.EINVAL
+    assert write_value(os.path.join(fwd, "kind"), "local") == 0
+    assert write_value(os.path.join(fwd, "listen"), "127.0.0.1:0") == 0
+    assert write_value(os.path.join(fwd, "target"), f"127.0.0.1:{echo.port}") == 0
+    assert write_value(os.path.join(fwd, "kind"), "sideways") == errno.EINVAL
     assert node.ctl("up", "forwards", "x", "ctl") == (0, "ok\n")
     assert forward_field(node, "x", "state") == "up"
     assert forward_field(node, "x", "error") == ""
@@ -215,13 +204,13 @@ def test_forward_made_with_mkdir(pair, harness):
     for field, value in (("listen", "127.0.0.1:0"),
                          ("target", "127.0.0.1:1"), ("kind", "socks"),
                          ("via", "h1")):
-        assert write(os.path.join(fwd, field), value) == errno.EBUSY, field
+        assert write_value(os.path.join(fwd, field), value) == errno.EBUSY, field
     assert forward_field(node, "x", "listen") == f"127.0.0.1:{port}"
 
     # Down, they may change: the same forward becomes a SOCKS listener.
     assert node.ctl("down", "forwards", "x", "ctl") == (0, "ok\n")
     assert not listens_on(node.pid, port)
-    assert write(os.path.join(fwd, "kind"), "socks") == 0
+    assert write_value(os.path.join(fwd, "kind"), "socks") == 0
     assert node.ctl("up", "forwards", "x", "ctl") == (0, "ok\n")
     data = b"now through socks\n"
     assert socks_echo(forward_port(node, "x"), echo.port, data) == data
@@ -248,10 +237,10 @@ def test_remote_forward_made_with_mkdir_waits_for_upstream(pair, harness):
     rport = free_port()
     fwd = node.path("forwards", "r")
     os.mkdir(fwd)
-    assert write(os.path.join(fwd, "kind"), "remote") == 0
-    assert write(os.path.join(fwd, "listen"), f"127.0.0.1:{rport}") == 0
-    assert write(os.path.join(fwd, "target"), f"127.0.0.1:{echo.port}") == 0
-    assert write(os.path.join(fwd, "via"), "later") == 0
+    assert write_value(os.path.join(fwd, "kind"), "remote") == 0
+    assert write_value(os.path.join(fwd, "listen"), f"127.0.0.1:{rport}") == 0
+    assert write_value(os.path.join(fwd, "target"), f"127.0.0.1:{echo.port}") == 0
+    assert write_value(os.path.join(fwd, "via"), "later") == 0
     err, reply = node.ctl("up", "forwards", "r", "ctl")
     assert err == errno.ENOENT, reply
     assert forward_field(node, "r", "state") == "down"

@@ -8,7 +8,7 @@ from conftest import (WAIT, connection_closed, echo_through, free_port,
                       listens_on, needs_fuse, parse_events, wait_for)
 from worker import (HeadServer, count_lines, forward_field, forward_port,
                     socks_echo, socks_open, socks_reply, start_worker,
-                    upstream_state, wait_forward_state, wait_upstream_state)
+                    wait_forward_state, wait_upstream_state)
 
 pytestmark = needs_fuse
 
@@ -76,7 +76,9 @@ def test_head_restart(harness):
     # Three failed attempts in a row: 1, 2 and 4 s apart.
     wait_for(lambda: len(retries(worker)) >= 3, "three retries", timeout=60)
     assert_backoff(retries(worker)[:3], [1, 2, 4])
-    assert upstream_state(worker) in ("backoff", "connecting")
+    # Waiting 4 s for the next attempt.
+    wait_upstream_state(worker, "backoff")
+    assert worker.value("upstreams", "up0", "session") == "0"
     assert forward_field(worker, "remote0", "state") == "waiting"
 
     # Meanwhile the worker's listeners stay bound and refuse at once.

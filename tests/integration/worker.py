@@ -93,6 +93,18 @@ def start_worker(harness, uri, *, key=None, socks=(), forwards=(),
     return worker
 
 
+def write_value(path, value):
+    """Writes a value file in one write(); returns 0 or the errno."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, value.encode() + b"\n")
+        return 0
+    except OSError as e:
+        return e.errno
+    finally:
+        os.close(fd)
+
+
 def forward_field(worker, name, field):
     return worker.value("forwards", name, field)
 

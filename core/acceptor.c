@@ -1,5 +1,5 @@
 /*
- * Accepting connections.
+ * Listening sockets, and accepting connections on them.
  *
  * The listening socket is a plain non-blocking socket watched with a
  * uv_poll_t rather than libuv's uv_listen: when descriptors run out,
@@ -10,15 +10,21 @@
  */
 #include <sys/socket.h>
 
+#include <netinet/in.h>
+
 #include <errno.h>
+#include <netdb.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "acceptor.h"
+#include "hostport.h"
 #include "log.h"
 
+#define ACCEPTOR_BACKLOG    512
 #define ACCEPTOR_BURST      64    /* accepts per wakeup */
 #define ACCEPTOR_PAUSE_MS   250   /* after running out of descriptors */
 #define ACCEPTOR_LOG_GAP_MS 10000 /* between two "accept paused" lines */
@@ -33,6 +39,50 @@ struct acceptor {
 	uv_poll_t   poll;
 	uv_timer_t  pause;
 };
+
+int
+acceptor_listen(
+    const struct hostport *hp, int resolve, int *fdp, const char **why)
+{
+	struct addrinfo hints, *res = NULL;
+	char            port[8];
+	int             fd = -1, on = 1, rc;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (!resolve)
+		hints.ai_flags |= AI_NUMERICHOST;
+	snprintf(port, sizeof port, "%u", (unsigned)hp->port);
+	if ((rc = getaddrinfo(hp->host, port, &hints, &res)) != 0) {
+		*why = gai_strerror(rc);
+		return -EINVAL;
+	}
+
+	fd = socket(
+	    res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto out;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+	    listen(fd, ACCEPTOR_BACKLOG) == -1)
+		goto out;
+
+	freeaddrinfo(res);
+	*fdp = fd;
+	return 0;
+
+out:
+	rc = -errno;
+	*why = strerror(errno);
+	if (fd != -1)
+		close(fd);
+	freeaddrinfo(res);
+	return rc;
+}
 
 static void acceptor_on_readable(uv_poll_t *, int, int);
 

@@ -9,7 +9,18 @@
 #include <uv.h>
 
 struct acceptor;
+struct hostport;
 struct sockaddr;
+
+/*
+ * Opens a listening socket (non-blocking, close-on-exec, SO_REUSEADDR,
+ * IPv6-only on an IPv6 address) on hp, a literal address unless resolve
+ * is set.  Returns 0 with the socket in *fdp, or a negative errno with
+ * its cause as text in *why: -EINVAL when hp does not resolve, else the
+ * error of socket, bind or listen.
+ */
+int acceptor_listen(
+    const struct hostport *hp, int resolve, int *fdp, const char **why);
 
 /*
  * Called from the loop with an accepted socket (non-blocking,

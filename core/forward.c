@@ -18,7 +18,6 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +36,6 @@
 #include "upstream.h"
 
 #define FORWARD_MAX      1024
-#define FORWARD_BACKLOG  512
 #define FORWARD_SPEC_MAX 600
 
 enum forward_state {
@@ -422,40 +420,14 @@ forward_take(void *arg, int fd, const struct sockaddr *peer)
 static int
 forward_bind(const struct hostport *hp, int *fdp, char *err, size_t errlen)
 {
-	struct addrinfo hints, *res = NULL;
-	char            port[8];
-	int             fd = -1, on = 1, rc;
+	const char *why;
+	int         rc;
 
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-	snprintf(port, sizeof port, "%u", (unsigned)hp->port);
-	if ((rc = getaddrinfo(hp->host, port, &hints, &res)) != 0)
-		return forward_fail(
-		    err, errlen, "bad listen address: %s", gai_strerror(rc));
-
-	fd = socket(
-	    res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		goto out;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-	if (res->ai_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
-	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
-	    listen(fd, FORWARD_BACKLOG) == -1)
-		goto out;
-
-	freeaddrinfo(res);
-	*fdp = fd;
-	return 0;
-
-out:
-	rc = -errno;
-	forward_fail(err, errlen, "cannot listen: %s", strerror(errno));
-	if (fd != -1)
-		close(fd);
-	freeaddrinfo(res);
+	rc = acceptor_listen(hp, 0, fdp, &why);
+	if (rc == -EINVAL)
+		forward_fail(err, errlen, "bad listen address: %s", why);
+	else if (rc != 0)
+		forward_fail(err, errlen, "cannot listen: %s", why);
 	return rc;
 }
 

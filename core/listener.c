@@ -9,7 +9,6 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +22,7 @@
 #include "sshd.h"
 #include "stats.h"
 
-#define LISTENER_MAX     64
-#define LISTENER_BACKLOG 512
+#define LISTENER_MAX 64
 
 struct listener {
 	TAILQ_ENTRY(listener) entry;
@@ -51,45 +49,17 @@ listener_default_name(char *buf, size_t len)
 static int
 listener_bind(const struct hostport *hp, int *fdp, char *err, size_t errlen)
 {
-	struct addrinfo hints, *res = NULL;
-	char            port[8];
-	int             fd = -1, on = 1, rc;
-
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(port, sizeof port, "%u", hp->port);
+	const char *why;
+	int         rc;
 
 	/* XXX: a host name is resolved synchronously on the loop. */
-	if ((rc = getaddrinfo(hp->host, port, &hints, &res)) != 0) {
+	rc = acceptor_listen(hp, 1, fdp, &why);
+	if (rc == -EINVAL)
 		snprintf(err, errlen, "cannot resolve listen address %s: %s",
-		    hp->host, gai_strerror(rc));
-		return -EINVAL;
-	}
-
-	fd = socket(
-	    res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		goto fail;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-	if (res->ai_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
-	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
-	    listen(fd, LISTENER_BACKLOG) == -1)
-		goto fail;
-
-	freeaddrinfo(res);
-	*fdp = fd;
-	return 0;
-
-fail:
-	rc = -errno;
-	snprintf(err, errlen, "cannot listen on %s:%u: %s", hp->host, hp->port,
-	    strerror(errno));
-	if (fd != -1)
-		close(fd);
-	freeaddrinfo(res);
+		    hp->host, why);
+	else if (rc != 0)
+		snprintf(err, errlen, "cannot listen on %s:%u: %s", hp->host,
+		    hp->port, why);
 	return rc;
 }
 

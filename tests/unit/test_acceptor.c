@@ -1,6 +1,7 @@
 /*
- * Acceptors on a real loop: connections handed over with their peer,
- * stopping from the callback, and the pause while descriptors run out.
+ * Listening sockets, and acceptors on a real loop: connections handed
+ * over with their peer, stopping from the callback, and the pause while
+ * descriptors run out.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -190,6 +191,37 @@ test_stop_in_callback(void **state)
 }
 
 static void
+test_listen(void **state)
+{
+	struct hostport hp, bound;
+	const char     *why = NULL;
+	int             fd, fd2;
+
+	assert_int_equal(hostport_parse("127.0.0.1:0", 1, &hp, NULL, 0), 0);
+	assert_int_equal(acceptor_listen(&hp, 0, &fd, &why), 0);
+	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(hostport_sockname(fd, &bound), 0);
+	assert_string_equal(bound.host, "127.0.0.1");
+	assert_true(bound.port != 0);
+
+	/* The same port again: the bind error and its cause. */
+	fd2 = -1;
+	assert_int_equal(acceptor_listen(&bound, 0, &fd2, &why), -EADDRINUSE);
+	assert_int_equal(fd2, -1);
+	assert_non_null(why);
+	assert_string_equal(why, strerror(EADDRINUSE));
+	close(fd);
+
+	/* A name is looked up only when asked to. */
+	assert_int_equal(hostport_parse("localhost:0", 1, &hp, NULL, 0), 0);
+	why = NULL;
+	assert_int_equal(acceptor_listen(&hp, 0, &fd, &why), -EINVAL);
+	assert_non_null(why);
+	assert_true(*why != '\0');
+}
+
+static void
 test_stop_null(void **state)
 {
 	acceptor_stop(NULL);
@@ -282,6 +314,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_accept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_stop_in_callback, setup, teardown),
+	    cmocka_unit_test(test_listen),
 	    cmocka_unit_test(test_stop_null),
 	    cmocka_unit_test_setup_teardown(test_start_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

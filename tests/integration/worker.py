@@ -10,6 +10,7 @@ import http.server
 import ipaddress
 import os
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -224,7 +225,7 @@ class OpenSshServer:
         if self.proc is None:
             return
         try:
-            os.killpg(self.proc.pid, 9)
+            os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         self.proc.wait(WAIT)

@@ -840,6 +840,30 @@ channel_done(const struct channel *c)
 	    c->target_shut && c->wq == 0 && !c->ssh_stalled && c->pend == NULL;
 }
 
+static int
+channel_closable(const struct channel *c)
+{
+	return c->finish || channel_done(c) ||
+	    (c->peer_closed && c->wq == 0 && !c->ssh_stalled);
+}
+
+/*
+ * Whether c has work that the next pass would do.  A libssh call made
+ * for one channel reads packets for all of them, so a channel already
+ * passed over may have been confirmed or closed meanwhile, with nothing
+ * left on the socket to wake the loop for it.
+ */
+static int
+channel_unsettled(const struct channel *c)
+{
+	if (channel_closable(c))
+		return 1;
+	if (c->state == CHANNEL_OPENING)
+		return c->open_ready || ssh_channel_is_open(c->ch);
+	return c->pend != NULL && ssh_channel_window_size(c->ch) > 0 &&
+	    !channel_peer_busy(c);
+}
+
 void
 channel__settle(struct channel_set *set)
 {
@@ -851,9 +875,16 @@ channel__settle(struct channel_set *set)
 			channel_open_step(c);
 		if (!c->finish && c->pend != NULL)
 			channel_flush_pending(c);
-		if (c->finish || channel_done(c) ||
-		    (c->peer_closed && c->wq == 0 && !c->ssh_stalled))
+		if (channel_closable(c))
 			channel_finish(c);
+	}
+
+	TAILQ_FOREACH(c, set, sentry)
+	{
+		if (channel_unsettled(c)) {
+			session__soon(c->session);
+			break;
+		}
 	}
 }
 

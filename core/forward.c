@@ -467,12 +467,17 @@ forward_up_listen(struct forward *f, char *err, size_t errlen)
  */
 
 static void
-forward_on_remote(void *arg, int up, const char *reason)
+forward_on_remote(void *arg, enum upstream_remote_event ev, const char *reason)
 {
 	struct forward *f = arg;
+	int             up = ev == UPSTREAM_REMOTE_UP;
 
 	if (f->state == FORWARD_DOWN)
 		return;
+	if (ev == UPSTREAM_REMOTE_CONNECTION) {
+		forward__accepted(f);
+		return;
+	}
 	if (up)
 		f->error[0] = '\0';
 	else if (reason != NULL && *reason != '\0')

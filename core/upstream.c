@@ -179,7 +179,8 @@ upstream_remote_done(struct upstream *u, struct upstream_remote *r, int rc)
 		return;
 	}
 	r->state = rc == SSH_OK ? REMOTE_UP : REMOTE_REFUSED;
-	r->cb(r->arg, r->state == REMOTE_UP,
+	r->cb(r->arg,
+	    r->state == REMOTE_UP ? UPSTREAM_REMOTE_UP : UPSTREAM_REMOTE_DOWN,
 	    r->state == REMOTE_UP ? NULL : "refused by the head");
 }
 
@@ -289,7 +290,7 @@ upstream_down(void *arg, struct session *s, const char *reason)
 			free(r);
 		} else if (r->state == REMOTE_UP) {
 			r->state = REMOTE_ASK;
-			r->cb(r->arg, 0, "upstream down");
+			r->cb(r->arg, UPSTREAM_REMOTE_DOWN, "upstream down");
 		} else {
 			r->state = REMOTE_ASK;
 		}
@@ -311,6 +312,7 @@ upstream_forwarded(void *arg, const char *bind, unsigned port, char *host,
 			snprintf(host, hostlen, "%s", r->host);
 			*hport = r->hport;
 			*owner = r->arg;
+			r->cb(r->arg, UPSTREAM_REMOTE_CONNECTION, NULL);
 			return 0;
 		}
 	}
@@ -636,7 +638,7 @@ upstream_drop_remotes(struct upstream *u)
 	while ((r = TAILQ_FIRST(&u->remotes)) != NULL) {
 		TAILQ_REMOVE(&u->remotes, r, entry);
 		if (r->state != REMOTE_CANCEL)
-			r->cb(r->arg, 0, "upstream removed");
+			r->cb(r->arg, UPSTREAM_REMOTE_DOWN, "upstream removed");
 		free(r);
 	}
 }

@@ -65,10 +65,17 @@ struct session *upstream__session(const struct upstream *u);
 /*
  * Remote forwards: asks the head to listen on bind:port (again after
  * every reconnect) and sends what arrives there to host:hport on this
- * machine.  state_cb reports each change (1 up, 0 down) from the loop.
- * Returns 0, -EEXIST when bind:port is already asked for on u.
+ * machine.  cb reports, from the loop, each change of state (with a
+ * reason when down) and each connection that comes through.  Returns 0,
+ * -EEXIST when bind:port is already asked for on u.
  */
-typedef void (*upstream_remote_cb)(void *arg, int up, const char *reason);
+enum upstream_remote_event {
+	UPSTREAM_REMOTE_DOWN,
+	UPSTREAM_REMOTE_UP,
+	UPSTREAM_REMOTE_CONNECTION,
+};
+typedef void (*upstream_remote_cb)(
+    void *arg, enum upstream_remote_event ev, const char *reason);
 int  upstream__remote_add(struct upstream *u, const char *bind, unsigned port,
      const char *host, unsigned hport, upstream_remote_cb cb, void *arg);
 void upstream__remote_remove(

@@ -109,9 +109,6 @@ def test_head_lists_forwarded_channel_while_open(harness):
     assert str(echo.port) not in open(events.log_path).read()
 
 
-@pytest.mark.xfail(strict=True, reason="a remote forward's "
-                   "connections_total stays 0 on the worker: only local "
-                   "and SOCKS accepts are counted")
 def test_worker_counts_remote_forward_connections(harness):
     head = HeadServer(harness.start_node())
     echo = harness.echo_server()

@@ -4,8 +4,6 @@ acl/listen rules, and what the head shows of them."""
 import errno
 import socket
 
-import pytest
-
 from conftest import (WAIT, connection_closed, echo_through, free_port,
                       listens_on, needs_fuse, parse_events, wait_for)
 from worker import (HeadServer, curl, forward_field, start_worker,

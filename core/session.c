@@ -575,10 +575,11 @@ session_on_poll(uv_poll_t *p, int status, int events)
 		return;
 	}
 
-	for (i = 0; i < SESSION_BURST && s->state != SESSION_CLOSING; i++) {
+	/* Requests queue up in libssh meanwhile, at most a burst's worth;
+	 * answering them once afterwards saves a poll() per round. */
+	for (i = 0; i < SESSION_BURST; i++) {
 		if (ssh_event_dopoll(s->ev, 0) != SSH_OK)
 			break;
-		session_messages(s);
 	}
 	session_messages(s);
 	session__settle(s);

@@ -222,6 +222,14 @@ ns_entry(unsigned cls, uint64_t obj, unsigned field)
 	return &ns__classes[cls].files[field];
 }
 
+/* The entry of ino, with the class, object and field it names. */
+static const struct ns_entry *
+ns_entry_of(uint64_t ino, unsigned *cls, uint64_t *obj, unsigned *field)
+{
+	ns_ino_split(ino, cls, obj, field);
+	return ns_entry(*cls, *obj, *field);
+}
+
 static int
 ns_render_json(const struct ns_rec *r, FILE *f)
 {
@@ -339,8 +347,7 @@ ns_getattr(struct ns *ns, uint64_t ino, struct ns_attr *attr)
 	size_t                 len = 0;
 	int                    rc;
 
-	ns_ino_split(ino, &cls, &obj, &field);
-	if ((e = ns_entry(cls, obj, field)) == NULL)
+	if ((e = ns_entry_of(ino, &cls, &obj, &field)) == NULL)
 		return -ENOENT;
 
 	memset(attr, 0, sizeof *attr);
@@ -464,8 +471,7 @@ ns_readdir(struct ns *ns, uint64_t ino, struct ns_dirent **ents, size_t *n)
 	uint64_t               obj;
 	int                    rc;
 
-	ns_ino_split(ino, &cls, &obj, &field);
-	if ((e = ns_entry(cls, obj, field)) == NULL)
+	if ((e = ns_entry_of(ino, &cls, &obj, &field)) == NULL)
 		return -ENOENT;
 	if (e->kind != NS_DIR)
 		return -ENOTDIR;
@@ -491,8 +497,7 @@ ns_read(struct ns *ns, uint64_t ino, uid_t uid, char **buf, size_t *len)
 	unsigned               cls, field;
 	uint64_t               obj;
 
-	ns_ino_split(ino, &cls, &obj, &field);
-	if ((e = ns_entry(cls, obj, field)) == NULL)
+	if ((e = ns_entry_of(ino, &cls, &obj, &field)) == NULL)
 		return -ENOENT;
 	if (e->kind != NS_VALUE)
 		return -EINVAL;
@@ -529,8 +534,7 @@ ns_ctl(struct ns *ns, uint64_t ino, const char *data, size_t len, char *reply,
 	char                   msg[NS_MSG_MAX] = "";
 	int                    rc;
 
-	ns_ino_split(ino, &cls, &obj, &field);
-	if ((e = ns_entry(cls, obj, field)) == NULL)
+	if ((e = ns_entry_of(ino, &cls, &obj, &field)) == NULL)
 		return -ENOENT;
 	if (e->kind != NS_CTL)
 		return -EINVAL;
@@ -560,8 +564,7 @@ ns_write(struct ns *ns, uint64_t ino, const char *data, size_t len)
 	char                  *value;
 	int                    rc;
 
-	ns_ino_split(ino, &cls, &obj, &field);
-	if ((e = ns_entry(cls, obj, field)) == NULL)
+	if ((e = ns_entry_of(ino, &cls, &obj, &field)) == NULL)
 		return -ENOENT;
 	if (e->set == NULL)
 		return -EACCES;
@@ -587,8 +590,7 @@ ns_top_class(uint64_t ino, const struct ns_classdef **c)
 	unsigned               cls, field;
 	uint64_t               obj;
 
-	ns_ino_split(ino, &cls, &obj, &field);
-	if ((e = ns_entry(cls, obj, field)) == NULL)
+	if ((e = ns_entry_of(ino, &cls, &obj, &field)) == NULL)
 		return -ENOENT;
 	if (e->kind != NS_DIR)
 		return -ENOTDIR;

@@ -84,7 +84,8 @@ struct session {
 
 	/* Outgoing sessions. */
 	int                         client;
-	int                         unauth; /* counted in nunauth */
+	int                         unauth;   /* counted in nunauth */
+	int                         flushing; /* in session_flush_round */
 	ssh_key                     key;
 	char                        hostkey_pin[128];
 	const struct session_hooks *hooks;
@@ -598,6 +599,23 @@ session_update_poll(struct session *s)
 	}
 }
 
+/*
+ * libssh asks for POLLOUT after every write, even one the kernel took
+ * whole, and writes nothing more until it has seen it.  One more round
+ * here usually settles that at once, instead of a trip through the loop
+ * with the socket's watch changed twice.
+ */
+static void
+session_flush_round(struct session *s)
+{
+	if (s->state != SESSION_OPEN || s->flushing ||
+	    !(ssh_get_poll_flags(s->ssh) & SSH_WRITE_PENDING))
+		return;
+	s->flushing = 1;
+	session_on_poll(&s->poll, 0, UV_WRITABLE);
+	s->flushing = 0;
+}
+
 void
 session__settle(struct session *s)
 {
@@ -614,7 +632,9 @@ session__settle(struct session *s)
 		session_teardown(s, NULL);
 		return;
 	}
-	session_update_poll(s);
+	session_flush_round(s);
+	if (s->state != SESSION_CLOSING)
+		session_update_poll(s);
 }
 
 static void

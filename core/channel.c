@@ -35,6 +35,7 @@
 
 #include "channel.h"
 #include "events.h"
+#include "hostport.h"
 #include "node.h"
 #include "session.h"
 #include "stats.h"
@@ -111,7 +112,7 @@ struct channel {
 
 	/* Channels this node opens for a local connection. */
 	int             reverse;
-	char            orig_host[64];
+	char            orig_host[256];
 	unsigned        orig_port;
 	char           *early;
 	size_t          earlylen;
@@ -728,6 +729,25 @@ channel_open_step(struct channel *c)
 	c->early = NULL;
 }
 
+/* Who the local connection came from, as the open request tells it. */
+static void
+channel_set_origin(
+    struct channel *c, uv_tcp_t *tcp, const struct channel_spec *spec)
+{
+	struct hostport peer = {.host = "127.0.0.1"};
+	uv_os_fd_t      fd;
+
+	if (spec->orig_host != NULL) {
+		snprintf(peer.host, sizeof peer.host, "%s", spec->orig_host);
+		peer.port = (uint16_t)spec->orig_port;
+	} else if (uv_fileno((const uv_handle_t *)tcp, &fd) == 0) {
+		/* A client whose address cannot be had shows as 127.0.0.1:0. */
+		hostport_peername(fd, &peer);
+	}
+	snprintf(c->orig_host, sizeof c->orig_host, "%s", peer.host);
+	c->orig_port = peer.port;
+}
+
 int
 channel_connect(
     struct session *s, uv_tcp_t *tcp, const struct channel_spec *spec)
@@ -751,9 +771,7 @@ channel_connect(
 
 	c->state = CHANNEL_OPENING;
 	c->reverse = spec->reverse;
-	snprintf(c->orig_host, sizeof c->orig_host, "%s",
-	    spec->orig_host != NULL ? spec->orig_host : "127.0.0.1");
-	c->orig_port = spec->orig_port;
+	channel_set_origin(c, tcp, spec);
 	if (spec->earlylen > 0)
 		memcpy(c->early, spec->early, spec->earlylen);
 	c->earlylen = spec->earlylen;

@@ -53,7 +53,7 @@ struct channel_spec {
 	const char     *kind; /* "socks", "local", "forwarded-tcpip" */
 	const char     *host;
 	unsigned        port;
-	const char     *orig_host; /* the local client */
+	const char     *orig_host; /* the local client; NULL: ask tcp */
 	unsigned        orig_port;
 	int             reverse;
 	const void     *early; /* bytes already read from tcp, sent first */

@@ -68,9 +68,7 @@ rforward_on_connection(uv_stream_t *server, int status)
 {
 	struct rforward    *rf = server->data;
 	struct channel_spec spec;
-	struct hostport     peer = {.host = "127.0.0.1"};
 	uv_tcp_t           *tcp;
-	uv_os_fd_t          fd;
 
 	if (status < 0 || (tcp = malloc(sizeof *tcp)) == NULL)
 		return;
@@ -80,18 +78,12 @@ rforward_on_connection(uv_stream_t *server, int status)
 		return;
 	}
 
-	/* A client whose address cannot be had shows as 127.0.0.1:0. */
-	if (uv_fileno((const uv_handle_t *)tcp, &fd) == 0)
-		hostport_peername(fd, &peer);
-
 	memset(&spec, 0, sizeof spec);
 	spec.kind = "forwarded-tcpip";
 	spec.host = rf->bind;
 	spec.port = rf->port;
 	spec.reverse = 1;
 	spec.owner = rf;
-	spec.orig_host = peer.host;
-	spec.orig_port = peer.port;
 	if (channel_connect(rf->session, tcp, &spec) != 0)
 		uv_close((uv_handle_t *)tcp, rforward_on_client_closed);
 }

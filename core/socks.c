@@ -24,7 +24,6 @@
 
 #include "channel.h"
 #include "forward.h"
-#include "hostport.h"
 #include "socks.h"
 
 #define SOCKS_VERSION        5
@@ -413,8 +412,6 @@ socks_open(struct socks_conn *c, const struct socks_request *req,
 {
 	struct channel_spec spec;
 	struct session     *s;
-	struct hostport     peer = {.host = "127.0.0.1"};
-	uv_os_fd_t          fd;
 
 	/* The channel reads from here on, once it is open. */
 	uv_read_stop((uv_stream_t *)c->tcp);
@@ -425,16 +422,10 @@ socks_open(struct socks_conn *c, const struct socks_request *req,
 		return;
 	}
 
-	/* A client whose address cannot be had shows as 127.0.0.1:0. */
-	if (uv_fileno((const uv_handle_t *)c->tcp, &fd) == 0)
-		hostport_peername(fd, &peer);
-
 	memset(&spec, 0, sizeof spec);
 	spec.kind = "socks";
 	spec.host = req->host;
 	spec.port = req->port;
-	spec.orig_host = peer.host;
-	spec.orig_port = peer.port;
 	spec.early = early;
 	spec.earlylen = earlylen;
 	spec.owner = c->f;

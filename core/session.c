@@ -558,6 +558,14 @@ session_handshake(struct session *s)
 		s->dead = 1;
 }
 
+/* Before the session is open; a client authenticates step by step. */
+static int
+session_handshaking(const struct session *s)
+{
+	return s->state == SESSION_HANDSHAKE ||
+	    (s->client && s->state == SESSION_AUTH);
+}
+
 static void
 session_on_poll(uv_poll_t *p, int status, int events)
 {
@@ -566,12 +574,9 @@ session_on_poll(uv_poll_t *p, int status, int events)
 
 	if (status < 0)
 		s->dead = 1;
-	if (!s->dead &&
-	    (s->state == SESSION_HANDSHAKE ||
-	        (s->client && s->state == SESSION_AUTH)))
+	if (!s->dead && session_handshaking(s))
 		session_handshake(s);
-	if (s->dead || s->state == SESSION_HANDSHAKE ||
-	    (s->client && s->state == SESSION_AUTH)) {
+	if (s->dead || session_handshaking(s)) {
 		session__settle(s);
 		return;
 	}

@@ -25,6 +25,7 @@
 
 #include "acceptor.h"
 #include "hostport.h"
+#include "walk.h"
 
 #define WAIT_STEPS 300 /* of 10 ms */
 
@@ -38,25 +39,6 @@ struct fixture {
 	int                stop_in_cb;
 	struct hostport    peer; /* of the last connection */
 };
-
-struct walk {
-	int polls;
-	int polls_active;
-	int timers_active;
-};
-
-static void
-walk_cb(uv_handle_t *h, void *arg)
-{
-	struct walk *w = arg;
-
-	if (h->type == UV_POLL) {
-		w->polls++;
-		w->polls_active += uv_is_active(h) && !uv_is_closing(h);
-	} else if (h->type == UV_TIMER) {
-		w->timers_active += uv_is_active(h) && !uv_is_closing(h);
-	}
-}
 
 static int
 setup(void **state)

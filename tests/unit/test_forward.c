@@ -26,6 +26,7 @@
 #include "forward.h"
 #include "hostport.h"
 #include "socks.h"
+#include "walk.h"
 
 #define GREETING 0x05, 0x01, 0x00
 #define CONNECT4 0x05, 0x01, 0x00, 0x01, 127, 0, 0, 1, 0x00, 0x50
@@ -600,25 +601,6 @@ test_socks_not_socks(void **state)
 	assert_int_equal(pump(&fx->loop, fd, buf, sizeof buf, &end), 0);
 	assert_int_equal(end, 1);
 	close(fd);
-}
-
-struct walk {
-	int polls;
-	int polls_active;
-	int timers_active;
-};
-
-static void
-walk_cb(uv_handle_t *h, void *arg)
-{
-	struct walk *w = arg;
-
-	if (h->type == UV_POLL) {
-		w->polls++;
-		w->polls_active += uv_is_active(h) && !uv_is_closing(h);
-	} else if (h->type == UV_TIMER) {
-		w->timers_active += uv_is_active(h) && !uv_is_closing(h);
-	}
 }
 
 static void

@@ -707,10 +707,10 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 class HttpServer:
-    def __init__(self, root):
+    def __init__(self, root, address=("127.0.0.1", 0),
+                 server_class=http.server.ThreadingHTTPServer):
         handler = partial(QuietHandler, directory=str(root))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                                     handler)
+        self.httpd = server_class(address, handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever,

@@ -15,10 +15,9 @@ import socket
 import struct
 import subprocess
 import threading
-from functools import partial
 from pathlib import Path
 
-from conftest import (ALKNETD, WAIT, Daemon, QuietHandler, daemon_env,
+from conftest import (ALKNETD, WAIT, Daemon, HttpServer, daemon_env,
                       free_port, fuse_available, listens_on, recv_all,
                       wait_for)
 
@@ -235,24 +234,6 @@ class OpenSshServer:
 
 class _Http6Server(http.server.ThreadingHTTPServer):
     address_family = socket.AF_INET6
-    daemon_threads = True
-
-
-class Http6Server:
-    """Serves a directory over HTTP on [::1] only."""
-
-    def __init__(self, root):
-        handler = partial(QuietHandler, directory=str(root))
-        self.httpd = _Http6Server(("::1", 0), handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
 
 
 def http6_server(harness, files):
@@ -260,7 +241,8 @@ def http6_server(harness, files):
     root.mkdir()
     for name, content in files.items():
         (root / name).write_bytes(content)
-    server = Http6Server(root)
+    # Serves on [::1] only.
+    server = HttpServer(root, ("::1", 0), _Http6Server)
     harness.servers.append(server)
     return server
 

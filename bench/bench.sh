@@ -210,7 +210,8 @@ start_alknetd() {
 	    fail "no alknetd at $ALKNETD (set ALKNETD, or use --sshd-only)"
 	mkdir -p "$work/alknet-state"
 	"$ALKNETD" --listen 127.0.0.1:0 --state-dir "$work/alknet-state" \
-	    --authorized-keys "$work/authorized_keys" --no-mount 2>"$log" &
+	    --authorized-keys "$work/authorized_keys" --no-mount \
+	    --forwarding-rule 'allow 127.0.0.1:*' 2>"$log" &
 	pid=$!
 	pids+=("$pid")
 

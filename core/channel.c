@@ -36,8 +36,11 @@
 #include "channel.h"
 #include "events.h"
 #include "hostport.h"
+#include "log.h"
 #include "node.h"
+#include "policy.h"
 #include "session.h"
+#include "sshd.h"
 #include "stats.h"
 
 #define CHANNEL_MAX         65536
@@ -664,6 +667,27 @@ channel_new(struct session *s, struct channel_set *set, const char *kind,
 	return c;
 }
 
+/*
+ * The forwarding rules decide before anything is dialled.  A refusal is
+ * logged without the target: destinations are never logged.
+ */
+static int
+channel_allowed(struct session *s, const char *host, unsigned port)
+{
+	const struct policy  *p;
+	struct policy_subject subject;
+
+	p = sshd_rules(session__sshd(s), SSHD_FORWARDING);
+	session__subject(s, &subject);
+	if (p != NULL && policy_allows(p, host, port, &subject))
+		return 1;
+
+	stats.channels_denied++;
+	log_info("channel denied session=%llu identity=%s",
+	    (unsigned long long)session__id(s), subject.id);
+	return 0;
+}
+
 int
 channel__open(struct session *s, struct channel_set *set, ssh_message msg,
     const char *kind, const char *host, unsigned port, const void *owner)
@@ -679,6 +703,8 @@ channel__open(struct session *s, struct channel_set *set, ssh_message msg,
 		    p <= 0 || p > 65535)
 			return -EPERM;
 		port = (unsigned)p;
+		if (!channel_allowed(s, host, port))
+			return -EACCES;
 	}
 	if ((c = channel_new(s, set, kind, host, port)) == NULL)
 		return -ENOSPC;

@@ -26,9 +26,9 @@
 struct policy;
 
 struct policy_subject {
-	const char  *id;        /* "SHA256:..." */
-	const char **scopes;    /* NULL-terminated, may be NULL */
-	const char  *transport; /* "tcp", "tls", ... */
+	const char        *id;        /* "SHA256:..." */
+	const char *const *scopes;    /* NULL-terminated, may be NULL */
+	const char        *transport; /* "tcp", "tls", ... */
 };
 
 /*

@@ -102,15 +102,12 @@ rforward_bind_host(const char *asked)
 static int
 rforward_allowed(struct session *s, const char *host, unsigned port)
 {
-	const struct policy  *p = sshd_listen_policy(session__sshd(s));
-	const char           *scopes[] = {"relay:connect", NULL};
+	const struct policy  *p;
 	struct policy_subject subject;
 
-	if (p == NULL)
+	if ((p = sshd_rules(session__sshd(s), SSHD_LISTEN)) == NULL)
 		return 0;
-	subject.id = session__identity(s);
-	subject.scopes = scopes;
-	subject.transport = "tcp";
+	session__subject(s, &subject);
 	return policy_allows(p, host, port, &subject);
 }
 

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "rforward.h"
 #include "node.h"
+#include "policy.h"
 #include "session.h"
 #include "sshd.h"
 #include "stats.h"
@@ -37,6 +38,7 @@
 #define SESSION_BURST        64 /* dopoll rounds per wakeup */
 #define SESSION_GRACE_MS     (120 * 1000)
 #define SESSION_AUTH_TRIES   10
+#define SESSION_SCOPES_MAX   16
 #define SESSION_UNAUTH_START 10  /* unauthenticated: early drops begin */
 #define SESSION_UNAUTH_RATE  30  /* percent dropped there */
 #define SESSION_UNAUTH_FULL  100 /* every new one dropped */
@@ -81,6 +83,8 @@ struct session {
 	char               user[128];
 	char               identity[128];
 	char               identity_name[128];
+	char               scopes[256]; /* comma separated, as authorized */
+	const char        *scope_list[SESSION_SCOPES_MAX + 1];
 
 	/* Outgoing sessions. */
 	int                         client;
@@ -282,6 +286,24 @@ session_log_auth(
 		    s->ip, s->user, method);
 }
 
+/*
+ * The identity's scopes as they were when it logged in: a later change of
+ * the identity applies to its next login, not to this session.
+ */
+static void
+session_set_scopes(struct session *s, const char *scopes)
+{
+	char  *p, *save = NULL;
+	size_t n = 0;
+
+	snprintf(s->scopes, sizeof s->scopes, "%s", scopes);
+	for (p = strtok_r(s->scopes, ",", &save);
+	     p != NULL && n < SESSION_SCOPES_MAX;
+	     p = strtok_r(NULL, ",", &save))
+		s->scope_list[n++] = p;
+	s->scope_list[n] = NULL;
+}
+
 static void
 session_accept_key(struct session *s, ssh_message msg, int idx, const char *fp)
 {
@@ -290,6 +312,7 @@ session_accept_key(struct session *s, ssh_message msg, int idx, const char *fp)
 	authkeys_get(sshd_authkeys(s->sshd), (size_t)idx, &info);
 	snprintf(s->identity, sizeof s->identity, "%s", fp);
 	snprintf(s->identity_name, sizeof s->identity_name, "%s", info.name);
+	session_set_scopes(s, info.scopes);
 
 	ssh_message_auth_reply_success(msg, 0);
 	s->state = SESSION_OPEN;
@@ -798,6 +821,14 @@ uint64_t
 session__id(const struct session *s)
 {
 	return s->id;
+}
+
+void
+session__subject(const struct session *s, struct policy_subject *subject)
+{
+	subject->id = s->identity;
+	subject->scopes = s->scope_list;
+	subject->transport = s->transport;
 }
 
 const char *

@@ -99,7 +99,12 @@ int                 session__fd(const struct session *s);
 ssh_session session__ssh(const struct session *s);
 uint64_t    session__id(const struct session *s);
 const char *session__identity(const struct session *s);
-uv_loop_t  *session__loop(const struct session *s);
+
+/* Who s is for a rule set: its identity, the scopes that identity had
+ * when it logged in, and its transport.  Valid as long as s. */
+struct policy_subject;
+void session__subject(const struct session *s, struct policy_subject *subject);
+uv_loop_t *session__loop(const struct session *s);
 
 /* Adds channel traffic to the session's counters. */
 void session__count(struct session *s, uint64_t in, uint64_t out);

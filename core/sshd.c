@@ -25,7 +25,7 @@ struct sshd {
 	char            *authkeys_path;
 	struct authkeys *authkeys;
 	char             host_fp[128];
-	struct policy   *listen_policy; /* NULL: no remote forwards */
+	struct policy   *rules[SSHD_NRULES]; /* NULL: nothing allowed */
 };
 
 static int
@@ -155,7 +155,8 @@ sshd_free(struct sshd *sshd)
 	if (sshd->bind != NULL)
 		ssh_bind_free(sshd->bind);
 	authkeys_free(sshd->authkeys);
-	policy_free(sshd->listen_policy);
+	for (int i = 0; i < SSHD_NRULES; i++)
+		policy_free(sshd->rules[i]);
 	free(sshd->authkeys_path);
 	free(sshd);
 }
@@ -209,14 +210,14 @@ sshd_host_fingerprint(const struct sshd *sshd)
 }
 
 const struct policy *
-sshd_listen_policy(const struct sshd *sshd)
+sshd_rules(const struct sshd *sshd, enum sshd_rules which)
 {
-	return sshd->listen_policy;
+	return sshd->rules[which];
 }
 
 void
-sshd_set_listen_policy(struct sshd *sshd, struct policy *p)
+sshd_set_rules(struct sshd *sshd, enum sshd_rules which, struct policy *p)
 {
-	policy_free(sshd->listen_policy);
-	sshd->listen_policy = p;
+	policy_free(sshd->rules[which]);
+	sshd->rules[which] = p;
 }

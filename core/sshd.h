@@ -52,11 +52,23 @@ const char *sshd_host_fingerprint(const struct sshd *sshd);
 struct policy;
 
 /*
- * The rules for peers' remote-forward requests (acl/listen).  A new
- * server allows none.  Setting takes ownership of p and frees the old
- * set; listeners already opened stay.
+ * The rule sets a server holds: which targets peers may reach through
+ * direct-tcpip channels (acl/forwarding), and which ports they may ask
+ * this head to open for remote forwards (acl/listen).
  */
-const struct policy *sshd_listen_policy(const struct sshd *sshd);
-void sshd_set_listen_policy(struct sshd *sshd, struct policy *p);
+enum sshd_rules { SSHD_FORWARDING, SSHD_LISTEN, SSHD_NRULES };
+
+/*
+ * The current set of a kind, or NULL when none was given: a server
+ * without rules allows nothing.  Valid until the next set.
+ */
+const struct policy *sshd_rules(const struct sshd *sshd, enum sshd_rules which);
+
+/*
+ * Replaces a set; takes ownership of p (NULL: allow nothing) and frees
+ * the old one.  Channels and listeners already opened stay; the next
+ * open sees the new set.
+ */
+void sshd_set_rules(struct sshd *sshd, enum sshd_rules which, struct policy *p);
 
 #endif

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "mount.h"
 #include "node.h"
+#include "policy.h"
 #include "session.h"
 #include "sshd.h"
 #include "upstream.h"
@@ -34,18 +35,22 @@
 #define MAX_LISTEN        16
 #define MAX_CONNECT       16
 #define MAX_FORWARDS      64
+#define MAX_RULES         256
 #define EVENTS_RETAIN     (4 * 1024 * 1024)
 #define EVENTS_LAG_LINES  4096
 
 struct options {
-	const char *listen[MAX_LISTEN];
-	int         nlisten;
-	const char *state_dir;
-	const char *host_key;
-	const char *authkeys;
-	const char *mount;
-	const char *name;
-	int         no_mount;
+	const char    *listen[MAX_LISTEN];
+	int            nlisten;
+	const char    *state_dir;
+	const char    *host_key;
+	const char    *authkeys;
+	const char    *mount;
+	const char    *name;
+	int            no_mount;
+	const char    *rules[SSHD_NRULES][MAX_RULES];
+	int            nrules[SSHD_NRULES];
+	struct policy *policy[SSHD_NRULES]; /* parsed from rules */
 
 	/* The worker side. */
 	const char *connect[MAX_CONNECT];
@@ -109,6 +114,12 @@ usage(FILE *f)
 	    "                         (default " DEFAULT_MOUNT ")\n"
 	    "  --no-mount             serve no namespace\n"
 	    "  --name NAME            node name (default: the host name)\n"
+	    "  --forwarding-rule RULE where peers' channels may go, as in\n"
+	    "                         acl/forwarding; repeatable, in order\n"
+	    "                         (default: nowhere)\n"
+	    "  --listen-rule RULE     which ports peers may open for remote\n"
+	    "                         forwards, as in acl/listen; repeatable\n"
+	    "                         (default: none)\n"
 	    "\n"
 	    "Environment: ALKNET_LISTEN, ALKNET_HOST_KEY,\n"
 	    "ALKNET_AUTHORIZED_KEYS, ALKNET_STATE_DIR, ALKNET_MOUNT,\n"
@@ -192,6 +203,44 @@ options_name_ok(const char *name)
 	return 1;
 }
 
+static const char *rule_flags[SSHD_NRULES] = {
+    [SSHD_FORWARDING] = "--forwarding-rule",
+    [SSHD_LISTEN] = "--listen-rule",
+};
+
+static void
+options_rule(struct options *o, enum sshd_rules which, const char *rule)
+{
+	if (o->nrules[which] == MAX_RULES)
+		die("at most %d %s flags", MAX_RULES, rule_flags[which]);
+	if (strchr(rule, '\n') != NULL)
+		die("%s: one rule a flag", rule_flags[which]);
+	o->rules[which][o->nrules[which]++] = rule;
+}
+
+/* Parses the rules given as flags, before anything is made. */
+static void
+options_policy(struct options *o, enum sshd_rules which)
+{
+	char  *text, err[512];
+	size_t len = 1;
+	int    i;
+
+	if (o->nrules[which] == 0)
+		return;
+	for (i = 0; i < o->nrules[which]; i++)
+		len += strlen(o->rules[which][i]) + 1;
+	if ((text = calloc(1, len)) == NULL)
+		die("out of memory");
+	for (i = 0; i < o->nrules[which]; i++) {
+		strcat(text, o->rules[which][i]);
+		strcat(text, "\n");
+	}
+	if (policy_parse(text, 0, &o->policy[which], err, sizeof err) != 0)
+		die("%s: %s", rule_flags[which], err);
+	free(text);
+}
+
 static void
 options_parse(struct options *o, int argc, char **argv)
 {
@@ -211,6 +260,8 @@ options_parse(struct options *o, int argc, char **argv)
 	    {"forward", required_argument, NULL, 'L'},
 	    {"remote-forward", required_argument, NULL, 'R'},
 	    {"socks", required_argument, NULL, 'D'},
+	    {"forwarding-rule", required_argument, NULL, 'F'},
+	    {"listen-rule", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -253,6 +304,11 @@ options_parse(struct options *o, int argc, char **argv)
 		case 'D':
 			options_worker(o, ch, optarg);
 			break;
+		case 'F':
+		case 'P':
+			options_rule(o,
+			    ch == 'F' ? SSHD_FORWARDING : SSHD_LISTEN, optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -276,6 +332,8 @@ options_parse(struct options *o, int argc, char **argv)
 	if (o->no_mount && o->mount != NULL)
 		die("--mount and --no-mount exclude each other");
 	options_env(o);
+	options_policy(o, SSHD_FORWARDING);
+	options_policy(o, SSHD_LISTEN);
 	if (o->name != NULL && !options_name_ok(o->name))
 		die("bad node name: printable characters without blanks, at "
 		    "most 64");
@@ -502,6 +560,12 @@ main(int argc, char **argv)
 	if (sshd_new(
 	        d.loop, o.host_key, o.authkeys, &d.sshd, err, sizeof err) != 0)
 		die("%s", err);
+	/* Rules given as flags replace the server's sets whole. */
+	for (int i = 0; i < SSHD_NRULES; i++) {
+		if (o.policy[i] != NULL)
+			sshd_set_rules(d.sshd, i, o.policy[i]);
+		o.policy[i] = NULL;
+	}
 	daemon_listen(&d, &o);
 	daemon_connect(&d, &o);
 	daemon_forwards(&d, &o);

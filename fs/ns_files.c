@@ -56,6 +56,7 @@ ns_fill_stats(struct ns *ns, uint64_t obj, struct ns_rec *r)
 	ns__rec_u64(r, "sessions_total", stats.sessions_total);
 	ns__rec_u64(r, "channels", stats.channels);
 	ns__rec_u64(r, "channels_total", stats.channels_total);
+	ns__rec_u64(r, "channels_denied", stats.channels_denied);
 	ns__rec_u64(r, "bytes_in", stats.bytes_in);
 	ns__rec_u64(r, "bytes_out", stats.bytes_out);
 	ns__rec_u64(r, "auth_accepted", stats.auth_accepted);
@@ -299,7 +300,7 @@ ns_gen_text(const char *text, char **buf, size_t *len)
 }
 
 static int
-ns_gen_listen(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+ns_gen_rules(struct ns *ns, enum sshd_rules which, char **buf, size_t *len)
 {
 	const struct policy *p;
 	char                *text;
@@ -309,7 +310,7 @@ ns_gen_listen(struct ns *ns, uint64_t obj, char **buf, size_t *len)
 		return -ENOENT;
 
 	/* A server that was never given rules allows nothing. */
-	if ((p = sshd_listen_policy(ns->sshd)) == NULL)
+	if ((p = sshd_rules(ns->sshd, which)) == NULL)
 		return ns_gen_text("default deny", buf, len);
 	if ((text = policy_format(p)) == NULL)
 		return -ENOMEM;
@@ -319,36 +320,75 @@ ns_gen_listen(struct ns *ns, uint64_t obj, char **buf, size_t *len)
 }
 
 static int
-ns_gen_listen_error(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+ns_gen_rules_error(
+    struct ns *ns, enum sshd_rules which, char **buf, size_t *len)
 {
 	if (ns->sshd == NULL)
 		return -ENOENT;
-	return ns_gen_text(ns->listen_error, buf, len);
+	return ns_gen_text(ns->rules_error[which], buf, len);
 }
 
 /* A new rule set replaces the old one whole, or nothing changes. */
 static int
-ns_set_listen(
-    struct ns *ns, uint64_t obj, const struct ns_entry *e, const char *text)
+ns_set_rules(struct ns *ns, enum sshd_rules which, const char *text)
 {
-	struct policy *p = NULL;
-	char           err[NS_MSG_MAX] = "";
-	int            rc;
+	static const char *names[SSHD_NRULES] = {"forwarding", "listen"};
+	struct policy     *p = NULL;
+	char               err[NS_MSG_MAX] = "";
+	int                rc;
 
 	if (ns->sshd == NULL)
 		return -ENOENT;
 	if ((rc = policy_parse(text, 0, &p, err, sizeof err)) != 0) {
-		snprintf(ns->listen_error, sizeof ns->listen_error, "%s",
-		    err[0] != '\0' ? err : strerror(-rc));
+		snprintf(ns->rules_error[which], sizeof ns->rules_error[which],
+		    "%s", err[0] != '\0' ? err : strerror(-rc));
 		return rc;
 	}
 	/* Only the count: rules name hosts, which events never carry. */
 	events_emit("policy.changed",
-	    json_pack("{s:s,s:I}", "policy", "listen", "rules",
+	    json_pack("{s:s,s:I}", "policy", names[which], "rules",
 	        (json_int_t)policy_count(p)));
-	sshd_set_listen_policy(ns->sshd, p);
-	ns->listen_error[0] = '\0';
+	sshd_set_rules(ns->sshd, which, p);
+	ns->rules_error[which][0] = '\0';
 	return 0;
+}
+
+static int
+ns_gen_forwarding(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+{
+	return ns_gen_rules(ns, SSHD_FORWARDING, buf, len);
+}
+
+static int
+ns_gen_forwarding_error(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+{
+	return ns_gen_rules_error(ns, SSHD_FORWARDING, buf, len);
+}
+
+static int
+ns_set_forwarding(
+    struct ns *ns, uint64_t obj, const struct ns_entry *e, const char *text)
+{
+	return ns_set_rules(ns, SSHD_FORWARDING, text);
+}
+
+static int
+ns_gen_listen(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+{
+	return ns_gen_rules(ns, SSHD_LISTEN, buf, len);
+}
+
+static int
+ns_gen_listen_error(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+{
+	return ns_gen_rules_error(ns, SSHD_LISTEN, buf, len);
+}
+
+static int
+ns_set_listen(
+    struct ns *ns, uint64_t obj, const struct ns_entry *e, const char *text)
+{
+	return ns_set_rules(ns, SSHD_LISTEN, text);
 }
 
 /* A directory name as a session or channel id: plain decimal. */
@@ -673,6 +713,17 @@ static const struct ns_entry ns_forward_files[] = {
 /* Rules are root's to read and to change. */
 static const struct ns_entry ns_acl_files[] = {
     NS_OBJDIR,
+    {.name = "forwarding",
+        .kind = NS_VALUE,
+        .perm = 0600,
+        .gen = ns_gen_forwarding,
+        .set = ns_set_forwarding,
+        .root_only = 1},
+    {.name = "forwarding.error",
+        .kind = NS_VALUE,
+        .perm = 0400,
+        .gen = ns_gen_forwarding_error,
+        .root_only = 1},
     {.name = "listen",
         .kind = NS_VALUE,
         .perm = 0600,

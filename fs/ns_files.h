@@ -13,6 +13,7 @@
 
 #include "ns.h"
 #include "ns_ctl.h"
+#include "sshd.h"
 
 #define NS_REC_FIELDS 16
 #define NS_REC_TEXT   16384
@@ -31,7 +32,7 @@ struct ns {
 	struct ns_names identities;
 	struct ns_names upstreams;
 	struct ns_names forwards;
-	char            listen_error[NS_MSG_MAX]; /* acl/listen.error */
+	char rules_error[SSHD_NRULES][NS_MSG_MAX]; /* acl/NAME.error */
 };
 
 enum ns_fmt {

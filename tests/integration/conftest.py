@@ -395,7 +395,7 @@ class Harness:
 
     def start_node(self, keys=None, authorized_keys=None, mount=True,
                    args=(), env=None, wait=True, state=None, mount_dir=None,
-                   prefix=(), listen="127.0.0.1:0"):
+                   prefix=(), listen="127.0.0.1:0", forwarding=("allow *",)):
         """Starts alknetd on 127.0.0.1:0 with its own state dir and mount.
 
         keys: the keys written to STATE/authorized_keys (default: the
@@ -403,7 +403,9 @@ class Harness:
         False to write no file;
         state: an existing state dir to reuse; prefix: a command that
         execs alknetd (it must keep the pid); listen: another address,
-        such as a port picked by the test to start a node on again.
+        such as a port picked by the test to start a node on again;
+        forwarding: the --forwarding-rule flags (default: everywhere, so
+        that tests reach their local servers).
         """
         if mount and not fuse_available():
             pytest.skip("needs /dev/fuse and root")
@@ -426,6 +428,8 @@ class Harness:
             argv += ["--mount", str(mount_dir)]
         else:
             argv += ["--no-mount"]
+        for rule in forwarding:
+            argv += ["--forwarding-rule", rule]
         argv += list(args)
         daemon = Daemon(self, argv, str(self.dir / f"{name}.log"),
                         str(mount_dir) if mount else None,

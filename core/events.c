@@ -56,6 +56,9 @@ struct events_bus {
 
 	struct events_subs subs;
 	struct events_subs ready;
+
+	events_sink_cb sink;
+	void          *sink_arg;
 };
 
 static struct events_bus *bus;
@@ -251,6 +254,8 @@ events_emit(const char *type, json_t *fields)
 	bus->size += len;
 	bus->seq++;
 	bus->emitted++;
+	if (bus->sink != NULL)
+		bus->sink(bus->seq - 1, l->off, l->text, l->len, bus->sink_arg);
 	events_trim();
 
 	TAILQ_FOREACH(sub, &bus->subs, entry)
@@ -261,6 +266,51 @@ events_emit(const char *type, json_t *fields)
 
 out:
 	json_decref(fields);
+}
+
+void
+events_set_sink(events_sink_cb cb, void *arg)
+{
+	if (bus == NULL)
+		return;
+	bus->sink = cb;
+	bus->sink_arg = arg;
+}
+
+int
+events_restore(uint64_t off, const char *line, size_t len)
+{
+	struct events_line *l, *last = NULL;
+	struct events_sub  *sub;
+	char               *text;
+
+	if (bus == NULL)
+		return -EINVAL;
+	if (bus->count > 0)
+		last = events_line(bus->first + bus->count - 1);
+
+	/* Old lines tile the log up to where this run goes on. */
+	if (len == 0 || line[len - 1] != '\n' || off + len > bus->size ||
+	    (last != NULL && last->off + last->len != off) || bus->emitted > 0)
+		return -EINVAL;
+	if (bus->count == bus->cap && events_grow() != 0)
+		return -ENOMEM;
+	if ((text = malloc(len)) == NULL)
+		return -ENOMEM;
+	memcpy(text, line, len);
+
+	l = &bus->ring[(bus->head + bus->count) % bus->cap];
+	l->off = off;
+	l->len = len;
+	l->text = text;
+	bus->count++;
+	bus->bytes += len;
+	events_trim();
+
+	/* Subscribers start at now, which is past every old line. */
+	TAILQ_FOREACH(sub, &bus->subs, entry)
+	sub->next = bus->first + bus->count;
+	return 0;
 }
 
 static void

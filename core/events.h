@@ -49,6 +49,25 @@ void events_close(void);
  */
 void events_emit(const char *type, json_t *fields);
 
+/*
+ * Called inside events_emit for every line, with its seq and log offset
+ * (line ends with its newline), so that a store can keep it.
+ */
+typedef void (*events_sink_cb)(
+    uint64_t seq, uint64_t off, const char *line, size_t len, void *arg);
+
+/* Sets the one sink (NULL: none). */
+void events_set_sink(events_sink_cb cb, void *arg);
+
+/*
+ * Puts back a line of an earlier run, before this run emits anything, so
+ * that events.log reads it again.  Lines come oldest first and tile the
+ * log: each starts where the previous one ended, and the last ends at
+ * first_offset.  Subscribers never see them.  Returns 0, -EINVAL for a
+ * line out of place or after the first emit, or -ENOMEM.
+ */
+int events_restore(uint64_t off, const char *line, size_t len);
+
 /* Number of events emitted and lines dropped for slow readers. */
 uint64_t events_emitted(void);
 uint64_t events_dropped(void);

@@ -473,6 +473,83 @@ test_big_event_truncated(void **state)
 }
 
 static void
+test_restored_lines_read_again(void **state)
+{
+	struct fixture    *f = *state;
+	struct events_sub *sub;
+	const char        *a = "{\"seq\":40}\n", *b = "{\"seq\":41}\n";
+	char               buf[256];
+	size_t             la = strlen(a), lb = strlen(b), got;
+
+	assert_int_equal(events_init(&f->loop, 1 << 20, 100, 42, 1000), 0);
+	sub = events_subscribe(count_cb, f);
+
+	/* A line that does not end where the next one starts is refused. */
+	assert_int_equal(events_restore(1000 - la - lb - 1, a, la), 0);
+	assert_int_equal(events_restore(1000 - lb, b, lb), -EINVAL);
+	events_close();
+	events_unsubscribe(sub);
+	assert_int_equal(events_init(&f->loop, 1 << 20, 100, 42, 1000), 0);
+	sub = events_subscribe(count_cb, f);
+
+	assert_int_equal(events_restore(1000 - la - lb, a, la), 0);
+	assert_int_equal(events_restore(1000 - lb, b, lb), 0);
+	got = events_log_read(1000 - la - lb, buf, sizeof buf);
+	assert_int_equal(got, la + lb);
+	assert_memory_equal(buf, a, la);
+	assert_memory_equal(buf + la, b, lb);
+
+	/* Subscribers start at now: old lines are not streamed. */
+	assert_int_equal(events_read(sub, buf, sizeof buf), -EAGAIN);
+	events_emit("test.after", NULL);
+	assert_int_equal(events_restore(1000, a, la), -EINVAL);
+	assert_true(events_read(sub, buf, sizeof buf) > 0);
+	assert_non_null(strstr(buf, "\"seq\":42"));
+	events_unsubscribe(sub);
+}
+
+struct sunk {
+	int      n;
+	uint64_t seq, off;
+	char     line[256];
+};
+
+static void
+sink_cb(uint64_t seq, uint64_t off, const char *line, size_t len, void *arg)
+{
+	struct sunk *s = arg;
+
+	s->n++;
+	s->seq = seq;
+	s->off = off;
+	snprintf(s->line, sizeof s->line, "%.*s", (int)len, line);
+}
+
+static void
+test_sink_sees_every_line(void **state)
+{
+	struct fixture *f = *state;
+	struct sunk     s = {0};
+	char            buf[256];
+	size_t          got;
+
+	assert_int_equal(events_init(&f->loop, 1 << 20, 100, 7, 300), 0);
+	events_set_sink(sink_cb, &s);
+	events_emit("test.one", NULL);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.seq, 7);
+	assert_int_equal(s.off, 300);
+	got = events_log_read(300, buf, sizeof buf);
+	assert_int_equal(got, strlen(s.line));
+	assert_memory_equal(buf, s.line, got);
+
+	events_emit("test.two", NULL);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.seq, 8);
+	assert_int_equal(s.off, 300 + got);
+}
+
+static void
 test_init_twice(void **state)
 {
 	struct fixture *f = *state;
@@ -492,6 +569,8 @@ main(void)
 	    T(test_cursor_starts_now),
 	    T(test_log_offsets),
 	    T(test_continues_previous_run),
+	    T(test_restored_lines_read_again),
+	    T(test_sink_sees_every_line),
 	    T(test_retention),
 	    T(test_dropped_for_slow_reader),
 	    T(test_retention_drops_too),

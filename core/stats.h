@@ -12,8 +12,8 @@ struct stats {
 	uint64_t channels; /* open now */
 	uint64_t channels_total;
 	uint64_t channels_denied; /* by acl/forwarding */
-	uint64_t bytes_in;  /* from peers' channels to targets */
-	uint64_t bytes_out; /* from targets to peers' channels */
+	uint64_t bytes_in;        /* from peers' channels to targets */
+	uint64_t bytes_out;       /* from targets to peers' channels */
 	uint64_t auth_accepted;
 	uint64_t auth_rejected;
 	uint64_t connections_rejected;

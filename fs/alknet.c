@@ -1,0 +1,555 @@
+/*
+ * alknet: the command-line tool.  The commands here need no daemon: they
+ * work on key files alone.  Neither keys nor tokens go to stderr; a token
+ * goes to stdout only because it was asked for.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+#include <sodium.h>
+
+#include "authkeys.h"
+#include "keyfile.h"
+#include "log.h"
+#include "token.h"
+
+#define COMMENT_CHARS                                                          \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-"
+
+struct command {
+	const char *name;
+	void (*fn)(const struct command *c, int argc, char **argv);
+	const char *usage;   /* what follows "alknet NAME" */
+	const char *summary; /* one line for the command list */
+	const char *help;    /* the rest of "alknet NAME --help" */
+};
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die(const char *fmt, ...)
+{
+	char    msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_info("error: %s", msg);
+	exit(1);
+}
+
+static void
+command_usage(const struct command *c)
+{
+	printf("usage: alknet %s %s\n\n%s", c->name, c->usage, c->help);
+}
+
+/*
+ * The next flag of c's command line (argv[0] is the command's name), as
+ * getopt_long returns it.  --help and -h print the command's help and
+ * exit; a flag that is unknown or lacks its value ends the program.
+ */
+static int
+command_flag(const struct command *c, int argc, char **argv,
+    const struct option *longopts)
+{
+	int ch;
+
+	opterr = 0;
+	ch = getopt_long(argc, argv, ":h", longopts, NULL);
+	switch (ch) {
+	case 'h':
+		command_usage(c);
+		exit(0);
+	case ':':
+		die("option %s needs a value", argv[optind - 1]);
+	case '?':
+		if (optopt != 0 && strncmp(argv[optind - 1], "--", 2) == 0)
+			die("option %s takes no value", argv[optind - 1]);
+		die("unknown option %s (see alknet %s --help)",
+		    argv[optind - 1], c->name);
+	}
+	return ch;
+}
+
+/* Ends the program unless exactly one operand is left; returns it. */
+static const char *
+command_operand(const struct command *c, int argc, char **argv)
+{
+	if (optind == argc)
+		die("missing argument: alknet %s %s", c->name, c->usage);
+	if (optind + 1 < argc)
+		die("unexpected argument %s (see alknet %s --help)",
+		    argv[optind + 1], c->name);
+	return argv[optind];
+}
+
+/* The one operand of a command whose only flag is --help. */
+static const char *
+command_file(const struct command *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+
+	while (command_flag(c, argc, argv, longopts) != -1)
+		;
+	return command_operand(c, argc, argv);
+}
+
+/* A reader of SSH wire data: big-endian u32 and length-prefixed strings. */
+struct wire {
+	const unsigned char *p;
+	size_t               left;
+};
+
+static int
+wire_u32(struct wire *w, uint32_t *v)
+{
+	if (w->left < 4)
+		return -EINVAL;
+	*v = (uint32_t)w->p[0] << 24 | (uint32_t)w->p[1] << 16 |
+	    (uint32_t)w->p[2] << 8 | w->p[3];
+	w->p += 4;
+	w->left -= 4;
+	return 0;
+}
+
+static int
+wire_string(struct wire *w, struct wire *s)
+{
+	uint32_t len;
+
+	if (wire_u32(w, &len) != 0 || len > w->left)
+		return -EINVAL;
+	s->p = w->p;
+	s->left = len;
+	w->p += len;
+	w->left -= len;
+	return 0;
+}
+
+/* Reads a string that must be want. */
+static int
+wire_expect(struct wire *w, const char *want)
+{
+	struct wire s;
+
+	if (wire_string(w, &s) != 0 || s.left != strlen(want) ||
+	    memcmp(s.p, want, s.left) != 0)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * The Ed25519 secret key (seed, then public key) out of an unencrypted
+ * openssh-key-v1 blob holding one key.  The check bytes must agree and
+ * the public half must be the one the seed gives.
+ */
+static int
+secret_from_blob(const unsigned char *p, size_t len, unsigned char sk[64])
+{
+	static const char magic[] = "openssh-key-v1"; /* the NUL included */
+	struct wire       w = {p, len}, skip, priv, pub, sec;
+	unsigned char     pk[32], check[64];
+	uint32_t          nkeys, c1, c2;
+	int               rc = -EINVAL;
+
+	if (len < sizeof magic || memcmp(p, magic, sizeof magic) != 0)
+		return -EINVAL;
+	w.p += sizeof magic;
+	w.left -= sizeof magic;
+	if (wire_expect(&w, "none") != 0 || wire_expect(&w, "none") != 0 ||
+	    wire_string(&w, &skip) != 0 || wire_u32(&w, &nkeys) != 0 ||
+	    nkeys != 1 || wire_string(&w, &skip) != 0 ||
+	    wire_string(&w, &priv) != 0)
+		return -EINVAL;
+
+	if (wire_u32(&priv, &c1) != 0 || wire_u32(&priv, &c2) != 0 ||
+	    c1 != c2 || wire_expect(&priv, "ssh-ed25519") != 0 ||
+	    wire_string(&priv, &pub) != 0 || pub.left != 32 ||
+	    wire_string(&priv, &sec) != 0 || sec.left != 64)
+		return -EINVAL;
+
+	crypto_sign_seed_keypair(pk, check, sec.p);
+	if (sodium_memcmp(pk, pub.p, 32) == 0 &&
+	    sodium_memcmp(check, sec.p, 64) == 0) {
+		memcpy(sk, sec.p, 64);
+		rc = 0;
+	}
+	sodium_memzero(check, sizeof check);
+	return rc;
+}
+
+/*
+ * The secret key of key.  libssh 0.10 hands out no key bytes, so they
+ * are read back from its own unencrypted OpenSSH export of the key.
+ */
+static int
+secret_from_key(const ssh_key key, unsigned char sk[64])
+{
+	static const char begin[] = "-----BEGIN OPENSSH PRIVATE KEY-----\n";
+	char             *text = NULL, *end;
+	unsigned char    *bin = NULL;
+	size_t            len, binlen;
+	int               rc = -EINVAL;
+
+	if (ssh_pki_export_privkey_base64(key, NULL, NULL, NULL, &text) !=
+	    SSH_OK)
+		return -EINVAL;
+	len = strlen(text);
+	if (strncmp(text, begin, sizeof begin - 1) != 0 ||
+	    (end = strstr(text, "-----END ")) == NULL)
+		goto out;
+	if ((bin = malloc(len)) == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (sodium_base642bin(bin, len, text + sizeof begin - 1,
+	        (size_t)(end - text) - (sizeof begin - 1), "\r\n", &binlen,
+	        NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+		goto out;
+	rc = secret_from_blob(bin, binlen, sk);
+
+out:
+	if (bin != NULL) {
+		sodium_memzero(bin, len);
+		free(bin);
+	}
+	sodium_memzero(text, len);
+	ssh_string_free_char(text);
+	return rc;
+}
+
+/* time(2) may read a coarse clock that lags the one peers compare with. */
+static uint64_t
+clock_now(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
+		die("cannot read the clock");
+	return (uint64_t)ts.tv_sec;
+}
+
+/* Unix seconds: decimal digits only. */
+static uint64_t
+parse_time(const char *s)
+{
+	unsigned long long v;
+	char              *end;
+
+	if (*s < '0' || *s > '9')
+		die("bad --time %s: want unix seconds", s);
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		die("bad --time %s: want unix seconds", s);
+	return (uint64_t)v;
+}
+
+static void
+cmd_token(const struct command *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"time", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	unsigned char sk[64];
+	const char   *path;
+	uint64_t      now = clock_now();
+	ssh_key       key = NULL;
+	char          tok[TOKEN_LEN + 1], err[512];
+	int           ch, rc;
+
+	while ((ch = command_flag(c, argc, argv, longopts)) != -1) {
+		if (ch == 't')
+			now = parse_time(optarg);
+	}
+	path = command_operand(c, argc, argv);
+
+	if (keyfile_load(path, "private key", &key, err, sizeof err) != 0)
+		die("%s", err);
+	rc = secret_from_key(key, sk);
+	ssh_key_free(key);
+	if (rc != 0)
+		die("cannot take the Ed25519 key out of %s", path);
+
+	rc = token_mint(sk, now, tok, sizeof tok);
+	sodium_memzero(sk, sizeof sk);
+	if (rc != 0)
+		die("cannot make a token: %s", strerror(-rc));
+	printf("%s\n", tok);
+}
+
+/* Whether path holds a PEM-style private key rather than public keys. */
+static int
+is_private_key(const char *path)
+{
+	static const char begin[] = "-----BEGIN ";
+	char              head[sizeof begin - 1];
+	ssize_t           n;
+	int               fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		die("cannot read %s: %s", path, strerror(errno));
+	n = read(fd, head, sizeof head);
+	close(fd);
+	return n == (ssize_t)sizeof head && memcmp(head, begin, n) == 0;
+}
+
+static void
+fingerprint_private(const char *path)
+{
+	ssh_key key = NULL;
+	char    fp[128], err[512];
+	int     rc;
+
+	if (keyfile_load(path, "private key", &key, err, sizeof err) != 0)
+		die("%s", err);
+	rc = authkeys_fingerprint(key, fp, sizeof fp);
+	ssh_key_free(key);
+	if (rc != 0)
+		die("cannot fingerprint the key in %s", path);
+	printf("%s\n", fp);
+}
+
+static void
+fingerprint_public(const char *path)
+{
+	struct authkeys    *ak = NULL;
+	struct authkey_info info;
+	unsigned            skipped = 0;
+	size_t              i, n;
+	char                err[512];
+
+	if (authkeys_load(path, &ak, &skipped, err, sizeof err) != 0)
+		die("cannot read %s", err);
+	if ((n = authkeys_count(ak)) == 0) {
+		authkeys_free(ak);
+		die("%s holds no public key", path);
+	}
+	for (i = 0; i < n; i++) {
+		authkeys_get(ak, i, &info);
+		printf("%s\n", info.id);
+	}
+	authkeys_free(ak);
+
+	/* Such a line may hold a key that ssh-keygen would still show. */
+	if (skipped > 0)
+		log_info("%u line%s of %s not read: not a key, or options "
+		         "alknet does not take",
+		    skipped, skipped == 1 ? "" : "s", path);
+}
+
+static void
+cmd_fingerprint(const struct command *c, int argc, char **argv)
+{
+	const char *path = command_file(c, argc, argv);
+
+	if (is_private_key(path))
+		fingerprint_private(path);
+	else
+		fingerprint_public(path);
+}
+
+/* Creates path with mode and writes text, or removes it again. */
+static int
+write_new(
+    const char *path, mode_t mode, const char *text, char *err, size_t errlen)
+{
+	size_t len = strlen(text);
+	int    fd, rc = 0;
+
+	fd = open(
+	    path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd == -1) {
+		rc = -errno;
+		snprintf(
+		    err, errlen, "cannot create %s: %s", path, strerror(errno));
+		return rc;
+	}
+	errno = 0; /* a short write sets none */
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) == -1)
+		rc = errno != 0 ? -errno : -EIO;
+	if (close(fd) == -1 && rc == 0)
+		rc = -errno;
+	if (rc != 0) {
+		snprintf(
+		    err, errlen, "cannot write %s: %s", path, strerror(-rc));
+		unlink(path);
+	}
+	return rc;
+}
+
+/* "user@host", as ssh-keygen names a new key; "" when unknown. */
+static void
+key_comment(char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(getuid());
+	char           host[256];
+	int            n;
+
+	buf[0] = '\0';
+	if (pw == NULL || gethostname(host, sizeof host) != 0)
+		return;
+	host[sizeof host - 1] = '\0';
+	n = snprintf(buf, len, "%s@%s", pw->pw_name, host);
+
+	/* The comment may become a directory name on a head. */
+	if (n < 0 || (size_t)n >= len ||
+	    strspn(buf, COMMENT_CHARS) != (size_t)n)
+		buf[0] = '\0';
+}
+
+/* Writes key to path (private) and pubpath; both or neither remain. */
+static int
+keygen_write(const ssh_key key, const char *path, const char *pubpath,
+    char *err, size_t errlen)
+{
+	char *priv = NULL, *b64 = NULL, line[512], comment[128];
+	int   rc = -ENOMEM;
+
+	if (ssh_pki_export_privkey_base64(key, NULL, NULL, NULL, &priv) !=
+	        SSH_OK ||
+	    ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK) {
+		snprintf(err, errlen, "cannot encode the new key");
+		goto out;
+	}
+	key_comment(comment, sizeof comment);
+	snprintf(line, sizeof line, "ssh-ed25519 %s%s%s\n", b64,
+	    *comment != '\0' ? " " : "", comment);
+
+	if ((rc = write_new(path, 0600, priv, err, errlen)) != 0)
+		goto out;
+	if ((rc = write_new(pubpath, 0644, line, err, errlen)) != 0)
+		unlink(path);
+
+out:
+	if (priv != NULL) {
+		sodium_memzero(priv, strlen(priv));
+		ssh_string_free_char(priv);
+	}
+	ssh_string_free_char(b64);
+	return rc;
+}
+
+static void
+cmd_keygen(const struct command *c, int argc, char **argv)
+{
+	const char *path = command_file(c, argc, argv);
+	struct stat st;
+	ssh_key     key = NULL;
+	char        pubpath[4096], fp[128], err[1024];
+
+	if ((size_t)snprintf(pubpath, sizeof pubpath, "%s.pub", path) >=
+	    sizeof pubpath)
+		die("file name too long: %s", path);
+	if (lstat(path, &st) == 0)
+		die("%s exists; not overwriting it", path);
+	if (lstat(pubpath, &st) == 0)
+		die("%s exists; not overwriting it", pubpath);
+
+	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK)
+		die("cannot generate a key");
+	if (keygen_write(key, path, pubpath, err, sizeof err) != 0) {
+		ssh_key_free(key);
+		die("%s", err);
+	}
+	if (authkeys_fingerprint(key, fp, sizeof fp) == 0)
+		printf("%s\n", fp);
+	ssh_key_free(key);
+}
+
+static const struct command commands[] = {
+    {"token", cmd_token, "KEYFILE [--time UNIX]",
+        "print a token for an Ed25519 private key",
+        "Prints a token that proves for 300 seconds either side of its\n"
+        "time that the holder of KEYFILE (an unencrypted OpenSSH Ed25519\n"
+        "private key) made it.  Whoever has the token may use it until\n"
+        "then: treat it as a password.\n\n"
+        "  --time UNIX   the time in the token, in unix seconds\n"
+        "                (default: now)\n"},
+    {"fingerprint", cmd_fingerprint, "FILE",
+        "print the SHA256 fingerprint of each key in FILE",
+        "FILE is a public key, an authorized_keys file or an OpenSSH\n"
+        "Ed25519 private key.  Prints one \"SHA256:...\" line per key,\n"
+        "as ssh-keygen -lf shows it; this is the key's identity id.\n"},
+    {"keygen", cmd_keygen, "FILE",
+        "write a new Ed25519 key to FILE and FILE.pub",
+        "Writes a new Ed25519 private key in OpenSSH format, without a\n"
+        "passphrase, to FILE (mode 0600) and its public key to FILE.pub,\n"
+        "then prints its fingerprint.  Existing files are left alone.\n"},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static void
+usage(FILE *f)
+{
+	const struct command *c;
+	char                  line[128];
+
+	fprintf(f,
+	    "usage: alknet COMMAND [ARGS]\n"
+	    "       alknet --help | --version\n\n"
+	    "commands:\n");
+	for (c = commands; c->name != NULL; c++) {
+		snprintf(line, sizeof line, "%s %s", c->name, c->usage);
+		fprintf(f, "  %-28s %s\n", line, c->summary);
+	}
+	fprintf(f, "\n'alknet COMMAND --help' describes one command.\n");
+}
+
+static const struct command *
+command_find(const char *name)
+{
+	const struct command *c;
+
+	for (c = commands; c->name != NULL; c++) {
+		if (strcmp(c->name, name) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct command *c;
+
+	log_init("alknet");
+	if (argc < 2)
+		die("no command given (see alknet --help)");
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("alknet %s\n", ALKNET_VERSION);
+		return 0;
+	}
+	if (argv[1][0] == '-')
+		die("unknown option %s (see alknet --help)", argv[1]);
+	if ((c = command_find(argv[1])) == NULL)
+		die("unknown command %s (see alknet --help)", argv[1]);
+	if (sodium_init() < 0)
+		die("cannot initialise libsodium");
+
+	c->fn(c, argc - 1, argv + 1);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		die("cannot write the output: %s", strerror(errno));
+	return 0;
+}

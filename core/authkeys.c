@@ -8,6 +8,11 @@
  * makes the base64 text canonical, so keys compare as strings.  Lookups
  * go through an index ordered by the first bytes of the key's SHA-256,
  * which the fingerprint needs anyway.
+ *
+ * Certificate authorities come from "cert-authority" lines, or from a
+ * file of CA keys where every key line is one.  A CA line may carry
+ * "permit-port-forwarding", which alknet adds to OpenSSH's options: the
+ * certificates the CA signs must then carry that extension.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -15,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <sodium.h>
 
 #include "authkeys.h"
 
@@ -29,13 +36,17 @@
 struct authkey {
 	char        name[AUTHKEYS_NAME_MAX + 1];
 	char       *mem; /* one block holding the strings */
+	size_t      memlen;
 	const char *id;
 	const char *line;
 	const char *type;
 	const char *comment;
-	const char *b64;   /* the key blob as the line has it */
+	const char *b64;  /* the key blob as the line has it */
+	const char *blob; /* and decoded */
+	size_t      blob_len;
 	uint64_t    order; /* first 8 bytes of the SHA-256 */
 	int         ca;
+	int         pfwd; /* permit-port-forwarding */
 };
 
 struct authkeys {
@@ -52,6 +63,7 @@ struct authkeys_line {
 	const char *b64;
 	const char *comment;
 	int         ca;
+	int         pfwd;
 	int         unenforced; /* carries a restriction not honoured */
 };
 
@@ -80,6 +92,7 @@ static const struct {
     {"no-touch-required", 0, 0},
     {"no-user-rc", 0, 0},
     {"no-x11-forwarding", 0, 0},
+    {"permit-port-forwarding", 0, 0},
     {"permitlisten", 1, 1},
     {"permitopen", 1, 1},
     {"port-forwarding", 0, 0},
@@ -160,6 +173,8 @@ authkeys_option(char *p, struct authkeys_line *l)
 		return NULL;
 	if (strcmp(authkeys_options[i].name, "cert-authority") == 0)
 		l->ca = 1;
+	if (strcmp(authkeys_options[i].name, "permit-port-forwarding") == 0)
+		l->pfwd = 1;
 	if (authkeys_options[i].unenforced)
 		l->unenforced = 1;
 	p += len;
@@ -205,13 +220,15 @@ authkeys_word(char *p)
 }
 
 /*
- * Splits a line, already without its newline and trailing blanks.
- * Returns 1 for a key, 0 for a blank or comment line, -EINVAL otherwise.
+ * Splits a line, already without its newline and trailing blanks; with
+ * all_ca set, the key is a CA whatever its options say.  Returns 1 for
+ * a key, 0 for a blank or comment line, -EINVAL otherwise.
  */
 static int
-authkeys_split(char *p, struct authkeys_line *l)
+authkeys_split(char *p, struct authkeys_line *l, int all_ca)
 {
 	memset(l, 0, sizeof *l);
+	l->ca = all_ca;
 	p += strspn(p, AUTHKEYS_SPACE);
 	if (*p == '\0' || *p == '#')
 		return 0;
@@ -221,6 +238,10 @@ authkeys_split(char *p, struct authkeys_line *l)
 	    (p = authkeys_options_field(p, l)) == NULL)
 		return -EINVAL;
 	if (l->unenforced)
+		return -EINVAL;
+
+	/* It asks something of certificates; a plain key has none. */
+	if (l->pfwd && !l->ca)
 		return -EINVAL;
 
 	l->type = p;
@@ -291,6 +312,17 @@ authkeys_put(char **m, const char *s)
 	return p;
 }
 
+/* The key blob into room bytes at m; libssh 0.10 exports no blobs. */
+static int
+authkeys_decode(struct authkey *k, char *m, size_t room)
+{
+	if (sodium_base642bin((unsigned char *)m, room, k->b64, strlen(k->b64),
+	        NULL, &k->blob_len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+		return -EINVAL;
+	k->blob = m;
+	return 0;
+}
+
 /* Fills k from the parsed line and its decoded key. */
 static int
 authkeys_fill(
@@ -298,15 +330,16 @@ authkeys_fill(
 {
 	unsigned char digest[32];
 	char          fp[128], *m;
-	size_t        len;
+	size_t        len, b64len = strlen(l->b64);
 
 	if (authkeys_fingerprint(key, fp, sizeof fp) != 0 ||
 	    authkeys_digest(key, digest) != 0)
 		return -EINVAL;
 
-	/* The line, then copies of its parts and the fingerprint. */
-	len = strlen(l->type) + strlen(l->b64) + strlen(l->comment);
-	if ((m = malloc(2 * len + strlen(fp) + 8)) == NULL)
+	/* The line, then copies of its parts, the fingerprint, the blob. */
+	len = strlen(l->type) + b64len + strlen(l->comment);
+	k->memlen = 2 * len + strlen(fp) + 8 + b64len / 4 * 3;
+	if ((m = malloc(k->memlen)) == NULL)
 		return -ENOMEM;
 	k->mem = m;
 	k->line = m;
@@ -318,8 +351,14 @@ authkeys_fill(
 	k->b64 = authkeys_put(&m, l->b64);
 	k->comment = authkeys_put(&m, l->comment);
 	k->id = authkeys_put(&m, fp);
+	if (authkeys_decode(k, m, b64len / 4 * 3) != 0) {
+		free(k->mem);
+		k->mem = NULL;
+		return -EINVAL;
+	}
 	k->order = authkeys_order(digest);
 	k->ca = l->ca;
+	k->pfwd = l->pfwd;
 	return 0;
 }
 
@@ -374,13 +413,13 @@ authkeys_grow(struct authkeys *ak)
  * nothing to add, -EINVAL for a line to skip, -ENOMEM.
  */
 static int
-authkeys_add_line(struct authkeys *ak, char *buf)
+authkeys_add_line(struct authkeys *ak, char *buf, int all_ca)
 {
 	struct authkeys_line l;
 	struct authkey       k;
 	int                  rc;
 
-	if ((rc = authkeys_split(buf, &l)) <= 0)
+	if ((rc = authkeys_split(buf, &l, all_ca)) <= 0)
 		return rc;
 	if (ak->n == AUTHKEYS_MAX)
 		return -EINVAL;
@@ -417,7 +456,7 @@ authkeys_discard(FILE *f)
 }
 
 static int
-authkeys_read(FILE *f, struct authkeys *ak, unsigned *skipped)
+authkeys_read(FILE *f, struct authkeys *ak, unsigned *skipped, int all_ca)
 {
 	char  *buf;
 	size_t len;
@@ -434,7 +473,7 @@ authkeys_read(FILE *f, struct authkeys *ak, unsigned *skipped)
 			continue;
 		}
 		authkeys_chomp(buf);
-		rc = authkeys_add_line(ak, buf);
+		rc = authkeys_add_line(ak, buf, all_ca);
 		if (rc == -ENOMEM)
 			break;
 		if (rc == -EINVAL)
@@ -558,9 +597,9 @@ authkeys_empty(void)
 	return ak;
 }
 
-int
-authkeys_load(const char *path, struct authkeys **out, unsigned *skipped,
-    char *err, size_t errlen)
+static int
+authkeys_load_file(const char *path, int all_ca, struct authkeys **out,
+    unsigned *skipped, char *err, size_t errlen)
 {
 	struct authkeys *ak = NULL;
 	FILE            *f = NULL;
@@ -574,7 +613,7 @@ authkeys_load(const char *path, struct authkeys **out, unsigned *skipped,
 	if ((ak = calloc(1, sizeof *ak)) == NULL)
 		goto out;
 	errno = 0;
-	if ((rc = authkeys_read(f, ak, &nskipped)) != 0)
+	if ((rc = authkeys_read(f, ak, &nskipped, all_ca)) != 0)
 		goto out;
 	if ((rc = authkeys_index(ak)) != 0)
 		goto out;
@@ -590,6 +629,82 @@ out:
 	if (rc != 0)
 		authkeys_fail(err, errlen, rc, path);
 	return rc;
+}
+
+int
+authkeys_load(const char *path, struct authkeys **out, unsigned *skipped,
+    char *err, size_t errlen)
+{
+	return authkeys_load_file(path, 0, out, skipped, err, errlen);
+}
+
+int
+authkeys_load_cas(const char *path, struct authkeys **out, unsigned *skipped,
+    char *err, size_t errlen)
+{
+	return authkeys_load_file(path, 1, out, skipped, err, errlen);
+}
+
+/* Copies entry k into *to, strings and blob in a block of their own. */
+static int
+authkeys_copy(struct authkey *to, const struct authkey *k)
+{
+	char *m;
+
+	if ((m = malloc(k->memlen)) == NULL)
+		return -ENOMEM;
+	memcpy(m, k->mem, k->memlen);
+	*to = *k;
+	to->mem = m;
+	to->id = m + (k->id - k->mem);
+	to->line = m + (k->line - k->mem);
+	to->type = m + (k->type - k->mem);
+	to->comment = m + (k->comment - k->mem);
+	to->b64 = m + (k->b64 - k->mem);
+	to->blob = m + (k->blob - k->mem);
+	return 0;
+}
+
+static int
+authkeys_copy_all(struct authkeys *to, const struct authkeys *from)
+{
+	size_t i;
+	int    rc;
+
+	for (i = 0; i < from->n; i++) {
+		if ((rc = authkeys_copy(&to->keys[to->n], &from->keys[i])) != 0)
+			return rc;
+		to->n++;
+	}
+	return 0;
+}
+
+int
+authkeys_merge(
+    const struct authkeys *a, const struct authkeys *b, struct authkeys **out)
+{
+	struct authkeys *ak;
+	size_t           n = authkeys_count(a) + authkeys_count(b);
+	int              rc = 0;
+
+	if (n > AUTHKEYS_MAX)
+		return -E2BIG;
+	if ((ak = calloc(1, sizeof *ak)) == NULL)
+		return -ENOMEM;
+	ak->cap = n;
+	if ((ak->keys = calloc(n > 0 ? n : 1, sizeof *ak->keys)) == NULL) {
+		free(ak);
+		return -ENOMEM;
+	}
+
+	if ((a != NULL && (rc = authkeys_copy_all(ak, a)) != 0) ||
+	    (b != NULL && (rc = authkeys_copy_all(ak, b)) != 0) ||
+	    (rc = authkeys_index(ak)) != 0) {
+		authkeys_free(ak);
+		return rc;
+	}
+	*out = ak;
+	return 0;
 }
 
 void
@@ -626,6 +741,9 @@ authkeys_get(const struct authkeys *ak, size_t i, struct authkey_info *info)
 	info->kind = k->ca ? "cert-authority" : "key";
 	info->scopes = "relay:connect";
 	info->source = "file";
+	info->blob = k->blob;
+	info->blob_len = k->blob_len;
+	info->port_forwarding = k->pfwd;
 }
 
 /* The first position in byorder whose key is not below order. */
@@ -692,6 +810,32 @@ authkeys_find_name(const struct authkeys *ak, const char *name)
 			hi = mid;
 		else
 			lo = mid + 1;
+	}
+	return -1;
+}
+
+int
+authkeys_find_ca(
+    const struct authkeys *ak, const unsigned char *blob, size_t len)
+{
+	const struct authkey *k;
+	unsigned char         digest[crypto_hash_sha256_BYTES];
+	uint64_t              order;
+	size_t                i;
+
+	if (ak == NULL || blob == NULL)
+		return -1;
+
+	/* The order is the fingerprint's digest, so of the blob too. */
+	crypto_hash_sha256(digest, blob, len);
+	order = authkeys_order(digest);
+	for (i = authkeys_lower(ak, order); i < ak->n; i++) {
+		k = &ak->keys[ak->byorder[i]];
+		if (k->order != order)
+			break;
+		if (k->ca && k->blob_len == len &&
+		    memcmp(k->blob, blob, len) == 0)
+			return (int)ak->byorder[i];
 	}
 	return -1;
 }

@@ -23,6 +23,9 @@ struct authkey_info {
 	const char *kind;    /* "key" or "cert-authority" */
 	const char *scopes;  /* comma separated, "relay:connect" */
 	const char *source;  /* "file" */
+	const void *blob;    /* the key in SSH wire form */
+	size_t      blob_len;
+	int         port_forwarding; /* permit-port-forwarding on a CA */
 };
 
 /*
@@ -34,6 +37,23 @@ struct authkey_info {
  */
 int authkeys_load(const char *path, struct authkeys **out, unsigned *skipped,
     char *err, size_t errlen);
+
+/*
+ * Reads a file of certificate authorities: like authkeys_load, but every
+ * key line is a CA, with or without "cert-authority" (a bare ca.pub from
+ * ssh-keygen will do).  Options that restrict, such as from= or
+ * principals=, still keep a line out.
+ */
+int authkeys_load_cas(const char *path, struct authkeys **out,
+    unsigned *skipped, char *err, size_t errlen);
+
+/*
+ * A new set holding the entries of a, then those of b (either may be
+ * NULL), named afresh as one set.  Returns 0 and the set in *out, -E2BIG
+ * past the bound of entries, or -ENOMEM.  a and b stay as they are.
+ */
+int authkeys_merge(
+    const struct authkeys *a, const struct authkeys *b, struct authkeys **out);
 
 /* An empty set, for a head that lets nobody in yet. */
 struct authkeys *authkeys_empty(void);
@@ -54,6 +74,14 @@ void authkeys_get(
  * match here.
  */
 int authkeys_find(const struct authkeys *ak, const ssh_key key);
+
+/*
+ * The index of the certificate authority whose key blob (SSH wire form,
+ * as a certificate's signature key field holds it) is blob, or -1.
+ * Plain user keys never match here.
+ */
+int authkeys_find_ca(
+    const struct authkeys *ak, const unsigned char *blob, size_t len);
 
 /* The index of the entry called name, or -1. */
 int authkeys_find_name(const struct authkeys *ak, const char *name);

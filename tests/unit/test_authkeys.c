@@ -11,10 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "authkeys.h"
+#include "sshcert.h"
 
 #define NED 11 /* Ed25519 keys made for the run */
 
@@ -430,12 +433,232 @@ test_empty(void **state)
 	authkeys_free(ak);
 }
 
+/* The key blob behind base64 text, in a static buffer. */
+static const unsigned char *
+blob_of(const char *b64, size_t *len)
+{
+	static unsigned char blob[4096];
+
+	assert_int_equal(sodium_base642bin(blob, sizeof blob, b64, strlen(b64),
+	                     NULL, len, NULL, sodium_base64_VARIANT_ORIGINAL),
+	    0);
+	return blob;
+}
+
+/* Writes the CA file of the tests below; returns its path. */
+static const char *
+write_cas(const struct fixture *fx)
+{
+	static char path[300];
+	char        text[8192];
+
+	snprintf(text, sizeof text,
+	    "# certificate authorities\n"
+	    "ssh-ed25519 %s ca-one\n"
+	    "cert-authority ssh-ed25519 %s carol\n"
+	    "permit-port-forwarding ssh-rsa %s ca-three\n"
+	    "cert-authority,permit-port-forwarding ssh-ed25519 %s ca-four\n"
+	    "from=\"10.0.0.1\" ssh-ed25519 %s limited\n"
+	    "garbage\n",
+	    fx->edb64[0], fx->edb64[1], fx->rsab64, fx->edb64[4], fx->edb64[3]);
+	snprintf(path, sizeof path, "%s/cas", fx->dir);
+	write_file(path, text);
+	return path;
+}
+
+static void
+check_ca(
+    const struct authkeys *ak, int i, const char *b64, const char *name, int pf)
+{
+	struct authkey_info  info;
+	const unsigned char *blob;
+	size_t               len;
+
+	authkeys_get(ak, (size_t)i, &info);
+	assert_string_equal(info.kind, "cert-authority");
+	assert_string_equal(info.name, name);
+	assert_int_equal(info.port_forwarding, pf);
+	blob = blob_of(b64, &len);
+	assert_int_equal(info.blob_len, len);
+	assert_memory_equal(info.blob, blob, len);
+	assert_int_equal(authkeys_find_ca(ak, blob, len), i);
+}
+
+/* In a CA file every key line is a CA, options or not. */
+static void
+test_cas(void **state)
+{
+	struct fixture      *fx = *state;
+	struct authkeys     *ak = NULL;
+	const unsigned char *blob;
+	unsigned             skipped = 0;
+	size_t               len;
+	char                 err[512];
+
+	assert_int_equal(
+	    authkeys_load_cas(write_cas(fx), &ak, &skipped, err, sizeof err),
+	    0);
+	assert_int_equal(authkeys_count(ak), 4);
+	assert_int_equal(skipped, 2);
+	check_ca(ak, 0, fx->edb64[0], "ca-one", 0);
+	check_ca(ak, 1, fx->edb64[1], "carol", 0);
+	check_ca(ak, 2, fx->rsab64, "ca-three", 1);
+	check_ca(ak, 3, fx->edb64[4], "ca-four", 1);
+
+	/* A CA is never a user key, and a stranger is no CA. */
+	assert_int_equal(authkeys_find(ak, fx->ed[0]), -1);
+	blob = blob_of(fx->edb64[3], &len);
+	assert_int_equal(authkeys_find_ca(ak, blob, len), -1);
+	blob = blob_of(fx->edb64[0], &len);
+	assert_int_equal(authkeys_find_ca(ak, blob, len - 1), -1);
+	assert_int_equal(authkeys_find_ca(NULL, blob, len), -1);
+	assert_int_equal(authkeys_find_ca(ak, NULL, 0), -1);
+	authkeys_free(ak);
+
+	ak = NULL;
+	assert_int_equal(
+	    authkeys_load_cas(fx->dir, &ak, NULL, err, sizeof err), -EISDIR);
+	assert_null(ak);
+}
+
+/*
+ * The same file read as authorized_keys: a bare line is a user key, and
+ * permit-port-forwarding without cert-authority keeps a line out.
+ */
+static void
+test_cas_as_keys(void **state)
+{
+	struct fixture      *fx = *state;
+	struct authkeys     *ak = NULL;
+	struct authkey_info  info;
+	const unsigned char *blob;
+	unsigned             skipped = 0;
+	size_t               len;
+
+	assert_int_equal(
+	    authkeys_load(write_cas(fx), &ak, &skipped, NULL, 0), 0);
+	assert_int_equal(authkeys_count(ak), 3);
+	assert_int_equal(skipped, 3);
+	authkeys_get(ak, 0, &info);
+	assert_string_equal(info.kind, "key");
+	assert_int_equal(info.port_forwarding, 0);
+	assert_int_equal(authkeys_find(ak, fx->ed[0]), 0);
+	blob = blob_of(fx->edb64[0], &len);
+	assert_int_equal(authkeys_find_ca(ak, blob, len), -1);
+	check_ca(ak, 1, fx->edb64[1], "carol", 0);
+	check_ca(ak, 2, fx->edb64[4], "ca-four", 1);
+	authkeys_free(ak);
+}
+
+static void
+test_merge(void **state)
+{
+	struct fixture     *fx = *state;
+	struct authkeys    *main = load_main(fx), *cas = NULL, *all = NULL;
+	struct authkey_info a, b;
+	size_t              i;
+
+	assert_int_equal(
+	    authkeys_load_cas(write_cas(fx), &cas, NULL, NULL, 0), 0);
+	assert_int_equal(authkeys_merge(main, cas, &all), 0);
+	assert_int_equal(authkeys_count(all), NKEYS + 4);
+
+	/* Entries keep their order and contents; only names may change. */
+	for (i = 0; i < NKEYS + 4; i++) {
+		authkeys_get(all, i, &a);
+		authkeys_get(
+		    i < NKEYS ? main : cas, i < NKEYS ? i : i - NKEYS, &b);
+		assert_string_equal(a.line, b.line);
+		assert_string_equal(a.id, b.id);
+		assert_string_equal(a.kind, b.kind);
+		assert_int_equal(a.port_forwarding, b.port_forwarding);
+		assert_int_equal(a.blob_len, b.blob_len);
+		assert_memory_equal(a.blob, b.blob, a.blob_len);
+		assert_ptr_not_equal(a.blob, b.blob);
+		assert_int_equal(authkeys_find_name(all, a.name), (int)i);
+	}
+
+	/* "carol" now names two entries, so neither keeps it. */
+	assert_int_equal(authkeys_find_name(main, "carol"), 2);
+	assert_int_equal(authkeys_find_name(all, "carol"), -1);
+	authkeys_get(all, 2, &a);
+	assert_string_equal(a.name, "key3");
+	authkeys_get(all, NKEYS + 1, &a);
+	assert_string_equal(a.name, "key15");
+
+	/* ca-four's key is a plain key of the main file too ("dup"). */
+	check_ca(all, NKEYS + 3, fx->edb64[4], "ca-four", 1);
+	assert_int_equal(authkeys_find(all, fx->ed[4]), 5);
+	check_ca(all, 3, fx->edb64[2], "fleet-ca", 0);
+	authkeys_free(all);
+	authkeys_free(cas);
+	authkeys_free(main);
+
+	assert_int_equal(authkeys_merge(NULL, NULL, &all), 0);
+	assert_int_equal(authkeys_count(all), 0);
+	authkeys_free(all);
+}
+
+/* What the session will do: find the CA of a certificate, then check. */
+static void
+test_ca_and_cert(void **state)
+{
+	struct fixture      *fx = *state;
+	struct authkeys     *ak = NULL;
+	struct authkey_info  info;
+	struct sshcert      *c = NULL;
+	struct sshcert_want  w = {"alice", "192.0.2.1", 0, 0};
+	const unsigned char *blob;
+	const char          *reason = NULL;
+	char                 cmd[1024], path[300], line[8192];
+	size_t               len;
+	FILE                *f;
+	int                  i;
+
+	snprintf(cmd, sizeof cmd,
+	    "cd '%s' && ssh-keygen -q -t ed25519 -N '' -f ca && "
+	    "ssh-keygen -q -t ed25519 -N '' -f user && "
+	    "ssh-keygen -q -s ca -I id -n alice -O no-port-forwarding user.pub",
+	    fx->dir);
+	assert_int_equal(system(cmd), 0);
+
+	/* ssh-keygen's ca.pub, as it stands. */
+	snprintf(path, sizeof path, "%s/ca.pub", fx->dir);
+	assert_int_equal(authkeys_load_cas(path, &ak, NULL, NULL, 0), 0);
+	assert_int_equal(authkeys_count(ak), 1);
+
+	snprintf(path, sizeof path, "%s/user-cert.pub", fx->dir);
+	assert_non_null(f = fopen(path, "r"));
+	assert_non_null(fgets(line, sizeof line, f));
+	fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	*strrchr(line, ' ') = '\0';
+	assert_int_equal(
+	    sshcert_parse_base64(strchr(line, ' ') + 1, &c, NULL, 0), 0);
+
+	blob = sshcert_ca_blob(c, &len);
+	assert_int_equal(i = authkeys_find_ca(ak, blob, len), 0);
+	authkeys_get(ak, (size_t)i, &info);
+	w.now = (uint64_t)time(NULL);
+	w.need_port_forwarding = info.port_forwarding;
+	assert_int_equal(
+	    sshcert_check(c, info.blob, info.blob_len, &w, &reason), 0);
+
+	/* The same CA with permit-port-forwarding wants the extension. */
+	w.need_port_forwarding = 1;
+	assert_int_equal(
+	    sshcert_check(c, info.blob, info.blob_len, &w, &reason), -EPERM);
+	assert_string_equal(reason, "port forwarding not permitted");
+	sshcert_free(c);
+	authkeys_free(ak);
+}
+
 /* Past the bound, further keys are skipped rather than kept. */
 static void
 test_bound(void **state)
 {
 	struct fixture     *fx = *state;
-	struct authkeys    *ak = NULL;
+	struct authkeys    *ak = NULL, *one, *all = NULL;
 	struct authkey_info info;
 	unsigned            skipped = 0;
 	char                path[300];
@@ -455,6 +678,15 @@ test_bound(void **state)
 	assert_string_equal(info.name, "key100000");
 	assert_int_equal(authkeys_find_name(ak, "key100000"), 99999);
 	assert_int_equal(authkeys_find(ak, fx->ed[1]), 1);
+
+	/* A merge past the bound is refused whole. */
+	one = load_main(fx);
+	assert_int_equal(authkeys_merge(ak, one, &all), -E2BIG);
+	assert_null(all);
+	assert_int_equal(authkeys_merge(ak, NULL, &all), 0);
+	assert_int_equal(authkeys_count(all), 100000);
+	authkeys_free(all);
+	authkeys_free(one);
 	authkeys_free(ak);
 }
 
@@ -469,6 +701,10 @@ main(void)
 	    cmocka_unit_test(test_fingerprint),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_cas),
+	    cmocka_unit_test(test_cas_as_keys),
+	    cmocka_unit_test(test_merge),
+	    cmocka_unit_test(test_ca_and_cert),
 	    cmocka_unit_test(test_bound),
 	};
 

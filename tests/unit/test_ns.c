@@ -541,7 +541,7 @@ test_value_files(void **state)
 	s = read_file(t->ns, lookup(t->ns, ROOT, "stats.json"));
 	o = json_loads(s, 0, NULL);
 	assert_non_null(o);
-	assert_int_equal(json_object_size(o), 13);
+	assert_int_equal(json_object_size(o), 14);
 	assert_int_equal(
 	    json_integer_value(json_object_get(o, "events_emitted")), 1);
 	json_decref(o);
@@ -952,9 +952,11 @@ test_acl_listen(void **state)
 
 	acl = lookup(t->ns, ROOT, "acl");
 	assert_int_equal(ns_readdir(t->ns, acl, &ents, &n), 0);
-	assert_int_equal(n, 4);
-	assert_string_equal(ents[2].name, "listen");
-	assert_string_equal(ents[3].name, "listen.error");
+	assert_int_equal(n, 6);
+	assert_string_equal(ents[2].name, "forwarding");
+	assert_string_equal(ents[3].name, "forwarding.error");
+	assert_string_equal(ents[4].name, "listen");
+	assert_string_equal(ents[5].name, "listen.error");
 	free(ents);
 	assert_int_equal(ns_lookup(t->ns, acl, "listen", &a), 0);
 	assert_int_equal(a.mode, S_IFREG | 0600);

@@ -25,13 +25,26 @@
 
 #include "authkeys.h"
 
-#define AUTHKEYS_MAX      100000 /* keys in one set */
-#define AUTHKEYS_LINE_MAX 16384  /* longer lines are skipped */
-#define AUTHKEYS_NAME_MAX 64     /* longer comments are not names */
+#define AUTHKEYS_MAX        100000 /* keys in one set */
+#define AUTHKEYS_LINE_MAX   16384  /* longer lines are skipped */
+#define AUTHKEYS_NAME_MAX   64     /* longer comments are not names */
+#define AUTHKEYS_SCOPES_MAX 255    /* a session keeps as much */
 #define AUTHKEYS_NAME_CHARS                                                    \
 	"abcdefghijklmnopqrstuvwxyz"                                           \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-"
 #define AUTHKEYS_SPACE " \t"
+#define AUTHKEYS_SCOPE_CHARS                                                   \
+	"abcdefghijklmnopqrstuvwxyz"                                           \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:._*-"
+#define AUTHKEYS_FILE_SCOPES "relay:connect"
+
+enum authkeys_kind { AUTHKEYS_KEY, AUTHKEYS_CA, AUTHKEYS_TOKEN };
+
+static const char *const authkeys_kinds[] = {
+    [AUTHKEYS_KEY] = "key",
+    [AUTHKEYS_CA] = "cert-authority",
+    [AUTHKEYS_TOKEN] = "token-key",
+};
 
 struct authkey {
 	char        name[AUTHKEYS_NAME_MAX + 1];
@@ -41,12 +54,14 @@ struct authkey {
 	const char *line;
 	const char *type;
 	const char *comment;
+	const char *scopes;
 	const char *b64;  /* the key blob as the line has it */
 	const char *blob; /* and decoded */
 	size_t      blob_len;
-	uint64_t    order; /* first 8 bytes of the SHA-256 */
-	int         ca;
-	int         pfwd; /* permit-port-forwarding */
+	uint64_t    order;  /* first 8 bytes of the SHA-256 */
+	int         kind;   /* enum authkeys_kind */
+	int         pfwd;   /* permit-port-forwarding */
+	int         stored; /* named by whoever stored it, not the file */
 };
 
 struct authkeys {
@@ -323,10 +338,10 @@ authkeys_decode(struct authkey *k, char *m, size_t room)
 	return 0;
 }
 
-/* Fills k from the parsed line and its decoded key. */
+/* Fills k from the parsed line, its decoded key and its scopes. */
 static int
-authkeys_fill(
-    struct authkey *k, const struct authkeys_line *l, const ssh_key key)
+authkeys_fill(struct authkey *k, const struct authkeys_line *l,
+    const ssh_key key, const char *scopes)
 {
 	unsigned char digest[32];
 	char          fp[128], *m;
@@ -338,7 +353,7 @@ authkeys_fill(
 
 	/* The line, then copies of its parts, the fingerprint, the blob. */
 	len = strlen(l->type) + b64len + strlen(l->comment);
-	k->memlen = 2 * len + strlen(fp) + 8 + b64len / 4 * 3;
+	k->memlen = 2 * len + strlen(fp) + strlen(scopes) + 9 + b64len / 4 * 3;
 	if ((m = malloc(k->memlen)) == NULL)
 		return -ENOMEM;
 	k->mem = m;
@@ -351,13 +366,14 @@ authkeys_fill(
 	k->b64 = authkeys_put(&m, l->b64);
 	k->comment = authkeys_put(&m, l->comment);
 	k->id = authkeys_put(&m, fp);
+	k->scopes = authkeys_put(&m, scopes);
 	if (authkeys_decode(k, m, b64len / 4 * 3) != 0) {
 		free(k->mem);
 		k->mem = NULL;
 		return -EINVAL;
 	}
 	k->order = authkeys_order(digest);
-	k->ca = l->ca;
+	k->kind = l->ca ? AUTHKEYS_CA : AUTHKEYS_KEY;
 	k->pfwd = l->pfwd;
 	return 0;
 }
@@ -367,7 +383,8 @@ authkeys_fill(
  * not parse, or -ENOMEM.
  */
 static int
-authkeys_key(struct authkey *k, const struct authkeys_line *l)
+authkeys_key(
+    struct authkey *k, const struct authkeys_line *l, const char *scopes)
 {
 	enum ssh_keytypes_e type = authkeys_plain_type(l->type);
 	ssh_key             key = NULL;
@@ -382,7 +399,7 @@ authkeys_key(struct authkey *k, const struct authkeys_line *l)
 	    ssh_pki_export_pubkey_base64(key, &b64) != 0 ||
 	    strcmp(b64, l->b64) != 0)
 		goto out;
-	rc = authkeys_fill(k, l, key);
+	rc = authkeys_fill(k, l, key, scopes);
 out:
 	ssh_string_free_char(b64);
 	ssh_key_free(key);
@@ -425,7 +442,7 @@ authkeys_add_line(struct authkeys *ak, char *buf, int all_ca)
 		return -EINVAL;
 
 	memset(&k, 0, sizeof k);
-	if ((rc = authkeys_key(&k, &l)) != 0)
+	if ((rc = authkeys_key(&k, &l, AUTHKEYS_FILE_SCOPES)) != 0)
 		return rc;
 	if ((rc = authkeys_grow(ak)) != 0) {
 		free(k.mem);
@@ -486,9 +503,8 @@ authkeys_read(FILE *f, struct authkeys *ak, unsigned *skipped, int all_ca)
 	return rc;
 }
 
-/* A comment that may serve as a directory name as it stands. */
-static int
-authkeys_name_ok(const char *s)
+int
+authkeys_name_valid(const char *s)
 {
 	size_t len = strlen(s);
 
@@ -535,17 +551,20 @@ authkeys_sort(struct authkeys *ak, size_t *idx,
 }
 
 /*
- * A comment becomes the name when it is safe and no other entry has the
- * same comment; every other entry is "key<N>".  Generated names cannot
- * collide with comments because such comments are never used as names.
+ * A stored entry keeps the name it was stored under.  A comment becomes
+ * the name when it is safe and no other entry has the same comment or
+ * that name; every other entry is "key<N>".  Generated names cannot
+ * collide with comments or stored names because such are never names.
  */
 static void
 authkeys_name(struct authkeys *ak)
 {
-	size_t i, j, *idx = ak->byname;
+	size_t i, j, k, *idx = ak->byname;
 
 	for (i = 0; i < ak->n; i++) {
-		if (authkeys_name_ok(ak->keys[i].comment))
+		if (ak->keys[i].stored)
+			continue;
+		if (authkeys_name_valid(ak->keys[i].comment))
 			strcpy(ak->keys[i].name, ak->keys[i].comment);
 		else
 			ak->keys[i].name[0] = '\0';
@@ -556,9 +575,11 @@ authkeys_name(struct authkeys *ak)
 		for (j = i + 1; j < ak->n &&
 		     strcmp(ak->keys[idx[i]].name, ak->keys[idx[j]].name) == 0;
 		     j++)
-			ak->keys[idx[j]].name[0] = '\0';
-		if (j > i + 1)
-			ak->keys[idx[i]].name[0] = '\0';
+			;
+		for (k = i; j > i + 1 && k < j; k++) {
+			if (!ak->keys[idx[k]].stored)
+				ak->keys[idx[k]].name[0] = '\0';
+		}
 	}
 
 	for (i = 0; i < ak->n; i++) {
@@ -660,6 +681,7 @@ authkeys_copy(struct authkey *to, const struct authkey *k)
 	to->line = m + (k->line - k->mem);
 	to->type = m + (k->type - k->mem);
 	to->comment = m + (k->comment - k->mem);
+	to->scopes = m + (k->scopes - k->mem);
 	to->b64 = m + (k->b64 - k->mem);
 	to->blob = m + (k->blob - k->mem);
 	return 0;
@@ -707,6 +729,167 @@ authkeys_merge(
 	return 0;
 }
 
+int
+authkeys_drop(
+    const struct authkeys *ak, const char *name, struct authkeys **out)
+{
+	struct authkeys *to;
+	size_t           i;
+	int              drop = authkeys_find_name(ak, name), rc = 0;
+
+	if (drop < 0)
+		return -ENOENT;
+	if ((to = calloc(1, sizeof *to)) == NULL)
+		return -ENOMEM;
+	to->cap = ak->n;
+	if ((to->keys = calloc(ak->n, sizeof *to->keys)) == NULL) {
+		free(to);
+		return -ENOMEM;
+	}
+
+	for (i = 0; i < ak->n && rc == 0; i++) {
+		if (i == (size_t)drop)
+			continue;
+		if ((rc = authkeys_copy(&to->keys[to->n], &ak->keys[i])) == 0)
+			to->n++;
+	}
+	if (rc != 0 || (rc = authkeys_index(to)) != 0) {
+		authkeys_free(to);
+		return rc;
+	}
+	*out = to;
+	return 0;
+}
+
+static int
+authkeys_reason(char *err, size_t errlen, const char *why)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s", why);
+	return -EINVAL;
+}
+
+static int
+authkeys_kind_of(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof authkeys_kinds / sizeof *authkeys_kinds; i++) {
+		if (name != NULL && strcmp(name, authkeys_kinds[i]) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+int
+authkeys_scopes_valid(const char *s)
+{
+	size_t len = strlen(s), i;
+
+	if (len > AUTHKEYS_SCOPES_MAX ||
+	    strspn(s, AUTHKEYS_SCOPE_CHARS ",") != len)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (s[i] == ',' && (i == 0 || i == len - 1 || s[i + 1] == ','))
+			return 0;
+	}
+	return 1;
+}
+
+/* Checks what a spec holds but its key line. */
+static int
+authkeys_spec_ok(const struct authkey_spec *spec, char *err, size_t errlen)
+{
+	if (spec->name == NULL || !authkeys_name_valid(spec->name))
+		return authkeys_reason(err, errlen,
+		    "bad name: 1 to 64 letters, digits, '.', '_', '@' and "
+		    "'-', not key<N>");
+	if (authkeys_kind_of(spec->kind) < 0)
+		return authkeys_reason(
+		    err, errlen, "kind is key, cert-authority or token-key");
+	if (spec->scopes != NULL && !authkeys_scopes_valid(spec->scopes))
+		return authkeys_reason(err, errlen,
+		    "scopes are words of letters, digits and ':._*-' "
+		    "separated by commas, 255 bytes at most");
+	if (spec->keyline == NULL ||
+	    strnlen(spec->keyline, AUTHKEYS_LINE_MAX + 1) > AUTHKEYS_LINE_MAX)
+		return authkeys_reason(err, errlen, "key line too long");
+	return 0;
+}
+
+/* Parses "type base64 [comment]" in buf, which it cuts into words. */
+static int
+authkeys_spec_line(
+    char *buf, struct authkeys_line *l, int kind, char *err, size_t errlen)
+{
+	authkeys_chomp(buf);
+	buf += strspn(buf, AUTHKEYS_SPACE);
+	if (!authkeys_is_type(buf, strcspn(buf, AUTHKEYS_SPACE)))
+		return authkeys_reason(err, errlen,
+		    "not a public key line: \"type base64 [comment]\" with "
+		    "a known key type");
+	if (authkeys_split(buf, l, kind == AUTHKEYS_CA) != 1)
+		return authkeys_reason(
+		    err, errlen, "no key after the key type");
+	return 0;
+}
+
+/* One stored entry from spec into a new set of its own. */
+static int
+authkeys_stored_set(const struct authkey_spec *spec, struct authkeys_line *l,
+    struct authkeys *ak, char *err, size_t errlen)
+{
+	struct authkey *k;
+	int             rc;
+
+	if ((ak->keys = calloc(1, sizeof *ak->keys)) == NULL)
+		return -ENOMEM;
+	ak->cap = 1;
+	k = &ak->keys[0];
+	rc = authkeys_key(k, l, spec->scopes != NULL ? spec->scopes : "");
+	if (rc == -EINVAL)
+		return authkeys_reason(
+		    err, errlen, "the key does not decode as its type says");
+	if (rc != 0)
+		return rc;
+	ak->n = 1;
+	k->kind = authkeys_kind_of(spec->kind);
+	k->stored = 1;
+	snprintf(k->name, sizeof k->name, "%s", spec->name);
+	return authkeys_index(ak);
+}
+
+int
+authkeys_stored(const struct authkey_spec *spec, struct authkeys **out,
+    char *err, size_t errlen)
+{
+	struct authkeys_line l;
+	struct authkeys     *ak = NULL;
+	char                *buf = NULL;
+	int                  rc;
+
+	if ((rc = authkeys_spec_ok(spec, err, errlen)) != 0)
+		return rc;
+	if ((buf = strdup(spec->keyline)) == NULL ||
+	    (ak = calloc(1, sizeof *ak)) == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+
+	rc = authkeys_spec_line(
+	    buf, &l, authkeys_kind_of(spec->kind), err, errlen);
+	if (rc == 0)
+		rc = authkeys_stored_set(spec, &l, ak, err, errlen);
+	if (rc == 0) {
+		*out = ak;
+		ak = NULL;
+	}
+out:
+	authkeys_free(ak);
+	free(buf);
+	return rc;
+}
+
 void
 authkeys_free(struct authkeys *ak)
 {
@@ -738,9 +921,9 @@ authkeys_get(const struct authkeys *ak, size_t i, struct authkey_info *info)
 	info->line = k->line;
 	info->type = k->type;
 	info->comment = k->comment;
-	info->kind = k->ca ? "cert-authority" : "key";
-	info->scopes = "relay:connect";
-	info->source = "file";
+	info->kind = authkeys_kinds[k->kind];
+	info->scopes = k->scopes;
+	info->source = k->stored ? "store" : "file";
 	info->blob = k->blob;
 	info->blob_len = k->blob_len;
 	info->port_forwarding = k->pfwd;
@@ -782,7 +965,7 @@ authkeys_find(const struct authkeys *ak, const ssh_key key)
 		k = &ak->keys[ak->byorder[i]];
 		if (k->order != order)
 			break;
-		if (!k->ca && strcmp(k->b64, b64) == 0) {
+		if (k->kind == AUTHKEYS_KEY && strcmp(k->b64, b64) == 0) {
 			found = (int)ak->byorder[i];
 			break;
 		}
@@ -814,9 +997,10 @@ authkeys_find_name(const struct authkeys *ak, const char *name)
 	return -1;
 }
 
-int
-authkeys_find_ca(
-    const struct authkeys *ak, const unsigned char *blob, size_t len)
+/* The entry whose key is blob, of the kind given or (-1) any kind. */
+static int
+authkeys_find_blob(
+    const struct authkeys *ak, const unsigned char *blob, size_t len, int kind)
 {
 	const struct authkey *k;
 	unsigned char         digest[crypto_hash_sha256_BYTES];
@@ -833,9 +1017,23 @@ authkeys_find_ca(
 		k = &ak->keys[ak->byorder[i]];
 		if (k->order != order)
 			break;
-		if (k->ca && k->blob_len == len &&
+		if ((kind < 0 || k->kind == kind) && k->blob_len == len &&
 		    memcmp(k->blob, blob, len) == 0)
 			return (int)ak->byorder[i];
 	}
 	return -1;
+}
+
+int
+authkeys_find_ca(
+    const struct authkeys *ak, const unsigned char *blob, size_t len)
+{
+	return authkeys_find_blob(ak, blob, len, AUTHKEYS_CA);
+}
+
+int
+authkeys_find_key(
+    const struct authkeys *ak, const unsigned char *blob, size_t len)
+{
+	return authkeys_find_blob(ak, blob, len, -1);
 }

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libssh/server.h>
@@ -25,19 +26,21 @@
 
 #include "authkeys.h"
 #include "channel.h"
+#include "connlimit.h"
 #include "events.h"
 #include "log.h"
+#include "penalty.h"
 #include "rforward.h"
 #include "node.h"
 #include "policy.h"
 #include "session.h"
+#include "sshcert.h"
 #include "sshd.h"
 #include "stats.h"
 
 #define SESSION_MAX          4096
 #define SESSION_BURST        64 /* dopoll rounds per wakeup */
 #define SESSION_GRACE_MS     (120 * 1000)
-#define SESSION_AUTH_TRIES   10
 #define SESSION_SCOPES_MAX   16
 #define SESSION_UNAUTH_START 10  /* unauthenticated: early drops begin */
 #define SESSION_UNAUTH_RATE  30  /* percent dropped there */
@@ -78,6 +81,9 @@ struct session {
 	int64_t            started;
 	uint64_t           started_mono;
 	char               ip[64];
+	struct in6_addr    addr;    /* ip, for limits and penalties */
+	int                addr_ok; /* ip is an address */
+	int                counted; /* in sshd's connlimit */
 	char               peer[80];
 	char               transport[8];
 	char               user[128];
@@ -117,14 +123,36 @@ session_emit(struct session *s, const char *type, json_t *extra)
 	events_emit(type, o);
 }
 
+/*
+ * An incoming connection ends without having logged in: its source owes
+ * the penalty of kind, and is refused once it owes enough.
+ */
+static void
+session_penalize(struct session *s, enum penalty_kind kind)
+{
+	struct penalty *p;
+	uint64_t        now = uv_now(s->loop);
+	int             was;
+
+	/* Outgoing sessions have no server, and no source to blame. */
+	if (s->client || !s->addr_ok || (p = sshd_penalty(s->sshd)) == NULL)
+		return;
+	was = penalty_refused(p, &s->addr, now);
+	if (penalty_add(p, &s->addr, kind, now) == 1 && !was)
+		log_info("penalty enforced remote_addr=%s reason=%s", s->ip,
+		    penalty_kind_name(kind));
+}
+
 static void
 session_on_grace(uv_timer_t *t)
 {
 	struct session *s = t->data;
 
 	/* Like OpenSSH's LoginGraceTime: no lingering unauthenticated. */
-	if (s->state != SESSION_OPEN)
+	if (s->state != SESSION_OPEN) {
+		session_penalize(s, PENALTY_GRACE);
 		session_teardown(s, "login grace time exceeded");
+	}
 }
 
 /* Registers a new session s of loop: handles, counters, the event. */
@@ -160,12 +188,10 @@ session_register(struct session *s, uv_loop_t *loop, int fd)
  * to 100 % at 100, so that idle connections cannot lock everyone out.
  */
 static const char *
-session_admit(void)
+session_admit_unauth(void)
 {
 	unsigned chance;
 
-	if (nsessions >= SESSION_MAX)
-		return "too-many-sessions";
 	if (nunauth < SESSION_UNAUTH_START)
 		return NULL;
 	if (nunauth >= SESSION_UNAUTH_FULL)
@@ -175,6 +201,37 @@ session_admit(void)
 	        (SESSION_UNAUTH_FULL - SESSION_UNAUTH_START);
 	if (randombytes_uniform(100) < chance)
 		return "too-many-unauthenticated";
+	return NULL;
+}
+
+/*
+ * Whether a connection from a (NULL when the peer has no address) may
+ * start a session, or why not: a penalized source, then the bounds on
+ * sessions, on one address's connections and on those not logged in.
+ * One that is let in is counted for its address (*counted).
+ */
+static const char *
+session_admit(
+    struct sshd *sshd, uv_loop_t *loop, const struct in6_addr *a, int *counted)
+{
+	const struct sshd_limits *l = sshd_limits(sshd);
+	struct penalty           *p = sshd_penalty(sshd);
+	struct connlimit         *c = sshd_connlimit(sshd);
+	const char               *why;
+
+	*counted = 0;
+	if (a != NULL && p != NULL && penalty_refused(p, a, uv_now(loop)))
+		return "penalty";
+	if (nsessions >= SESSION_MAX)
+		return "too-many-sessions";
+	if (a != NULL && l->max_connections_per_ip != 0 &&
+	    connlimit_count(c, a) >= l->max_connections_per_ip)
+		return "too-many-per-ip";
+	if ((why = session_admit_unauth()) != NULL)
+		return why;
+	if (a != NULL && connlimit_add(c, a, 0) != 0)
+		return "too-many-sessions";
+	*counted = a != NULL;
 	return NULL;
 }
 
@@ -193,9 +250,12 @@ session__start(uv_loop_t *loop, struct sshd *sshd, ssh_session ssh,
     const char *peer_ip, const char *peer, const char *transport)
 {
 	struct session *s;
+	struct in6_addr addr;
+	int             addr_ok, counted;
+	const char     *why;
 
-	const char *why = session_admit();
-
+	addr_ok = penalty_addr_parse(peer_ip, &addr) == 0;
+	why = session_admit(sshd, loop, addr_ok ? &addr : NULL, &counted);
 	if (why != NULL) {
 		log_info("connection rejected remote_addr=%s transport=%s "
 		         "reason=%s",
@@ -205,11 +265,16 @@ session__start(uv_loop_t *loop, struct sshd *sshd, ssh_session ssh,
 		return -ENOSPC;
 	}
 	if ((s = calloc(1, sizeof *s)) == NULL) {
+		if (counted)
+			connlimit_remove(sshd_connlimit(sshd), &addr);
 		ssh_free(ssh);
 		return -ENOMEM;
 	}
 	s->sshd = sshd;
 	s->ssh = ssh;
+	s->addr = addr;
+	s->addr_ok = addr_ok;
+	s->counted = counted;
 	snprintf(s->ip, sizeof s->ip, "%s", peer_ip);
 	snprintf(s->peer, sizeof s->peer, "%s", peer);
 	snprintf(s->transport, sizeof s->transport, "%s", transport);
@@ -330,6 +395,8 @@ static void
 session_reject(
     struct session *s, ssh_message msg, const char *fp, const char *method)
 {
+	unsigned max;
+
 	s->auth_failures++;
 	stats.auth_rejected++;
 	session_log_auth(s, fp, method, 0);
@@ -339,8 +406,11 @@ session_reject(
 
 	ssh_message_auth_set_methods(msg, SSH_AUTH_METHOD_PUBLICKEY);
 	ssh_message_reply_default(msg);
-	if (s->auth_failures >= SESSION_AUTH_TRIES)
+	max = sshd_limits(s->sshd)->max_auth_attempts;
+	if (max != 0 && s->auth_failures >= max) {
+		session_penalize(s, PENALTY_AUTHFAIL);
 		session_teardown(s, "too many authentication failures");
+	}
 }
 
 /*
@@ -358,6 +428,60 @@ session_msg_key(ssh_message msg, int *state)
 }
 #pragma GCC diagnostic pop
 
+static int
+session_is_cert(ssh_key key)
+{
+	const char *type = ssh_key_type_to_char(ssh_key_type(key));
+
+	return type != NULL && strstr(type, "-cert-v01@openssh.com") != NULL;
+}
+
+/*
+ * A certificate lets its key in when a trusted CA signed it for this
+ * user, from this address, now.  Returns the CA's entry, or -1 with the
+ * reason logged; fp gets the certified key's fingerprint.
+ */
+static int
+session_find_cert(
+    struct session *s, ssh_key key, const char *user, char *fp, size_t fplen)
+{
+	const struct authkeys *ak = sshd_authkeys(s->sshd);
+	struct authkey_info    info;
+	struct sshcert_want    want;
+	struct sshcert        *c = NULL;
+	const unsigned char   *ca;
+	const char            *reason = "unreadable certificate";
+	char                  *b64 = NULL, err[128];
+	size_t                 calen;
+	int                    idx = -1;
+
+	if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK ||
+	    sshcert_parse_base64(b64, &c, err, sizeof err) != 0)
+		goto out;
+	sshcert_key_fingerprint(c, fp, fplen);
+	ca = sshcert_ca_blob(c, &calen);
+	if ((idx = authkeys_find_ca(ak, ca, calen)) < 0) {
+		reason = "untrusted ca";
+		goto out;
+	}
+
+	authkeys_get(ak, (size_t)idx, &info);
+	want.user = user != NULL ? user : "";
+	want.client_ip = s->ip;
+	want.now = (uint64_t)time(NULL);
+	want.need_port_forwarding = info.port_forwarding;
+	if (sshcert_check(c, info.blob, info.blob_len, &want, &reason) != 0)
+		idx = -1;
+
+out:
+	if (idx < 0)
+		log_info("certificate refused remote_addr=%s reason=\"%s\"",
+		    s->ip, reason);
+	sshcert_free(c);
+	ssh_string_free_char(b64);
+	return idx;
+}
+
 static void
 session_auth_pubkey(struct session *s, ssh_message msg)
 {
@@ -371,7 +495,11 @@ session_auth_pubkey(struct session *s, ssh_message msg)
 		session_reject(s, msg, NULL, "publickey");
 		return;
 	}
-	idx = authkeys_find(sshd_authkeys(s->sshd), key);
+	if (session_is_cert(key))
+		idx = session_find_cert(
+		    s, key, ssh_message_auth_user(msg), fp, sizeof fp);
+	else
+		idx = authkeys_find(sshd_authkeys(s->sshd), key);
 
 	/* A query is answered without a log line: the signed attempt that
 	 * follows is the one that counts. */
@@ -721,6 +849,15 @@ session_teardown(struct session *s, const char *reason)
 
 	if (s->state == SESSION_CLOSING)
 		return;
+
+	/* The peer left (reason NULL) before logging in.  Ends that are
+	 * ours, a shutdown or a close through ctl, cost it nothing. */
+	if (reason == NULL && s->state != SESSION_OPEN)
+		session_penalize(s,
+		    s->auth_failures > 0 ? PENALTY_AUTHFAIL : PENALTY_NOAUTH);
+	if (s->counted)
+		connlimit_remove(sshd_connlimit(s->sshd), &s->addr);
+	s->counted = 0;
 	s->state = SESSION_CLOSING;
 	session_authed(s);
 	TAILQ_REMOVE(&sessions, s, entry);

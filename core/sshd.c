@@ -14,18 +14,30 @@
 #include <libssh/server.h>
 
 #include "authkeys.h"
+#include "connlimit.h"
 #include "keyfile.h"
+#include "penalty.h"
 #include "policy.h"
 #include "session.h"
 #include "sshd.h"
 
+/* One per open session at most: sessions are bounded by the same. */
+#define SSHD_ADDRS_MAX     4096
+#define SSHD_AUTH_ATTEMPTS 10
+
 struct sshd {
-	uv_loop_t       *loop;
-	ssh_bind         bind;
-	char            *authkeys_path;
-	struct authkeys *authkeys;
-	char             host_fp[128];
-	struct policy   *rules[SSHD_NRULES]; /* NULL: nothing allowed */
+	uv_loop_t         *loop;
+	ssh_bind           bind;
+	char              *authkeys_path;
+	char              *ca_path;  /* NULL: CAs only from authkeys_path */
+	struct authkeys   *authkeys; /* file and stored merged: in force */
+	struct authkeys   *file;     /* the file's keys and CAs */
+	struct authkeys   *stored;   /* NULL: none stored at run time */
+	char               host_fp[128];
+	struct sshd_limits limits;
+	struct penalty    *penalty;   /* NULL: no penalties */
+	struct connlimit  *connlimit; /* open connections per address */
+	struct policy     *rules[SSHD_NRULES]; /* NULL: nothing allowed */
 };
 
 static int
@@ -120,6 +132,20 @@ sshd_make_bind(
 	return 0;
 }
 
+/* OpenSSH's defaults: penalties on, 10 failures, no per-address limit. */
+static int
+sshd_limits_init(struct sshd *sshd)
+{
+	struct penalty_conf c;
+	int                 rc;
+
+	sshd->limits.max_auth_attempts = SSHD_AUTH_ATTEMPTS;
+	penalty_conf_default(&c);
+	if ((rc = penalty_new(&c, &sshd->penalty)) != 0)
+		return rc;
+	return connlimit_new(SSHD_ADDRS_MAX, &sshd->connlimit);
+}
+
 int
 sshd_new(uv_loop_t *loop, const char *host_key, const char *authkeys_path,
     struct sshd **out, char *err, size_t errlen)
@@ -130,12 +156,12 @@ sshd_new(uv_loop_t *loop, const char *host_key, const char *authkeys_path,
 	if ((sshd = calloc(1, sizeof *sshd)) == NULL)
 		return -ENOMEM;
 	sshd->loop = loop;
-	if ((sshd->authkeys_path = strdup(authkeys_path)) == NULL) {
+	if ((sshd->authkeys_path = strdup(authkeys_path)) == NULL ||
+	    (rc = sshd_limits_init(sshd)) != 0) {
 		rc = -ENOMEM;
 		goto fail;
 	}
-	rc = authkeys_load(authkeys_path, &sshd->authkeys, NULL, err, errlen);
-	if (rc != 0)
+	if ((rc = sshd_reload(sshd, err, errlen)) != 0)
 		goto fail;
 	if ((rc = sshd_make_bind(sshd, host_key, err, errlen)) != 0)
 		goto fail;
@@ -155,9 +181,14 @@ sshd_free(struct sshd *sshd)
 	if (sshd->bind != NULL)
 		ssh_bind_free(sshd->bind);
 	authkeys_free(sshd->authkeys);
+	authkeys_free(sshd->file);
+	authkeys_free(sshd->stored);
+	penalty_free(sshd->penalty);
+	connlimit_free(sshd->connlimit);
 	for (int i = 0; i < SSHD_NRULES; i++)
 		policy_free(sshd->rules[i]);
 	free(sshd->authkeys_path);
+	free(sshd->ca_path);
 	free(sshd);
 }
 
@@ -183,17 +214,107 @@ sshd_accept(struct sshd *sshd, int fd, const char *peer_ip, const char *peer,
 	return rc;
 }
 
+/* The authorized keys, and the CAs of the CA file after them. */
+static int
+sshd_load_keys(
+    struct sshd *sshd, struct authkeys **out, char *err, size_t errlen)
+{
+	struct authkeys *keys = NULL, *cas = NULL;
+	int              rc;
+
+	rc = authkeys_load(sshd->authkeys_path, &keys, NULL, err, errlen);
+	if (rc != 0 || sshd->ca_path == NULL) {
+		*out = keys;
+		return rc;
+	}
+	rc = authkeys_load_cas(sshd->ca_path, &cas, NULL, err, errlen);
+	if (rc == 0 && (rc = authkeys_merge(keys, cas, out)) != 0)
+		snprintf(err, errlen, "%s", strerror(-rc));
+	authkeys_free(keys);
+	authkeys_free(cas);
+	return rc;
+}
+
+/*
+ * Puts file and stored in force, merged, taking both; on failure nothing
+ * changes and the caller keeps them.
+ */
+static int
+sshd_use(struct sshd *sshd, struct authkeys *file, struct authkeys *stored)
+{
+	struct authkeys *ak;
+	int              rc;
+
+	if ((rc = authkeys_merge(file, stored, &ak)) != 0)
+		return rc;
+	if (file != sshd->file)
+		authkeys_free(sshd->file);
+	if (stored != sshd->stored)
+		authkeys_free(sshd->stored);
+	authkeys_free(sshd->authkeys);
+	sshd->file = file;
+	sshd->stored = stored;
+	sshd->authkeys = ak;
+	return 0;
+}
+
 int
 sshd_reload(struct sshd *sshd, char *err, size_t errlen)
 {
 	struct authkeys *ak;
 	int              rc;
 
-	rc = authkeys_load(sshd->authkeys_path, &ak, NULL, err, errlen);
-	if (rc != 0)
+	if ((rc = sshd_load_keys(sshd, &ak, err, errlen)) != 0)
 		return rc;
+	if ((rc = sshd_use(sshd, ak, sshd->stored)) != 0) {
+		authkeys_free(ak);
+		snprintf(err, errlen, "%s", strerror(-rc));
+	}
+	return rc;
+}
+
+int
+sshd_merge_stored(const struct sshd *sshd, const struct authkeys *stored,
+    struct authkeys **out)
+{
+	return authkeys_merge(sshd->file, stored, out);
+}
+
+void
+sshd_put_stored(
+    struct sshd *sshd, struct authkeys *stored, struct authkeys *merged)
+{
+	if (stored != sshd->stored)
+		authkeys_free(sshd->stored);
 	authkeys_free(sshd->authkeys);
-	sshd->authkeys = ak;
+	sshd->stored = stored;
+	sshd->authkeys = merged;
+}
+
+const struct authkeys *
+sshd_stored(const struct sshd *sshd)
+{
+	return sshd->stored;
+}
+
+int
+sshd_set_cert_authorities(
+    struct sshd *sshd, const char *path, char *err, size_t errlen)
+{
+	char *old = sshd->ca_path;
+	int   rc;
+
+	if ((sshd->ca_path = strdup(path)) == NULL) {
+		sshd->ca_path = old;
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if ((rc = sshd_reload(sshd, err, errlen)) != 0) {
+		free(sshd->ca_path);
+		sshd->ca_path = old;
+		return rc;
+	}
+	free(old);
 	return 0;
 }
 
@@ -220,4 +341,31 @@ sshd_set_rules(struct sshd *sshd, enum sshd_rules which, struct policy *p)
 {
 	policy_free(sshd->rules[which]);
 	sshd->rules[which] = p;
+}
+
+void
+sshd_set_limits(
+    struct sshd *sshd, const struct sshd_limits *l, struct penalty *p)
+{
+	sshd->limits = *l;
+	penalty_free(sshd->penalty);
+	sshd->penalty = p;
+}
+
+const struct sshd_limits *
+sshd_limits(const struct sshd *sshd)
+{
+	return &sshd->limits;
+}
+
+struct penalty *
+sshd_penalty(const struct sshd *sshd)
+{
+	return sshd->penalty;
+}
+
+struct connlimit *
+sshd_connlimit(const struct sshd *sshd)
+{
+	return sshd->connlimit;
 }

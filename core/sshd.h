@@ -39,11 +39,42 @@ void sshd_free(struct sshd *sshd);
 int sshd_accept(struct sshd *sshd, int fd, const char *peer_ip,
     const char *peer, const char *transport);
 
-/* Re-reads the authorized keys; the old set stays on error. */
+/*
+ * Trusts every key of the file at path as a certificate authority, from
+ * now on and at every reload.  Returns 0, or a negative errno with a
+ * reason naming the path in err; nothing changes then.
+ */
+int sshd_set_cert_authorities(
+    struct sshd *sshd, const char *path, char *err, size_t errlen);
+
+/* Re-reads the authorized keys (and the CA file); the old set stays on
+ * error. */
 int sshd_reload(struct sshd *sshd, char *err, size_t errlen);
 
-/* The current set; valid until the next reload. */
+/*
+ * The set in force: the file's keys and CAs, then the identities stored
+ * at run time.  Valid until the next reload or sshd_set_stored.
+ */
 const struct authkeys *sshd_authkeys(const struct sshd *sshd);
+
+/*
+ * The set that stored (NULL: none) would put in force, the file's keys
+ * and CAs merged with it, into *out.  Returns 0, -E2BIG or -ENOMEM.
+ * Preparing apart from putting lets a caller fail before it commits.
+ */
+int sshd_merge_stored(const struct sshd *sshd, const struct authkeys *stored,
+    struct authkeys **out);
+
+/*
+ * Puts stored and merged, which sshd_merge_stored made from it since the
+ * last reload, in force; takes both.  A reload keeps stored.  Sessions
+ * that logged in keep what they copied of their identity.
+ */
+void sshd_put_stored(
+    struct sshd *sshd, struct authkeys *stored, struct authkeys *merged);
+
+/* The identities stored at run time, or NULL for none. */
+const struct authkeys *sshd_stored(const struct sshd *sshd);
 
 /* The host key's fingerprint, the node's id until a secret daemon
  * gives it one. */
@@ -70,5 +101,31 @@ const struct policy *sshd_rules(const struct sshd *sshd, enum sshd_rules which);
  * open sees the new set.
  */
 void sshd_set_rules(struct sshd *sshd, enum sshd_rules which, struct policy *p);
+
+struct penalty;
+struct connlimit;
+
+/* What a server allows one peer, after OpenSSH's limits of those names. */
+struct sshd_limits {
+	unsigned max_connections_per_ip; /* open at once; 0: no limit */
+	unsigned max_auth_attempts;      /* per connection; 0: no limit */
+};
+
+/*
+ * Sets the limits and the penalty table; takes ownership of p (NULL: no
+ * penalties) and frees the old table.  A new server has no limit per
+ * address, 10 attempts and OpenSSH's default penalties.  Sessions that
+ * are open keep counting under the new limits.
+ */
+void sshd_set_limits(
+    struct sshd *sshd, const struct sshd_limits *l, struct penalty *p);
+
+const struct sshd_limits *sshd_limits(const struct sshd *sshd);
+
+/* The penalty table, or NULL when there are no penalties. */
+struct penalty *sshd_penalty(const struct sshd *sshd);
+
+/* The open connections of each peer address. */
+struct connlimit *sshd_connlimit(const struct sshd *sshd);
 
 #endif

@@ -20,10 +20,13 @@
 #include "channel.h"
 #include "events.h"
 #include "forward.h"
+#include "identities.h"
 #include "listener.h"
 #include "log.h"
 #include "mount.h"
 #include "node.h"
+#include "penalty.h"
+#include "persist.h"
 #include "policy.h"
 #include "session.h"
 #include "sshd.h"
@@ -38,19 +41,22 @@
 #define MAX_RULES         256
 #define EVENTS_RETAIN     (4 * 1024 * 1024)
 #define EVENTS_LAG_LINES  4096
+#define LIMIT_COUNT_MAX   1000000
+#define DEFAULT_AUTH_MAX  10
 
 struct options {
-	const char    *listen[MAX_LISTEN];
-	int            nlisten;
-	const char    *state_dir;
-	const char    *host_key;
-	const char    *authkeys;
-	const char    *mount;
-	const char    *name;
-	int            no_mount;
-	const char    *rules[SSHD_NRULES][MAX_RULES];
-	int            nrules[SSHD_NRULES];
-	struct policy *policy[SSHD_NRULES]; /* parsed from rules */
+	const char *listen[MAX_LISTEN];
+	int         nlisten;
+	const char *state_dir;
+	const char *host_key;
+	const char *authkeys;
+	const char *cas; /* --cert-authority */
+	const char *mount;
+	const char *name;
+	int         no_mount;
+	const char *rules[SSHD_NRULES][MAX_RULES];
+	int         nrules[SSHD_NRULES];
+	char       *rules_text[SSHD_NRULES]; /* the rules, checked */
 
 	/* The worker side. */
 	const char *connect[MAX_CONNECT];
@@ -67,13 +73,14 @@ struct options {
 };
 
 struct daemon {
-	uv_loop_t    *loop;
-	struct sshd  *sshd;
-	struct mount *mount;
-	uv_signal_t   sigterm;
-	uv_signal_t   sigint;
-	uv_signal_t   sighup;
-	int           stopping;
+	uv_loop_t      *loop;
+	struct sshd    *sshd;
+	struct persist *persist;
+	struct mount   *mount;
+	uv_signal_t     sigterm;
+	uv_signal_t     sigint;
+	uv_signal_t     sighup;
+	int             stopping;
 };
 
 static char path_host_key[4096];
@@ -108,6 +115,8 @@ usage(FILE *f)
 	    "                         (default STATE/host_ed25519_key)\n"
 	    "  --authorized-keys FILE the peers let in, OpenSSH format\n"
 	    "                         (default STATE/authorized_keys)\n"
+	    "  --cert-authority FILE  trust every key in FILE to sign user\n"
+	    "                         certificates (OpenSSH format)\n"
 	    "  --state-dir DIR        node state\n"
 	    "                         (default " DEFAULT_STATE_DIR ")\n"
 	    "  --mount DIR            where the namespace is mounted\n"
@@ -120,10 +129,116 @@ usage(FILE *f)
 	    "  --listen-rule RULE     which ports peers may open for remote\n"
 	    "                         forwards, as in acl/listen; repeatable\n"
 	    "                         (default: none)\n"
+	    "  --max-connections-per-ip N\n"
+	    "                         connections one address may hold\n"
+	    "                         open (default 0: no limit)\n"
+	    "  --max-auth-attempts N  failed logins before a connection\n"
+	    "                         is closed (default 10, 0: no limit)\n"
+	    "  --penalties SPEC       per-source penalties, as OpenSSH's\n"
+	    "                         PerSourcePenalties, or \"no\"\n"
+	    "                         (default authfail:5 noauth:1\n"
+	    "                         grace-exceeded:10 max:600 min:15)\n"
+	    "  --penalty-exempt CIDR[,CIDR...]\n"
+	    "                         sources never penalized (default\n"
+	    "                         none)\n"
 	    "\n"
 	    "Environment: ALKNET_LISTEN, ALKNET_HOST_KEY,\n"
-	    "ALKNET_AUTHORIZED_KEYS, ALKNET_STATE_DIR, ALKNET_MOUNT,\n"
-	    "ALKNET_NAME (flags win).\n");
+	    "ALKNET_AUTHORIZED_KEYS, ALKNET_CERT_AUTHORITY, ALKNET_STATE_DIR,\n"
+	    "ALKNET_MOUNT, ALKNET_NAME, ALKNET_MAX_CONNECTIONS_PER_IP,\n"
+	    "ALKNET_MAX_AUTH_ATTEMPTS, ALKNET_PENALTIES,\n"
+	    "ALKNET_PENALTY_EXEMPT (flags win).\n");
+}
+
+/*
+ * The limits of the SSH server: flags, or environment, then defaults.
+ * Their options have no short letter: their codes start at OPT_LIMIT.
+ */
+enum { LIMIT_CONNS, LIMIT_AUTH, LIMIT_PENALTIES, LIMIT_EXEMPT, NLIMITS };
+
+#define OPT_LIMIT 0x100
+
+static const struct {
+	const char *flag;
+	const char *env;
+} limit_names[NLIMITS] = {
+    [LIMIT_CONNS] = {"--max-connections-per-ip",
+        "ALKNET_MAX_CONNECTIONS_PER_IP"},
+    [LIMIT_AUTH] = {"--max-auth-attempts", "ALKNET_MAX_AUTH_ATTEMPTS"},
+    [LIMIT_PENALTIES] = {"--penalties", "ALKNET_PENALTIES"},
+    [LIMIT_EXEMPT] = {"--penalty-exempt", "ALKNET_PENALTY_EXEMPT"},
+};
+
+static struct {
+	const char        *value[NLIMITS];
+	int                from_env[NLIMITS];
+	struct sshd_limits sshd;
+	struct penalty    *penalty;
+} limits;
+
+static void
+options_env_limits(void)
+{
+	int i;
+
+	for (i = 0; i < NLIMITS; i++) {
+		if (limits.value[i] != NULL)
+			continue;
+		/* An empty variable is one not set, as for ALKNET_LISTEN. */
+		limits.value[i] = getenv(limit_names[i].env);
+		if (limits.value[i] != NULL && *limits.value[i] == '\0')
+			limits.value[i] = NULL;
+		limits.from_env[i] = limits.value[i] != NULL;
+	}
+}
+
+/* What names limit i in a message: its flag, or its variable. */
+static const char *
+limit_name(int i)
+{
+	return limits.from_env[i] ? limit_names[i].env : limit_names[i].flag;
+}
+
+static unsigned
+options_limit_count(int i, unsigned dflt)
+{
+	const char   *v = limits.value[i];
+	unsigned long n;
+	char         *end;
+
+	if (v == NULL)
+		return dflt;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 ||
+	    n > LIMIT_COUNT_MAX)
+		die("%s %s: not a whole number from 0 to %d", limit_name(i), v,
+		    LIMIT_COUNT_MAX);
+	return (unsigned)n;
+}
+
+/* Checks and parses the limits before anything is made. */
+static void
+options_limits(void)
+{
+	struct penalty_conf c;
+	const char         *v;
+	char                err[512];
+
+	limits.sshd.max_connections_per_ip =
+	    options_limit_count(LIMIT_CONNS, 0);
+	limits.sshd.max_auth_attempts =
+	    options_limit_count(LIMIT_AUTH, DEFAULT_AUTH_MAX);
+
+	penalty_conf_default(&c);
+	v = limits.value[LIMIT_PENALTIES];
+	if (v != NULL && penalty_conf_parse(v, &c, err, sizeof err) != 0)
+		die("%s %s: %s", limit_name(LIMIT_PENALTIES), v, err);
+	if (penalty_new(&c, &limits.penalty) != 0)
+		die("out of memory");
+	v = limits.value[LIMIT_EXEMPT];
+	if (v != NULL &&
+	    penalty_set_exempt(limits.penalty, v, err, sizeof err) != 0)
+		die("%s %s: %s", limit_name(LIMIT_EXEMPT), v, err);
 }
 
 static void
@@ -140,10 +255,13 @@ options_env(struct options *o)
 		o->host_key = getenv("ALKNET_HOST_KEY");
 	if (o->authkeys == NULL)
 		o->authkeys = getenv("ALKNET_AUTHORIZED_KEYS");
+	if (o->cas == NULL)
+		o->cas = getenv("ALKNET_CERT_AUTHORITY");
 	if (o->mount == NULL)
 		o->mount = getenv("ALKNET_MOUNT");
 	if (o->name == NULL)
 		o->name = getenv("ALKNET_NAME");
+	options_env_limits();
 }
 
 static void
@@ -222,9 +340,10 @@ options_rule(struct options *o, enum sshd_rules which, const char *rule)
 static void
 options_policy(struct options *o, enum sshd_rules which)
 {
-	char  *text, err[512];
-	size_t len = 1;
-	int    i;
+	struct policy *p;
+	char          *text, err[512];
+	size_t         len = 1;
+	int            i;
 
 	if (o->nrules[which] == 0)
 		return;
@@ -236,9 +355,10 @@ options_policy(struct options *o, enum sshd_rules which)
 		strcat(text, o->rules[which][i]);
 		strcat(text, "\n");
 	}
-	if (policy_parse(text, 0, &o->policy[which], err, sizeof err) != 0)
+	if (policy_parse(text, 0, &p, err, sizeof err) != 0)
 		die("%s: %s", rule_flags[which], err);
-	free(text);
+	policy_free(p);
+	o->rules_text[which] = text;
 }
 
 static void
@@ -248,6 +368,7 @@ options_parse(struct options *o, int argc, char **argv)
 	    {"listen", required_argument, NULL, 'l'},
 	    {"host-key", required_argument, NULL, 'k'},
 	    {"authorized-keys", required_argument, NULL, 'a'},
+	    {"cert-authority", required_argument, NULL, 'A'},
 	    {"state-dir", required_argument, NULL, 's'},
 	    {"mount", required_argument, NULL, 'm'},
 	    {"no-mount", no_argument, NULL, 'M'},
@@ -262,6 +383,13 @@ options_parse(struct options *o, int argc, char **argv)
 	    {"socks", required_argument, NULL, 'D'},
 	    {"forwarding-rule", required_argument, NULL, 'F'},
 	    {"listen-rule", required_argument, NULL, 'P'},
+	    {"max-connections-per-ip", required_argument, NULL,
+	        OPT_LIMIT + LIMIT_CONNS},
+	    {"max-auth-attempts", required_argument, NULL,
+	        OPT_LIMIT + LIMIT_AUTH},
+	    {"penalties", required_argument, NULL, OPT_LIMIT + LIMIT_PENALTIES},
+	    {"penalty-exempt", required_argument, NULL,
+	        OPT_LIMIT + LIMIT_EXEMPT},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -281,6 +409,9 @@ options_parse(struct options *o, int argc, char **argv)
 			break;
 		case 'a':
 			o->authkeys = optarg;
+			break;
+		case 'A':
+			o->cas = optarg;
 			break;
 		case 's':
 			o->state_dir = optarg;
@@ -309,6 +440,12 @@ options_parse(struct options *o, int argc, char **argv)
 			options_rule(o,
 			    ch == 'F' ? SSHD_FORWARDING : SSHD_LISTEN, optarg);
 			break;
+		case OPT_LIMIT + LIMIT_CONNS:
+		case OPT_LIMIT + LIMIT_AUTH:
+		case OPT_LIMIT + LIMIT_PENALTIES:
+		case OPT_LIMIT + LIMIT_EXEMPT:
+			limits.value[ch - OPT_LIMIT] = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -332,6 +469,7 @@ options_parse(struct options *o, int argc, char **argv)
 	if (o->no_mount && o->mount != NULL)
 		die("--mount and --no-mount exclude each other");
 	options_env(o);
+	options_limits();
 	options_policy(o, SSHD_FORWARDING);
 	options_policy(o, SSHD_LISTEN);
 	if (o->name != NULL && !options_name_ok(o->name))
@@ -409,6 +547,8 @@ daemon_stop(void *arg)
 	session_close_all("shutdown");
 	mount_stop(d->mount);
 	d->mount = NULL;
+	persist_close(d->persist);
+	d->persist = NULL;
 	events_close();
 
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -457,6 +597,30 @@ daemon_listen(struct daemon *d, struct options *o)
 		if (listener_add(d->loop, d->sshd, o->listen[i], NULL, NULL,
 		        err, sizeof err) != 0)
 			die("--listen %s: %s", o->listen[i], err);
+	}
+}
+
+/*
+ * The stored rule sets come back; rules given as flags replace a set
+ * whole, and are stored in turn.
+ */
+static void
+daemon_rules(struct daemon *d, struct options *o)
+{
+	struct storage *st = persist_storage(d->persist);
+	char            err[512];
+	int             i;
+
+	if (persist_load_rules(d->persist, d->sshd, err, sizeof err) != 0)
+		die("%s", err);
+	for (i = 0; i < SSHD_NRULES; i++) {
+		if (o->rules_text[i] == NULL)
+			continue;
+		if (persist_set_rules(
+		        st, d->sshd, i, o->rules_text[i], err, sizeof err) != 0)
+			die("%s: %s", rule_flags[i], err);
+		free(o->rules_text[i]);
+		o->rules_text[i] = NULL;
 	}
 }
 
@@ -555,17 +719,21 @@ main(int argc, char **argv)
 	raise_fd_limit();
 
 	d.loop = uv_default_loop();
-	if (events_init(d.loop, EVENTS_RETAIN, EVENTS_LAG_LINES, 0, 0) != 0)
-		die("out of memory");
+	if (persist_open(d.loop, o.state_dir, EVENTS_RETAIN, EVENTS_LAG_LINES,
+	        &d.persist, err, sizeof err) != 0)
+		die("%s", err);
 	if (sshd_new(
 	        d.loop, o.host_key, o.authkeys, &d.sshd, err, sizeof err) != 0)
 		die("%s", err);
-	/* Rules given as flags replace the server's sets whole. */
-	for (int i = 0; i < SSHD_NRULES; i++) {
-		if (o.policy[i] != NULL)
-			sshd_set_rules(d.sshd, i, o.policy[i]);
-		o.policy[i] = NULL;
-	}
+	if (o.cas != NULL &&
+	    sshd_set_cert_authorities(d.sshd, o.cas, err, sizeof err) != 0)
+		die("--cert-authority %s", err);
+	sshd_set_limits(d.sshd, &limits.sshd, limits.penalty);
+	limits.penalty = NULL;
+	daemon_rules(&d, &o);
+	if (identities_load(
+	        persist_storage(d.persist), d.sshd, err, sizeof err) != 0)
+		die("%s", err);
 	daemon_listen(&d, &o);
 	daemon_connect(&d, &o);
 	daemon_forwards(&d, &o);
@@ -577,8 +745,8 @@ main(int argc, char **argv)
 	if (!o.no_mount) {
 		if (o.mount == NULL)
 			o.mount = DEFAULT_MOUNT;
-		if (mount_start(d.loop, d.sshd, o.mount, &d.mount, err,
-		        sizeof err) != 0)
+		if (mount_start(d.loop, d.sshd, persist_storage(d.persist),
+		        o.mount, &d.mount, err, sizeof err) != 0)
 			die("cannot mount %s: %s", o.mount, err);
 		log_info("mounted dir=%s", o.mount);
 	}

@@ -924,8 +924,8 @@ mount_free(struct mount *m)
 }
 
 int
-mount_start(uv_loop_t *loop, struct sshd *sshd, const char *dir,
-    struct mount **out, char *err, size_t errlen)
+mount_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st,
+    const char *dir, struct mount **out, char *err, size_t errlen)
 {
 	struct mount *m;
 	int           rc;
@@ -941,7 +941,7 @@ mount_start(uv_loop_t *loop, struct sshd *sshd, const char *dir,
 	m->loop = loop;
 	LIST_INIT(&m->handles);
 
-	if ((rc = ns_new(loop, sshd, &m->ns)) != 0)
+	if ((rc = ns_new(loop, sshd, st, &m->ns)) != 0)
 		snprintf(err, errlen, "out of memory");
 	else if ((rc = mount_session(m, dir, err, errlen)) == 0)
 		rc = mount_watch(m, err, errlen);

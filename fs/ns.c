@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "events.h"
+#include "identities.h"
 #include "node.h"
 #include "ns.h"
 #include "ns_ctl.h"
@@ -93,7 +94,7 @@ ns_names_free(struct ns_names *names)
 }
 
 int
-ns_new(uv_loop_t *loop, struct sshd *sshd, struct ns **out)
+ns_new(uv_loop_t *loop, struct sshd *sshd, struct storage *st, struct ns **out)
 {
 	struct ns *ns;
 
@@ -101,6 +102,11 @@ ns_new(uv_loop_t *loop, struct sshd *sshd, struct ns **out)
 		return -ENOMEM;
 	ns->loop = loop;
 	ns->sshd = sshd;
+	ns->store = st;
+	if (identities_new(sshd, st, &ns->ids) != 0) {
+		free(ns);
+		return -ENOMEM;
+	}
 	*out = ns;
 	return 0;
 }
@@ -114,6 +120,7 @@ ns_free(struct ns *ns)
 	ns_names_free(&ns->identities);
 	ns_names_free(&ns->upstreams);
 	ns_names_free(&ns->forwards);
+	identities_free(ns->ids);
 	free(ns);
 }
 
@@ -510,7 +517,7 @@ static int
 ns_ctl_run(struct ns *ns, unsigned cls, uint64_t obj, const struct ns_cmd *cmd,
     char *msg, size_t msglen)
 {
-	struct ns_ctl_ctx  ctx = {ns->loop, ns->sshd, NULL};
+	struct ns_ctl_ctx  ctx = {ns->loop, ns->sshd, NULL, ns->ids};
 	enum ns_ctl_target target = NS_CTL_NODE;
 
 	if (cls != NS_TOP) {

@@ -29,6 +29,7 @@
 
 struct ns;
 struct sshd;
+struct storage;
 
 enum ns_class {
 	NS_TOP,
@@ -73,9 +74,11 @@ void ns_ino_split(uint64_t ino, unsigned *cls, uint64_t *obj, unsigned *field);
 
 /*
  * A tree over core's objects.  sshd may be NULL (no identities, no
- * reload, no listen, no acl files).  Returns 0 and *out, or -ENOMEM.
+ * reload, no listen, no acl files); st may be NULL (changes are not
+ * kept).  Returns 0 and *out, or -ENOMEM.
  */
-int ns_new(uv_loop_t *loop, struct sshd *sshd, struct ns **out);
+int ns_new(
+    uv_loop_t *loop, struct sshd *sshd, struct storage *st, struct ns **out);
 
 /* Frees the tree; accepts NULL. */
 void ns_free(struct ns *ns);

@@ -10,6 +10,7 @@
 #include "authkeys.h"
 #include "channel.h"
 #include "forward.h"
+#include "identities.h"
 #include "listener.h"
 #include "name.h"
 #include "node.h"
@@ -460,6 +461,92 @@ ns_ctl_forward_remove(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
 	return 0;
 }
 
+/* The key line of "identity add NAME TYPE BASE64 [COMMENT]". */
+static int
+ns_ctl_keyline(const struct ns_cmd *cmd, char *buf, size_t len)
+{
+	int n;
+
+	n = snprintf(buf, len, "%s %s%s%s", cmd->args[2], cmd->args[3],
+	    cmd->nargs > 4 ? " " : "", cmd->nargs > 4 ? cmd->args[4] : "");
+	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
+}
+
+static int
+ns_ctl_identity_add(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
+    char *msg, size_t msglen)
+{
+	struct authkey_spec spec;
+	const char         *kind = ns_ctl_option(cmd, "kind");
+	const char         *scopes = ns_ctl_option(cmd, "scopes");
+	char                line[NS_CTL_LINE_MAX + 1], err[NS_CTL_ERR_MAX] = "";
+	int                 rc;
+
+	if (cmd->nargs < 4) {
+		snprintf(msg, msglen,
+		    "usage: identity add NAME KEYTYPE BASE64 [COMMENT]");
+		return -EINVAL;
+	}
+	if (ns_ctl_keyline(cmd, line, sizeof line) != 0) {
+		snprintf(msg, msglen, "key line too long");
+		return -EINVAL;
+	}
+	spec.name = cmd->args[1];
+	spec.kind = kind != NULL ? kind : "key";
+	spec.keyline = line;
+	spec.scopes = scopes != NULL ? scopes : "relay:connect";
+	if ((rc = identities_add(ctx->ids, &spec, err, sizeof err)) != 0)
+		return ns_ctl_fail(rc, err, msg, msglen);
+	snprintf(msg, msglen, "name=%s", spec.name);
+	return 0;
+}
+
+static int
+ns_ctl_identity_remove(
+    const struct ns_ctl_ctx *ctx, const char *name, char *msg, size_t msglen)
+{
+	char err[NS_CTL_ERR_MAX] = "";
+	int  rc;
+
+	if ((rc = identities_remove(ctx->ids, name, err, sizeof err)) != 0)
+		return ns_ctl_fail(rc, err, msg, msglen);
+	return 0;
+}
+
+/*
+ * "identity add NAME KEYTYPE BASE64 [COMMENT] [scopes=a,b] [kind=K]" and
+ * "identity remove NAME".
+ */
+static int
+ns_ctl_identity(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
+    char *msg, size_t msglen)
+{
+	if (ctx->ids == NULL) {
+		snprintf(msg, msglen, "this node keeps no identities");
+		return -ENOTSUP;
+	}
+	if (strcmp(cmd->args[0], "add") == 0)
+		return ns_ctl_identity_add(ctx, cmd, msg, msglen);
+	if (strcmp(cmd->args[0], "remove") == 0 && cmd->nargs == 2 &&
+	    cmd->nopts == 0)
+		return ns_ctl_identity_remove(ctx, cmd->args[1], msg, msglen);
+	snprintf(msg, msglen,
+	    "usage: identity add NAME KEYTYPE BASE64 [COMMENT] "
+	    "[scopes=a,b] [kind=K] | identity remove NAME");
+	return -EINVAL;
+}
+
+static int
+ns_ctl_identity_self_remove(const struct ns_ctl_ctx *ctx,
+    const struct ns_cmd *cmd, char *msg, size_t msglen)
+{
+	if (ctx->ids == NULL) {
+		snprintf(msg, msglen, "this node keeps no identities");
+		return -ENOTSUP;
+	}
+	return ns_ctl_identity_remove(ctx, ctx->obj, msg, msglen);
+}
+
 static const struct ns_verb ns_verbs_node[] = {
     {"reload", 0, 0, {NULL}, "reload", ns_ctl_reload},
     {"shutdown", 0, 0, {NULL}, "shutdown", ns_ctl_shutdown},
@@ -476,6 +563,10 @@ static const struct ns_verb ns_verbs_node[] = {
     {"socks", 1, 1, {"via", "name"}, "socks [BIND:]PORT [via=U] [name=N]",
         ns_ctl_socks},
     {"unforward", 1, 1, {NULL}, "unforward NAME", ns_ctl_unforward},
+    {"identity", 2, 5, {"scopes", "kind"},
+        "identity add NAME KEYTYPE BASE64 [COMMENT] [scopes=a,b] "
+        "[kind=key|cert-authority|token-key] | identity remove NAME",
+        ns_ctl_identity},
 };
 
 static const struct ns_verb ns_verbs_listener[] = {
@@ -500,6 +591,10 @@ static const struct ns_verb ns_verbs_forward[] = {
     {"remove", 0, 0, {NULL}, "remove", ns_ctl_forward_remove},
 };
 
+static const struct ns_verb ns_verbs_identity[] = {
+    {"remove", 0, 0, {NULL}, "remove", ns_ctl_identity_self_remove},
+};
+
 #define NS_TABLE(t)                                                            \
 	{                                                                      \
 		t, sizeof t / sizeof t[0]                                      \
@@ -515,6 +610,7 @@ static const struct {
     [NS_CTL_CHANNEL] = NS_TABLE(ns_verbs_channel),
     [NS_CTL_UPSTREAM] = NS_TABLE(ns_verbs_upstream),
     [NS_CTL_FORWARD] = NS_TABLE(ns_verbs_forward),
+    [NS_CTL_IDENTITY] = NS_TABLE(ns_verbs_identity),
 };
 
 static int

@@ -12,6 +12,7 @@
 #define NS_CTL_WORDS    16   /* arguments and options together */
 
 struct sshd;
+struct identities;
 
 /* A parsed command; the pointers point into line. */
 struct ns_cmd {
@@ -32,12 +33,15 @@ enum ns_ctl_target {
 	NS_CTL_CHANNEL,
 	NS_CTL_UPSTREAM,
 	NS_CTL_FORWARD,
+	NS_CTL_IDENTITY,
 };
 
 struct ns_ctl_ctx {
-	uv_loop_t   *loop;
-	struct sshd *sshd; /* may be NULL: no reload, no listen */
-	void        *obj;  /* listener, session, channel, upstream, forward */
+	uv_loop_t         *loop;
+	struct sshd       *sshd; /* may be NULL: no reload, no listen */
+	void              *obj;  /* listener, session, channel, upstream,
+	                          * forward, or an identity's name */
+	struct identities *ids;  /* may be NULL: no identity verbs */
 };
 
 /*

@@ -18,11 +18,14 @@
 #include "channel.h"
 #include "events.h"
 #include "forward.h"
+#include "identities.h"
 #include "listener.h"
 #include "node.h"
 #include "ns.h"
 #include "ns_ctl.h"
 #include "ns_files.h"
+#include "penalty.h"
+#include "persist.h"
 #include "policy.h"
 #include "session.h"
 #include "sshd.h"
@@ -154,25 +157,66 @@ ns_authkeys(struct ns *ns)
 	return ns->sshd != NULL ? sshd_authkeys(ns->sshd) : NULL;
 }
 
+/* The ctl of an identity acts on its name: the object it stands for. */
+static void *
+ns_identity(struct ns *ns, uint64_t obj)
+{
+	const char            *name = ns__names_get(&ns->identities, obj);
+	struct identities_info ii;
+
+	if (name == NULL || identities_get(ns->ids, name, &ii) != 0)
+		return NULL;
+	return (void *)name;
+}
+
 static int
 ns_fill_identity(struct ns *ns, uint64_t obj, struct ns_rec *r)
 {
-	const struct authkeys *ak = ns_authkeys(ns);
-	const char            *name;
-	struct authkey_info    ai;
-	int                    i;
+	const char            *name = ns__names_get(&ns->identities, obj);
+	struct identities_info ii;
 
-	name = ns__names_get(&ns->identities, obj);
-	if (ak == NULL || name == NULL ||
-	    (i = authkeys_find_name(ak, name)) < 0)
+	if (name == NULL || identities_get(ns->ids, name, &ii) != 0)
 		return -ENOENT;
-	authkeys_get(ak, (size_t)i, &ai);
-	ns__rec_str(r, "id", ai.id);
-	ns__rec_str(r, "key", ai.line);
-	ns__rec_str(r, "kind", ai.kind);
-	ns__rec_str(r, "scopes", ai.scopes);
-	ns__rec_str(r, "source", ai.source);
+	ns__rec_str(r, "id", ii.id);
+	ns__rec_str(r, "key", ii.key);
+	ns__rec_str(r, "kind", ii.kind);
+	ns__rec_str(r, "scopes", ii.scopes);
+	ns__rec_str(r, "source", ii.source);
+	ns__rec_str(r, "error", ii.error);
 	return 0;
+}
+
+static int
+ns_set_identity(
+    struct ns *ns, uint64_t obj, const struct ns_entry *e, const char *value)
+{
+	const char *name = ns__names_get(&ns->identities, obj);
+
+	if (name == NULL)
+		return -ENOENT;
+	return identities_set(ns->ids, name, e->name, value);
+}
+
+static int
+ns_make_identity(struct ns *ns, const char *name)
+{
+	int rc;
+
+	if ((rc = identities_make(ns->ids, name)) != 0)
+		return rc;
+
+	/* Numbered now, so that what is made can be looked up. */
+	if (ns__names_number(&ns->identities, name) == 0) {
+		identities_remove(ns->ids, name, NULL, 0);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+static int
+ns_unmake_identity(struct ns *ns, const char *name)
+{
+	return identities_remove(ns->ids, name, NULL, 0);
 }
 
 static void *
@@ -332,23 +376,18 @@ ns_gen_rules_error(
 static int
 ns_set_rules(struct ns *ns, enum sshd_rules which, const char *text)
 {
-	static const char *names[SSHD_NRULES] = {"forwarding", "listen"};
-	struct policy     *p = NULL;
-	char               err[NS_MSG_MAX] = "";
-	int                rc;
+	char err[NS_MSG_MAX] = "";
+	int  rc;
 
 	if (ns->sshd == NULL)
 		return -ENOENT;
-	if ((rc = policy_parse(text, 0, &p, err, sizeof err)) != 0) {
+	rc = persist_set_rules(
+	    ns->store, ns->sshd, which, text, err, sizeof err);
+	if (rc != 0) {
 		snprintf(ns->rules_error[which], sizeof ns->rules_error[which],
 		    "%s", err[0] != '\0' ? err : strerror(-rc));
 		return rc;
 	}
-	/* Only the count: rules name hosts, which events never carry. */
-	events_emit("policy.changed",
-	    json_pack("{s:s,s:I}", "policy", names[which], "rules",
-	        (json_int_t)policy_count(p)));
-	sshd_set_rules(ns->sshd, which, p);
 	ns->rules_error[which][0] = '\0';
 	return 0;
 }
@@ -436,9 +475,9 @@ ns_resolve_channel(struct ns *ns, const char *name, uint64_t *obj)
 static int
 ns_resolve_identity(struct ns *ns, const char *name, uint64_t *obj)
 {
-	const struct authkeys *ak = ns_authkeys(ns);
+	struct identities_info ii;
 
-	if (ak == NULL || authkeys_find_name(ak, name) < 0)
+	if (identities_get(ns->ids, name, &ii) != 0)
 		return -ENOENT;
 	return ns__names_obj(&ns->identities, name, obj);
 }
@@ -531,6 +570,7 @@ ns_list_identities(struct ns *ns, struct ns_dirlist *dl)
 {
 	const struct authkeys *ak = ns_authkeys(ns);
 	struct authkey_info    ai;
+	const char            *name;
 	size_t                 i;
 	int                    rc;
 
@@ -538,6 +578,11 @@ ns_list_identities(struct ns *ns, struct ns_dirlist *dl)
 		authkeys_get(ak, i, &ai);
 		rc =
 		    ns_dirlist_named(dl, &ns->identities, NS_IDENTITY, ai.name);
+		if (rc != 0)
+			return rc;
+	}
+	for (i = 0; (name = identities_pending(ns->ids, i)) != NULL; i++) {
+		rc = ns_dirlist_named(dl, &ns->identities, NS_IDENTITY, name);
 		if (rc != 0)
 			return rc;
 	}
@@ -576,6 +621,74 @@ ns_list_forwards(struct ns *ns, struct ns_dirlist *dl)
 	return 0;
 }
 
+/* A memory stream's text as a file's content. */
+static int
+ns_gen_close(FILE *f, char **buf)
+{
+	if (fclose(f) == 0)
+		return 0;
+	free(*buf);
+	*buf = NULL;
+	return -ENOMEM;
+}
+
+/* The sources refused now: "ADDRESS/PREFIX seconds_left reason" lines. */
+static int
+ns_gen_penalties(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+{
+	struct penalty_info *v = NULL;
+	struct penalty      *p = NULL;
+	size_t               n = 0, i;
+	FILE                *f;
+	int                  rc;
+
+	if (ns->sshd != NULL)
+		p = sshd_penalty(ns->sshd);
+	if (p != NULL && (rc = penalty_list(p, uv_now(ns->loop), &v, &n)) != 0)
+		return rc;
+	if ((f = open_memstream(buf, len)) == NULL) {
+		free(v);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s %u %s\n", v[i].source, v[i].secs_left,
+		    penalty_kind_name(v[i].kind));
+	free(v);
+	return ns_gen_close(f, buf);
+}
+
+/* The SSH server's limits and penalty settings, "key value" lines. */
+static int
+ns_gen_limits(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+{
+	const struct sshd_limits  *l;
+	const struct penalty_conf *c;
+	struct penalty            *p;
+	FILE                      *f;
+
+	if (ns->sshd == NULL)
+		return -ENOENT;
+	l = sshd_limits(ns->sshd);
+	if ((f = open_memstream(buf, len)) == NULL)
+		return -ENOMEM;
+	fprintf(f, "max_connections_per_ip %u\nmax_auth_attempts %u\n",
+	    l->max_connections_per_ip, l->max_auth_attempts);
+
+	if ((p = sshd_penalty(ns->sshd)) == NULL) {
+		fprintf(f, "penalties no\n");
+		return ns_gen_close(f, buf);
+	}
+	c = penalty_conf(p);
+	fprintf(f,
+	    "penalties %s\npenalty_authfail %u\npenalty_noauth %u\n"
+	    "penalty_grace_exceeded %u\npenalty_max %u\npenalty_min %u\n"
+	    "penalty_max_sources %zu\npenalty_exempt %s\n",
+	    c->enabled ? "yes" : "no", c->secs[PENALTY_AUTHFAIL],
+	    c->secs[PENALTY_NOAUTH], c->secs[PENALTY_GRACE], c->max, c->min,
+	    c->max_sources, penalty_exempt(p));
+	return ns_gen_close(f, buf);
+}
+
 #define NS_TOPFILE(n, k, p)                                                    \
 	{                                                                      \
 		.name = n, .kind = k, .perm = p                                \
@@ -602,7 +715,11 @@ const struct ns_entry ns__top[NS_NTOP] = {
     [NS_T_LISTENERS] = NS_TOPDIR("listeners", NS_LISTENER),
     [NS_T_SESSIONS] = NS_TOPDIR("sessions", NS_SESSION),
     [NS_T_CHANNELS] = NS_TOPDIR("channels", NS_CHANNEL),
-    [NS_T_IDENTITIES] = NS_TOPDIR("identities", NS_IDENTITY),
+    /* mkdir and rmdir make and remove identities; root's alone. */
+    [NS_T_IDENTITIES] = {.name = "identities",
+        .kind = NS_DIR,
+        .perm = 0755,
+        .child = NS_IDENTITY},
     [NS_T_UPSTREAMS] = NS_TOPDIR("upstreams", NS_UPSTREAM),
     /* mkdir and rmdir make and remove forwards. */
     [NS_T_FORWARDS] = {.name = "forwards",
@@ -610,6 +727,10 @@ const struct ns_entry ns__top[NS_NTOP] = {
         .perm = 0755,
         .child = NS_FORWARD},
     [NS_T_ACL] = NS_TOPDIR("acl", NS_ACL),
+    [NS_T_PENALTIES] = {.name = "penalties",
+        .kind = NS_VALUE,
+        .perm = 0444,
+        .gen = ns_gen_penalties},
 };
 
 #define NS_FIELD(n)                                                            \
@@ -668,13 +789,22 @@ static const struct ns_entry ns_channel_files[] = {
     NS_OBJCTL,
 };
 
+/* Public keys and scopes are for anyone to read and root to change. */
+#define NS_IDSETTABLE(n)                                                       \
+	{                                                                      \
+		.name = n, .kind = NS_VALUE, .perm = 0644,                     \
+		.fmt = NS_FMT_VALUE, .set = ns_set_identity                    \
+	}
+
 static const struct ns_entry ns_identity_files[] = {
     NS_OBJDIR,
     NS_FIELD("id"),
-    NS_FIELD("key"),
-    NS_FIELD("kind"),
-    NS_FIELD("scopes"),
+    NS_IDSETTABLE("key"),
+    NS_IDSETTABLE("kind"),
+    NS_IDSETTABLE("scopes"),
     NS_FIELD("source"),
+    NS_FIELD("error"),
+    NS_OBJCTL,
 };
 
 static const struct ns_entry ns_upstream_files[] = {
@@ -735,6 +865,8 @@ static const struct ns_entry ns_acl_files[] = {
         .perm = 0400,
         .gen = ns_gen_listen_error,
         .root_only = 1},
+    /* Limits name no peer and no target: anyone may read them. */
+    {.name = "limits", .kind = NS_VALUE, .perm = 0444, .gen = ns_gen_limits},
 };
 
 #define NS_FILES(t) t, sizeof t / sizeof t[0]
@@ -748,8 +880,8 @@ const struct ns_classdef ns__classes[NS_NCLASSES] = {
     [NS_CHANNEL] = {NS_T_CHANNELS, NS_FILES(ns_channel_files), ns_fill_channel,
         ns_resolve_channel, ns_list_channels, ns_channel, NS_CTL_CHANNEL},
     [NS_IDENTITY] = {NS_T_IDENTITIES, NS_FILES(ns_identity_files),
-        ns_fill_identity, ns_resolve_identity, ns_list_identities, NULL,
-        NS_CTL_NODE},
+        ns_fill_identity, ns_resolve_identity, ns_list_identities, ns_identity,
+        NS_CTL_IDENTITY, ns_make_identity, ns_unmake_identity},
     [NS_UPSTREAM] = {NS_T_UPSTREAMS, NS_FILES(ns_upstream_files),
         ns_fill_upstream, ns_resolve_upstream, ns_list_upstreams, ns_upstream,
         NS_CTL_UPSTREAM},

@@ -19,6 +19,8 @@
 #define NS_REC_TEXT   16384
 #define NS_MSG_MAX    1024
 
+struct identities;
+
 struct ns_names {
 	char **v;
 	size_t n;
@@ -26,12 +28,14 @@ struct ns_names {
 };
 
 struct ns {
-	uv_loop_t      *loop;
-	struct sshd    *sshd;
-	struct ns_names listeners;
-	struct ns_names identities;
-	struct ns_names upstreams;
-	struct ns_names forwards;
+	uv_loop_t         *loop;
+	struct sshd       *sshd;
+	struct storage    *store; /* may be NULL */
+	struct identities *ids;   /* run-time identities, pending ones */
+	struct ns_names    listeners;
+	struct ns_names    identities;
+	struct ns_names    upstreams;
+	struct ns_names    forwards;
 	char rules_error[SSHD_NRULES][NS_MSG_MAX]; /* acl/NAME.error */
 };
 
@@ -110,6 +114,7 @@ enum {
 	NS_T_UPSTREAMS,
 	NS_T_FORWARDS,
 	NS_T_ACL,
+	NS_T_PENALTIES,
 	NS_NTOP
 };
 

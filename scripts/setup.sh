@@ -12,7 +12,7 @@ packages=(
 	libcmocka-dev
 	python3-pytest python3-paramiko
 	openssh-client openssh-server
-	curl socat netcat-openbsd
+	curl socat netcat-openbsd fail2ban
 	clang-format procps psmisc
 )
 

@@ -51,6 +51,10 @@ SSH_OPTIONS = [
     "-o", "LogLevel=INFO",    # INFO shows "channel N: open failed"
 ]
 
+# Tests fail logins from loopback on purpose: by default their daemons
+# exempt it from per-source penalties (which are on, as in OpenSSH).
+LOOPBACK = "127.0.0.0/8,::1"
+
 SANITIZER_REPORT = re.compile(
     r"ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:")
 
@@ -395,7 +399,8 @@ class Harness:
 
     def start_node(self, keys=None, authorized_keys=None, mount=True,
                    args=(), env=None, wait=True, state=None, mount_dir=None,
-                   prefix=(), listen="127.0.0.1:0", forwarding=("allow *",)):
+                   prefix=(), listen="127.0.0.1:0", forwarding=("allow *",),
+                   penalty_exempt=LOOPBACK):
         """Starts alknetd on 127.0.0.1:0 with its own state dir and mount.
 
         keys: the keys written to STATE/authorized_keys (default: the
@@ -405,7 +410,9 @@ class Harness:
         execs alknetd (it must keep the pid); listen: another address,
         such as a port picked by the test to start a node on again;
         forwarding: the --forwarding-rule flags (default: everywhere, so
-        that tests reach their local servers).
+        that tests reach their local servers);
+        penalty_exempt: the --penalty-exempt flag, None for none (by
+        default loopback, where tests fail logins on purpose).
         """
         if mount and not fuse_available():
             pytest.skip("needs /dev/fuse and root")
@@ -430,6 +437,8 @@ class Harness:
             argv += ["--no-mount"]
         for rule in forwarding:
             argv += ["--forwarding-rule", rule]
+        if penalty_exempt is not None:
+            argv += ["--penalty-exempt", penalty_exempt]
         argv += list(args)
         daemon = Daemon(self, argv, str(self.dir / f"{name}.log"),
                         str(mount_dir) if mount else None,

@@ -4,12 +4,14 @@ anything is dialled, driven through a real `ssh -D` and `ssh -L`."""
 import errno
 import ipaddress
 import re
+import signal
 import socket
 import struct
 
 import pytest
 
-from conftest import WAIT, ipv6_available, parse_kv, wait_for
+from conftest import (WAIT, ipv6_available, parse_events, parse_kv,
+                      wait_for)
 
 PING = b"policy-ping\n"
 
@@ -278,3 +280,30 @@ def test_bad_rule_flag_exits(harness, tmp_path):
     assert status == 1
     assert "--forwarding-rule: line 2:" in err
     assert not (tmp_path / "state").exists()
+
+
+def test_rules_survive_kill_and_restart(harness, head):
+    echo = harness.echo_server()
+    head.rules(f"allow 127.0.0.1:{echo.port}\n")
+    with open(head.node.path("acl", "listen"), "w") as f:
+        f.write("allow 127.0.0.1:20000-20010\n")
+    # The writes returned: they are on disk, whatever happens next.
+    head.node.stop(signal.SIGKILL)
+
+    again = harness.start_node(state=head.node.state,
+                               mount_dir=head.node.mount, forwarding=())
+    assert again.value("acl", "forwarding") == (
+        f"allow 127.0.0.1:{echo.port}\ndefault deny")
+    assert again.value("acl", "listen") == (
+        "allow 127.0.0.1:20000-20010\ndefault deny")
+    changes = [e for e in parse_events(again.read("events.log"))
+               if e["type"] == "policy.changed"]
+    assert [(e["policy"], e["rules"]) for e in changes] == [
+        ("forwarding", 1), ("listen", 1)]
+
+    # Flags replace a stored set, and are stored in turn.
+    again.stop()
+    third = harness.start_node(state=head.node.state,
+                               mount_dir=head.node.mount,
+                               forwarding=("deny *",))
+    assert third.value("acl", "forwarding") == "deny *\ndefault deny"

@@ -28,6 +28,7 @@
 #include "listener.h"
 #include "ns.h"
 #include "ns_ctl.h"
+#include "penalty.h"
 #include "sshd.h"
 #include "upstream.h"
 
@@ -173,7 +174,7 @@ test_parse_errors(void **state)
 static int
 exec_node(const char *line, char *msg, size_t len)
 {
-	struct ns_ctl_ctx ctx = {NULL, NULL, NULL};
+	struct ns_ctl_ctx ctx = {NULL, NULL, NULL, NULL};
 	struct ns_cmd     cmd;
 
 	assert_int_equal(ns_ctl_parse(line, strlen(line), &cmd, msg, len), 0);
@@ -328,7 +329,7 @@ tree_setup(void **state)
 	assert_non_null(t);
 	assert_int_equal(uv_loop_init(&t->loop), 0);
 	assert_int_equal(events_init(&t->loop, 1 << 16, 100, 0, 0), 0);
-	assert_int_equal(ns_new(&t->loop, NULL, &t->ns), 0);
+	assert_int_equal(ns_new(&t->loop, NULL, NULL, &t->ns), 0);
 	*state = t;
 	return 0;
 }
@@ -360,7 +361,7 @@ tree_sshd_setup(void **state)
 	assert_int_equal(events_init(&t->loop, 1 << 16, 100, 0, 0), 0);
 	assert_int_equal(
 	    sshd_new(&t->loop, host, ak, &t->sshd, err, sizeof err), 0);
-	assert_int_equal(ns_new(&t->loop, t->sshd, &t->ns), 0);
+	assert_int_equal(ns_new(&t->loop, t->sshd, NULL, &t->ns), 0);
 	*state = t;
 	return 0;
 }
@@ -492,7 +493,7 @@ test_root(void **state)
 	const char       *names[] = {".", "..", "node", "node.json", "stats",
 	          "stats.json", "ctl", "events", "events.log", "listeners",
 	          "sessions", "channels", "identities", "upstreams", "forwards",
-	          "acl"};
+	          "acl", "penalties"};
 	struct tree      *t = *state;
 	struct ns_dirent *ents;
 	struct ns_attr    a;
@@ -952,7 +953,8 @@ test_acl_listen(void **state)
 
 	acl = lookup(t->ns, ROOT, "acl");
 	assert_int_equal(ns_readdir(t->ns, acl, &ents, &n), 0);
-	assert_int_equal(n, 6);
+	assert_int_equal(n, 7);
+	assert_string_equal(ents[6].name, "limits");
 	assert_string_equal(ents[2].name, "forwarding");
 	assert_string_equal(ents[3].name, "forwarding.error");
 	assert_string_equal(ents[4].name, "listen");
@@ -1027,6 +1029,69 @@ test_acl_without_sshd(void **state)
 	assert_int_equal(ns_getattr(t->ns, ns_ino(NS_ACL, 2, 1), &a), -ENOENT);
 }
 
+static void
+test_penalties_without_sshd(void **state)
+{
+	struct tree   *t = *state;
+	struct ns_attr a;
+
+	assert_int_equal(ns_lookup(t->ns, ROOT, "penalties", &a), 0);
+	assert_int_equal(a.mode, S_IFREG | 0444);
+	assert_false(a.writable);
+	expect_content(t->ns, a.ino, "");
+}
+
+static void
+test_penalties_and_limits(void **state)
+{
+	struct tree        *t = *state;
+	struct sshd_limits  l = {5, 3};
+	struct penalty_conf c;
+	struct penalty     *p;
+	struct in6_addr     a;
+	uint64_t            pen, limits;
+	char                err[128];
+	int                 i;
+
+	pen = lookup(t->ns, ROOT, "penalties");
+	limits = lookup(t->ns, lookup(t->ns, ROOT, "acl"), "limits");
+	expect_content(t->ns, pen, "");
+	expect_content(t->ns, limits,
+	    "max_connections_per_ip 0\nmax_auth_attempts 10\n"
+	    "penalties yes\npenalty_authfail 5\npenalty_noauth 1\n"
+	    "penalty_grace_exceeded 10\npenalty_max 600\npenalty_min 15\n"
+	    "penalty_max_sources 65536\npenalty_exempt none\n");
+	assert_int_equal(write_str(t->ns, limits, "x"), -EACCES);
+
+	assert_int_equal(penalty_conf_parse(
+	                     "min:3 max:30 max-sources:9", &c, err, sizeof err),
+	    0);
+	assert_int_equal(penalty_new(&c, &p), 0);
+	assert_int_equal(penalty_set_exempt(p, "::1/128", err, sizeof err), 0);
+	sshd_set_limits(t->sshd, &l, p);
+	expect_content(t->ns, limits,
+	    "max_connections_per_ip 5\nmax_auth_attempts 3\n"
+	    "penalties yes\npenalty_authfail 5\npenalty_noauth 1\n"
+	    "penalty_grace_exceeded 10\npenalty_max 30\npenalty_min 3\n"
+	    "penalty_max_sources 9\npenalty_exempt ::1/128\n");
+
+	/* Only sources that are refused are listed. */
+	assert_int_equal(penalty_addr_parse("2001:db8::7", &a), 0);
+	for (i = 0; i < 2; i++)
+		penalty_add(p, &a, PENALTY_NOAUTH, uv_now(&t->loop));
+	expect_content(t->ns, pen, "");
+	penalty_add(p, &a, PENALTY_NOAUTH, uv_now(&t->loop));
+	assert_int_equal(penalty_addr_parse("192.0.2.4", &a), 0);
+	penalty_add(p, &a, PENALTY_GRACE, uv_now(&t->loop));
+	expect_content(t->ns, pen,
+	    "192.0.2.4/32 10 grace-exceeded\n2001:db8::/64 3 noauth\n");
+
+	sshd_set_limits(t->sshd, &l, NULL);
+	expect_content(t->ns, pen, "");
+	expect_content(t->ns, limits,
+	    "max_connections_per_ip 5\nmax_auth_attempts 3\npenalties no\n");
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, tree_setup, tree_teardown)
 #define TS(name)                                                               \
 	cmocka_unit_test_setup_teardown(name, tree_sshd_setup, tree_teardown)
@@ -1054,6 +1119,8 @@ main(void)
 	    T(test_acl_without_sshd),
 	    TS(test_upstreams),
 	    TS(test_acl_listen),
+	    T(test_penalties_without_sshd),
+	    TS(test_penalties_and_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

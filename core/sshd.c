@@ -348,7 +348,8 @@ sshd_set_limits(
     struct sshd *sshd, const struct sshd_limits *l, struct penalty *p)
 {
 	sshd->limits = *l;
-	penalty_free(sshd->penalty);
+	if (p != sshd->penalty)
+		penalty_free(sshd->penalty);
 	sshd->penalty = p;
 }
 

@@ -113,7 +113,7 @@ struct sshd_limits {
 
 /*
  * Sets the limits and the penalty table; takes ownership of p (NULL: no
- * penalties) and frees the old table.  A new server has no limit per
+ * penalties) and frees the old table unless p is that table.  A new server has no limit per
  * address, 10 attempts and OpenSSH's default penalties.  Sessions that
  * are open keep counting under the new limits.
  */

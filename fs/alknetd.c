@@ -601,6 +601,37 @@ daemon_listen(struct daemon *d, struct options *o)
 }
 
 /*
+ * The stored limits come back; limits given by flag or environment win
+ * over them, and are stored in turn.
+ */
+static void
+daemon_limits(struct daemon *d)
+{
+	static const char *keys[NLIMITS] = {
+	    [LIMIT_CONNS] = "max_connections_per_ip",
+	    [LIMIT_AUTH] = "max_auth_attempts",
+	    [LIMIT_PENALTIES] = "penalties",
+	    [LIMIT_EXEMPT] = "penalty_exempt",
+	};
+	char text[4096] = "", line[1024], err[512];
+	int  i;
+
+	if (persist_load_limits(d->persist, d->sshd, err, sizeof err) != 0)
+		die("%s", err);
+	for (i = 0; i < NLIMITS; i++) {
+		if (limits.value[i] == NULL)
+			continue;
+		snprintf(
+		    line, sizeof line, "%s %s\n", keys[i], limits.value[i]);
+		strncat(text, line, sizeof text - strlen(text) - 1);
+	}
+	if (text[0] != '\0' &&
+	    persist_set_limits(persist_storage(d->persist), d->sshd, text, err,
+	        sizeof err) != 0)
+		die("%s", err);
+}
+
+/*
  * The stored rule sets come back; rules given as flags replace a set
  * whole, and are stored in turn.
  */
@@ -731,6 +762,7 @@ main(int argc, char **argv)
 	sshd_set_limits(d.sshd, &limits.sshd, limits.penalty);
 	limits.penalty = NULL;
 	daemon_rules(&d, &o);
+	daemon_limits(&d);
 	if (identities_load(
 	        persist_storage(d.persist), d.sshd, err, sizeof err) != 0)
 		die("%s", err);

@@ -661,32 +661,40 @@ ns_gen_penalties(struct ns *ns, uint64_t obj, char **buf, size_t *len)
 static int
 ns_gen_limits(struct ns *ns, uint64_t obj, char **buf, size_t *len)
 {
-	const struct sshd_limits  *l;
-	const struct penalty_conf *c;
-	struct penalty            *p;
-	FILE                      *f;
+	if (ns->sshd == NULL)
+		return -ENOENT;
+	if ((*buf = persist_format_limits(ns->sshd)) == NULL)
+		return -ENOMEM;
+	*len = strlen(*buf);
+	return 0;
+}
+
+static int
+ns_gen_limits_error(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+{
+	if (ns->sshd == NULL)
+		return -ENOENT;
+	return ns_gen_text(ns->limits_error, buf, len);
+}
+
+/* Keys not named keep their values; a bad line changes nothing. */
+static int
+ns_set_limits(
+    struct ns *ns, uint64_t obj, const struct ns_entry *e, const char *text)
+{
+	char err[NS_MSG_MAX] = "";
+	int  rc;
 
 	if (ns->sshd == NULL)
 		return -ENOENT;
-	l = sshd_limits(ns->sshd);
-	if ((f = open_memstream(buf, len)) == NULL)
-		return -ENOMEM;
-	fprintf(f, "max_connections_per_ip %u\nmax_auth_attempts %u\n",
-	    l->max_connections_per_ip, l->max_auth_attempts);
-
-	if ((p = sshd_penalty(ns->sshd)) == NULL) {
-		fprintf(f, "penalties no\n");
-		return ns_gen_close(f, buf);
+	rc = persist_set_limits(ns->store, ns->sshd, text, err, sizeof err);
+	if (rc != 0) {
+		snprintf(ns->limits_error, sizeof ns->limits_error, "%s",
+		    err[0] != '\0' ? err : strerror(-rc));
+		return rc;
 	}
-	c = penalty_conf(p);
-	fprintf(f,
-	    "penalties %s\npenalty_authfail %u\npenalty_noauth %u\n"
-	    "penalty_grace_exceeded %u\npenalty_max %u\npenalty_min %u\n"
-	    "penalty_max_sources %zu\npenalty_exempt %s\n",
-	    c->enabled ? "yes" : "no", c->secs[PENALTY_AUTHFAIL],
-	    c->secs[PENALTY_NOAUTH], c->secs[PENALTY_GRACE], c->max, c->min,
-	    c->max_sources, penalty_exempt(p));
-	return ns_gen_close(f, buf);
+	ns->limits_error[0] = '\0';
+	return 0;
 }
 
 #define NS_TOPFILE(n, k, p)                                                    \
@@ -866,7 +874,15 @@ static const struct ns_entry ns_acl_files[] = {
         .gen = ns_gen_listen_error,
         .root_only = 1},
     /* Limits name no peer and no target: anyone may read them. */
-    {.name = "limits", .kind = NS_VALUE, .perm = 0444, .gen = ns_gen_limits},
+    {.name = "limits",
+        .kind = NS_VALUE,
+        .perm = 0644,
+        .gen = ns_gen_limits,
+        .set = ns_set_limits},
+    {.name = "limits.error",
+        .kind = NS_VALUE,
+        .perm = 0444,
+        .gen = ns_gen_limits_error},
 };
 
 #define NS_FILES(t) t, sizeof t / sizeof t[0]

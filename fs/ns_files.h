@@ -37,6 +37,7 @@ struct ns {
 	struct ns_names    upstreams;
 	struct ns_names    forwards;
 	char rules_error[SSHD_NRULES][NS_MSG_MAX]; /* acl/NAME.error */
+	char limits_error[NS_MSG_MAX];             /* acl/limits.error */
 };
 
 enum ns_fmt {

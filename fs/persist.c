@@ -14,6 +14,7 @@
 
 #include "events.h"
 #include "log.h"
+#include "penalty.h"
 #include "persist.h"
 #include "policy.h"
 #include "storage.h"
@@ -161,23 +162,35 @@ persist_load_rules(
 	return 0;
 }
 
-/* Stores text as the set and announces it, both or neither. */
+/*
+ * Stores text under key and announces it with a policy.changed event of
+ * the given fields (stolen), both or neither.
+ */
 static int
-persist_store_rules(struct storage *st, enum sshd_rules which, const char *text,
-    size_t count, char *err, size_t errlen)
+persist_store(struct storage *st, const char *key, const char *text,
+    json_t *fields, char *err, size_t errlen)
 {
-	json_t *fields;
-	int     rc;
+	char *old;
+	int   rc, same;
 
-	fields = json_pack("{s:s,s:I}", "policy", persist_rule_names[which],
-	    "rules", (json_int_t)count);
 	if (st == NULL) {
 		events_emit("policy.changed", fields);
 		return 0;
 	}
+
+	/* Writing what is there already changes nothing and says nothing:
+	 * flags given at every start are not news. */
+	if (storage_config_get(st, key, &old) == 0) {
+		same = strcmp(old, text) == 0;
+		free(old);
+		if (same) {
+			json_decref(fields);
+			return 0;
+		}
+	}
+
 	if ((rc = storage_begin(st)) == 0 &&
-	    (rc = storage_config_set(st, persist_rule_keys[which], text)) ==
-	        0) {
+	    (rc = storage_config_set(st, key, text)) == 0) {
 		/* XXX: a commit that fails leaves the event on the bus. */
 		events_emit("policy.changed", fields);
 		fields = NULL;
@@ -185,7 +198,7 @@ persist_store_rules(struct storage *st, enum sshd_rules which, const char *text,
 	}
 	if (rc != 0) {
 		storage_rollback(st);
-		snprintf(err, errlen, "cannot store the rules: %s",
+		snprintf(err, errlen, "cannot store: %s",
 		    storage_errmsg(st)[0] != '\0' ? storage_errmsg(st)
 		                                  : strerror(-rc));
 	}
@@ -211,13 +224,319 @@ persist_set_rules(struct storage *st, struct sshd *sshd, enum sshd_rules which,
 
 	/* Only the count is announced: rules name hosts, which events
 	 * never carry. */
-	rc = persist_store_rules(
-	    st, which, canon, policy_count(pol), err, errlen);
+	rc = persist_store(st, persist_rule_keys[which], canon,
+	    json_pack("{s:s,s:I}", "policy", persist_rule_names[which], "rules",
+	        (json_int_t)policy_count(pol)),
+	    err, errlen);
 	free(canon);
 	if (rc != 0) {
 		policy_free(pol);
 		return rc;
 	}
 	sshd_set_rules(sshd, which, pol);
+	return 0;
+}
+
+/*
+ * acl/limits.  A write names the keys it changes; the penalty table is
+ * kept while its settings stay, so what sources owe is not forgiven by a
+ * change of another limit.
+ */
+
+#define PERSIST_COUNT_MAX 1000000
+
+struct persist_limits {
+	struct sshd_limits  l;
+	struct penalty_conf c;
+	int                 penalties; /* a table at all */
+	char                exempt[1024];
+};
+
+static char *
+persist_format(const struct sshd_limits *l, const struct penalty *p)
+{
+	const struct penalty_conf *c;
+	char                      *buf = NULL;
+	size_t                     len;
+	FILE                      *f;
+
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return NULL;
+	fprintf(f, "max_connections_per_ip %u\nmax_auth_attempts %u\n",
+	    l->max_connections_per_ip, l->max_auth_attempts);
+	if (p == NULL) {
+		fprintf(f, "penalties no\n");
+	} else {
+		c = penalty_conf(p);
+		fprintf(f,
+		    "penalties %s\npenalty_authfail %u\npenalty_noauth %u\n"
+		    "penalty_grace_exceeded %u\npenalty_max %u\n"
+		    "penalty_min %u\npenalty_max_sources %zu\n"
+		    "penalty_exempt %s\n",
+		    c->enabled ? "yes" : "no", c->secs[PENALTY_AUTHFAIL],
+		    c->secs[PENALTY_NOAUTH], c->secs[PENALTY_GRACE], c->max,
+		    c->min, c->max_sources, penalty_exempt(p));
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+char *
+persist_format_limits(const struct sshd *sshd)
+{
+	return persist_format(sshd_limits(sshd), sshd_penalty(sshd));
+}
+
+static void
+persist_limits_now(const struct sshd *sshd, struct persist_limits *pl)
+{
+	struct penalty *p = sshd_penalty(sshd);
+
+	memset(pl, 0, sizeof *pl);
+	pl->l = *sshd_limits(sshd);
+	penalty_conf_default(&pl->c);
+	if (p != NULL) {
+		pl->c = *penalty_conf(p);
+		pl->penalties = 1;
+		snprintf(
+		    pl->exempt, sizeof pl->exempt, "%s", penalty_exempt(p));
+	} else {
+		snprintf(pl->exempt, sizeof pl->exempt, "none");
+	}
+}
+
+static int
+persist_count(const char *v, unsigned *out)
+{
+	char         *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 ||
+	    n > PERSIST_COUNT_MAX)
+		return -EINVAL;
+	*out = (unsigned)n;
+	return 0;
+}
+
+/* The keys that are counts, and where each goes. */
+static unsigned *
+persist_count_field(struct persist_limits *pl, const char *key)
+{
+	static const struct {
+		const char *key;
+		int         kind; /* -1 and -2 are limits, -3 max, -4 min */
+	} keys[] = {
+	    {"max_connections_per_ip", -1},
+	    {"max_auth_attempts", -2},
+	    {"penalty_max", -3},
+	    {"penalty_min", -4},
+	    {"penalty_authfail", PENALTY_AUTHFAIL},
+	    {"penalty_noauth", PENALTY_NOAUTH},
+	    {"penalty_grace_exceeded", PENALTY_GRACE},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if (strcmp(keys[i].key, key) != 0)
+			continue;
+		switch (keys[i].kind) {
+		case -1:
+			return &pl->l.max_connections_per_ip;
+		case -2:
+			return &pl->l.max_auth_attempts;
+		case -3:
+			return &pl->c.max;
+		case -4:
+			return &pl->c.min;
+		default:
+			return &pl->c.secs[keys[i].kind];
+		}
+	}
+	return NULL;
+}
+
+/* The list is checked where it is written, so its line is named. */
+static int
+persist_exempt_line(
+    struct persist_limits *pl, const char *value, char *err, size_t errlen)
+{
+	struct penalty_conf c;
+	struct penalty     *p = NULL;
+	int                 rc;
+
+	if (strlen(value) >= sizeof pl->exempt) {
+		snprintf(err, errlen, "penalty_exempt: too long");
+		return -EINVAL;
+	}
+	penalty_conf_default(&c);
+	c.max_sources = 1;
+	if ((rc = penalty_new(&c, &p)) == 0)
+		rc = penalty_set_exempt(p, value, err, errlen);
+	penalty_free(p);
+	if (rc == 0)
+		snprintf(pl->exempt, sizeof pl->exempt, "%s", value);
+	return rc;
+}
+
+/* One "key value" line onto pl. */
+static int
+persist_limit_line(struct persist_limits *pl, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	unsigned *field, n;
+
+	if ((field = persist_count_field(pl, key)) != NULL ||
+	    strcmp(key, "penalty_max_sources") == 0) {
+		if (persist_count(value, &n) != 0) {
+			snprintf(err, errlen,
+			    "%s: not a whole number from 0 "
+			    "to %d",
+			    key, PERSIST_COUNT_MAX);
+			return -EINVAL;
+		}
+		if (field != NULL)
+			*field = n;
+		else
+			pl->c.max_sources = n;
+		return 0;
+	}
+	if (strcmp(key, "penalties") == 0) {
+		if (strcmp(value, "no") == 0)
+			pl->penalties = pl->c.enabled = 0;
+		else if (strcmp(value, "yes") == 0)
+			pl->penalties = pl->c.enabled = 1;
+		else if (penalty_conf_parse(value, &pl->c, err, errlen) != 0)
+			return -EINVAL;
+		else
+			pl->penalties = pl->c.enabled;
+		return 0;
+	}
+	if (strcmp(key, "penalty_exempt") == 0)
+		return persist_exempt_line(pl, value, err, errlen);
+	snprintf(err, errlen, "unknown key %.64s", key);
+	return -EINVAL;
+}
+
+static int
+persist_parse_limits(
+    const char *text, struct persist_limits *pl, char *err, size_t errlen)
+{
+	char  *copy, *line, *save = NULL, *value, reason[256];
+	size_t n = 0;
+	int    rc = 0;
+
+	if ((copy = strdup(text)) == NULL)
+		return -ENOMEM;
+	for (line = strtok_r(copy, "\n", &save); line != NULL && rc == 0;
+	     line = strtok_r(NULL, "\n", &save)) {
+		n++;
+		line += strspn(line, " \t");
+		if (*line == '\0' || *line == '#')
+			continue;
+		value = line + strcspn(line, " \t");
+		if (*value != '\0')
+			*value++ = '\0';
+		value += strspn(value, " \t");
+		rc = persist_limit_line(pl, line, value, reason, sizeof reason);
+		if (rc != 0)
+			snprintf(err, errlen, "line %zu: %s", n, reason);
+	}
+	free(copy);
+	return rc;
+}
+
+/* The table pl asks for: the one in force when its settings stay. */
+static int
+persist_penalty(struct sshd *sshd, const struct persist_limits *pl,
+    struct penalty **out, char *err, size_t errlen)
+{
+	struct penalty *old = sshd_penalty(sshd), *p = NULL;
+	int             rc;
+
+	*out = NULL;
+	if (!pl->penalties)
+		return 0;
+	if (old != NULL &&
+	    memcmp(penalty_conf(old), &pl->c, sizeof pl->c) == 0 &&
+	    strcmp(penalty_exempt(old), pl->exempt) == 0) {
+		*out = old;
+		return 0;
+	}
+	if ((rc = penalty_new(&pl->c, &p)) != 0) {
+		snprintf(err, errlen, "bad penalty settings");
+		return rc;
+	}
+	if ((rc = penalty_set_exempt(p, pl->exempt, err, errlen)) != 0) {
+		penalty_free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+int
+persist_set_limits(struct storage *st, struct sshd *sshd, const char *text,
+    char *err, size_t errlen)
+{
+	struct persist_limits pl;
+	struct penalty       *p;
+	char                 *canon;
+	int                   rc;
+
+	persist_limits_now(sshd, &pl);
+	if ((rc = persist_parse_limits(text, &pl, err, errlen)) != 0 ||
+	    (rc = persist_penalty(sshd, &pl, &p, err, errlen)) != 0)
+		return rc;
+
+	/* What is stored is what the file will show. */
+	if ((canon = persist_format(&pl.l, p)) == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+	} else {
+		rc = persist_store(st, "acl.limits", canon,
+		    json_pack("{s:s}", "policy", "limits"), err, errlen);
+	}
+	free(canon);
+	if (rc != 0) {
+		if (p != sshd_penalty(sshd))
+			penalty_free(p);
+		return rc;
+	}
+	sshd_set_limits(sshd, &pl.l, p);
+	return 0;
+}
+
+int
+persist_load_limits(
+    struct persist *p, struct sshd *sshd, char *err, size_t errlen)
+{
+	struct persist_limits pl;
+	struct penalty       *pen;
+	char                 *text, perr[256];
+	int                   rc;
+
+	rc = storage_config_get(p->st, "acl.limits", &text);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot read acl/limits: %s",
+		    storage_errmsg(p->st));
+		return rc;
+	}
+	persist_limits_now(sshd, &pl);
+	rc = persist_parse_limits(text, &pl, perr, sizeof perr);
+	free(text);
+	if (rc == 0)
+		rc = persist_penalty(sshd, &pl, &pen, perr, sizeof perr);
+	if (rc != 0) {
+		snprintf(err, errlen, "stored acl/limits: %s", perr);
+		return rc;
+	}
+	sshd_set_limits(sshd, &pl.l, pen);
 	return 0;
 }

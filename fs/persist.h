@@ -52,4 +52,25 @@ int persist_load_rules(
 int persist_set_rules(struct storage *st, struct sshd *sshd,
     enum sshd_rules which, const char *text, char *err, size_t errlen);
 
+/*
+ * The server's limits as acl/limits shows them, "key value" lines, in a
+ * string for the caller to free; NULL on ENOMEM.
+ */
+char *persist_format_limits(const struct sshd *sshd);
+
+/*
+ * Applies text, "key value" lines of acl/limits (keys not named keep
+ * their values): checked whole (-EINVAL with "line N: reason" in err,
+ * nothing changed), stored and announced by a policy.changed event in
+ * one transaction, then put in force.  st may be NULL.  Returns 0 or a
+ * negative errno with a reason in err.
+ */
+int persist_set_limits(struct storage *st, struct sshd *sshd, const char *text,
+    char *err, size_t errlen);
+
+/* Applies the stored limits at start, if any.  Returns 0 or a negative
+ * errno with a reason in err. */
+int persist_load_limits(
+    struct persist *p, struct sshd *sshd, char *err, size_t errlen);
+
 #endif

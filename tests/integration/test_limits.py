@@ -2,8 +2,10 @@
 connection, per-source penalties, and the fail2ban filter over the log
 lines they leave."""
 
+import errno
 import os
 import re
+import signal
 import socket
 import subprocess
 import threading
@@ -14,7 +16,7 @@ import paramiko
 import pytest
 
 from conftest import (REPO, SSH_OPTIONS, WAIT, daemon_env, echo_through,
-                      parse_kv, wait_for, ALKNETD)
+                      parse_events, parse_kv, wait_for, ALKNETD)
 
 FILTER = REPO / "scripts" / "fail2ban" / "alknetd.conf"
 
@@ -374,3 +376,67 @@ def test_fail2ban_filter_matches_failures_only(harness):
                                for line in log.splitlines()))
     out = fail2ban_regex(journal)
     assert re.search(rf"^Failregex: {len(failures)} total$", out, re.M), out
+
+
+def write_limits(node, text):
+    """Writes acl/limits in one write(); returns 0 or the errno."""
+    fd = os.open(node.path("acl", "limits"), os.O_WRONLY)
+    try:
+        os.write(fd, text.encode())
+        return 0
+    except OSError as e:
+        return e.errno
+    finally:
+        os.close(fd)
+
+
+def test_limits_change_through_the_mount_and_stay(harness):
+    node = harness.start_node()
+    before = parse_kv(node.read("acl", "limits"))
+
+    assert write_limits(node, "max_connections_per_ip 1\n") == 0
+    after = parse_kv(node.read("acl", "limits"))
+    assert after["max_connections_per_ip"] == "1"
+    assert {k: v for k, v in after.items()
+            if k != "max_connections_per_ip"} == {
+        k: v for k, v in before.items() if k != "max_connections_per_ip"}
+    events = [e for e in parse_events(node.read("events.log"))
+              if e["type"] == "policy.changed"]
+    assert events[-1]["policy"] == "limits"
+
+    # In force for the next connection: a second one is refused.
+    held = []
+    assert first_bytes(node.port, hold=held).startswith(b"SSH-2.0-")
+    assert first_bytes(node.port) == b""
+    wait_for(lambda: rejected("too-many-per-ip").search(node.log()),
+             "the refusal to be logged")
+    for sock in held:
+        sock.close()
+
+    # What cat shows can be written back as it is.
+    shown = node.read("acl", "limits")
+    assert write_limits(node, shown) == 0
+    assert node.read("acl", "limits") == shown
+
+    # Bad lines change nothing and say which line.
+    for text, says in [("max_auth_attempts 3\nmax_auth_attempts lots\n",
+                        "line 2: max_auth_attempts: not a whole number"),
+                       ("penalty_min 10\nflavour vanilla\n",
+                        "line 2: unknown key flavour"),
+                       ("penalty_exempt 300.0.0.0/8\n", "line 1: ")]:
+        assert write_limits(node, text) == errno.EINVAL
+        assert node.value("acl", "limits.error").startswith(says)
+        assert node.read("acl", "limits") == shown
+
+    # Kept across a kill -9: the write returned, so it is on disk.
+    node.stop(signal.SIGKILL)
+    again = harness.start_node(state=node.state, mount_dir=node.mount)
+    kept = parse_kv(again.read("acl", "limits"))
+    assert kept["max_connections_per_ip"] == "1"
+
+    # A flag wins over what was stored, and is stored in turn.
+    again.stop()
+    third = harness.start_node(state=node.state, mount_dir=node.mount,
+                               args=["--max-connections-per-ip", "3"])
+    assert parse_kv(third.read("acl", "limits"))[
+        "max_connections_per_ip"] == "3"

@@ -953,8 +953,9 @@ test_acl_listen(void **state)
 
 	acl = lookup(t->ns, ROOT, "acl");
 	assert_int_equal(ns_readdir(t->ns, acl, &ents, &n), 0);
-	assert_int_equal(n, 7);
+	assert_int_equal(n, 8);
 	assert_string_equal(ents[6].name, "limits");
+	assert_string_equal(ents[7].name, "limits.error");
 	assert_string_equal(ents[2].name, "forwarding");
 	assert_string_equal(ents[3].name, "forwarding.error");
 	assert_string_equal(ents[4].name, "listen");
@@ -1061,7 +1062,11 @@ test_penalties_and_limits(void **state)
 	    "penalties yes\npenalty_authfail 5\npenalty_noauth 1\n"
 	    "penalty_grace_exceeded 10\npenalty_max 600\npenalty_min 15\n"
 	    "penalty_max_sources 65536\npenalty_exempt none\n");
-	assert_int_equal(write_str(t->ns, limits, "x"), -EACCES);
+	/* A bad line changes nothing; a good one changes only its key. */
+	assert_int_equal(write_str(t->ns, limits, "x"), -EINVAL);
+	assert_int_equal(write_str(t->ns, limits, "max_auth_attempts 4\n"), 0);
+	assert_int_equal(sshd_limits(t->sshd)->max_auth_attempts, 4);
+	assert_int_equal(sshd_limits(t->sshd)->max_connections_per_ip, 0);
 
 	assert_int_equal(penalty_conf_parse(
 	                     "min:3 max:30 max-sources:9", &c, err, sizeof err),

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <libssh/server.h>
+#include <sodium.h>
 
 #include "authkeys.h"
 #include "connlimit.h"
@@ -20,6 +21,7 @@
 #include "policy.h"
 #include "session.h"
 #include "sshd.h"
+#include "token.h"
 
 /* One per open session at most: sessions are bounded by the same. */
 #define SSHD_ADDRS_MAX     4096
@@ -322,6 +324,48 @@ const struct authkeys *
 sshd_authkeys(const struct sshd *sshd)
 {
 	return sshd->authkeys;
+}
+
+/* An Ed25519 key blob: string "ssh-ed25519", string of 32 bytes. */
+#define SSHD_ED25519_BLOB 51
+
+/* Tokens speak for Ed25519 user keys and token keys, never for CAs. */
+static int
+sshd_token_lookup(
+    void *arg, const unsigned char id[TOKEN_KEY_ID_LEN], struct token_key *key)
+{
+	const struct authkeys *ak = arg;
+	struct authkey_info    info;
+	unsigned char          kid[TOKEN_KEY_ID_LEN];
+	const unsigned char   *pk;
+	size_t                 i;
+
+	for (i = 0; i < authkeys_count(ak); i++) {
+		authkeys_get(ak, i, &info);
+		if (strcmp(info.type, "ssh-ed25519") != 0 ||
+		    strcmp(info.kind, "cert-authority") == 0 ||
+		    info.blob_len != SSHD_ED25519_BLOB)
+			continue;
+		pk = (const unsigned char *)info.blob + SSHD_ED25519_BLOB - 32;
+		token_key_id(pk, kid);
+		if (sodium_memcmp(kid, id, sizeof kid) != 0)
+			continue;
+		memcpy(key->pk, pk, sizeof key->pk);
+		key->index = i;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int
+sshd_token_identity(const struct sshd *sshd, const char *token, uint64_t now)
+{
+	struct token_key key;
+	int              rc;
+
+	rc = token_verify(token, now, TOKEN_MAX_AGE, sshd_token_lookup,
+	    sshd->authkeys, &key, NULL);
+	return rc != 0 ? rc : (int)key.index;
 }
 
 const char *

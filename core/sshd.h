@@ -6,6 +6,7 @@
 #define ALKNET_SSHD_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 struct sshd;
@@ -75,6 +76,17 @@ void sshd_put_stored(
 
 /* The identities stored at run time, or NULL for none. */
 const struct authkeys *sshd_stored(const struct sshd *sshd);
+
+/*
+ * Who a token (core/token.h) speaks for: the entry of an authorized
+ * Ed25519 key, plain or token-key, whose key id the token carries and
+ * whose signature it holds, within TOKEN_MAX_AGE of now.  Returns the
+ * entry's index in sshd_authkeys, or token_verify's negative errno:
+ * -EINVAL malformed, -ENOENT no such key, -EPERM bad signature,
+ * -ETIMEDOUT out of its window.
+ */
+int sshd_token_identity(
+    const struct sshd *sshd, const char *token, uint64_t now);
 
 /* The host key's fingerprint, the node's id until a secret daemon
  * gives it one. */

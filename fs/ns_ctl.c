@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "authkeys.h"
 #include "channel.h"
@@ -168,6 +169,43 @@ ns_ctl_reload(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd, char *msg,
 		return ns_ctl_fail(rc, err, msg, msglen);
 	snprintf(msg, msglen, "identities=%zu",
 	    authkeys_count(sshd_authkeys(ctx->sshd)));
+	return 0;
+}
+
+/*
+ * Whom a token speaks for, as a peer presenting it would be known.  The
+ * token is a bearer secret: it is neither kept nor logged.
+ */
+static int
+ns_ctl_token(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd, char *msg,
+    size_t msglen)
+{
+	struct authkey_info info;
+	int                 rc;
+
+	if (ctx->sshd == NULL) {
+		snprintf(msg, msglen, "this node runs no SSH server");
+		return -ENOTSUP;
+	}
+	rc = sshd_token_identity(ctx->sshd, cmd->args[0], (uint64_t)time(NULL));
+	switch (rc) {
+	case -EINVAL:
+		return ns_ctl_fail(rc, "not a token", msg, msglen);
+	case -ENOENT:
+		return ns_ctl_fail(
+		    -EACCES, "no identity holds its key", msg, msglen);
+	case -EPERM:
+		return ns_ctl_fail(-EACCES, "bad signature", msg, msglen);
+	case -ETIMEDOUT:
+		return ns_ctl_fail(
+		    -EACCES, "out of its time window", msg, msglen);
+	}
+	if (rc < 0)
+		return ns_ctl_fail(rc, "", msg, msglen);
+
+	authkeys_get(sshd_authkeys(ctx->sshd), (size_t)rc, &info);
+	snprintf(msg, msglen, "identity=%s name=%s scopes=%s", info.id,
+	    info.name, info.scopes);
 	return 0;
 }
 
@@ -563,6 +601,7 @@ static const struct ns_verb ns_verbs_node[] = {
     {"socks", 1, 1, {"via", "name"}, "socks [BIND:]PORT [via=U] [name=N]",
         ns_ctl_socks},
     {"unforward", 1, 1, {NULL}, "unforward NAME", ns_ctl_unforward},
+    {"token", 1, 1, {NULL}, "token TOKEN", ns_ctl_token},
     {"identity", 2, 5, {"scopes", "kind"},
         "identity add NAME KEYTYPE BASE64 [COMMENT] [scopes=a,b] "
         "[kind=key|cert-authority|token-key] | identity remove NAME",

@@ -796,6 +796,17 @@ authkeys_scopes_valid(const char *s)
 	return 1;
 }
 
+/* A stored line is shown and stored as it is: nothing may hide in it. */
+static int
+authkeys_one_line(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
 /* Checks what a spec holds but its key line. */
 static int
 authkeys_spec_ok(const struct authkey_spec *spec, char *err, size_t errlen)
@@ -814,6 +825,9 @@ authkeys_spec_ok(const struct authkey_spec *spec, char *err, size_t errlen)
 	if (spec->keyline == NULL ||
 	    strnlen(spec->keyline, AUTHKEYS_LINE_MAX + 1) > AUTHKEYS_LINE_MAX)
 		return authkeys_reason(err, errlen, "key line too long");
+	if (!authkeys_one_line(spec->keyline))
+		return authkeys_reason(err, errlen,
+		    "a key is one line without control characters");
 	return 0;
 }
 

@@ -548,6 +548,26 @@ channel_on_connect(uv_connect_t *req, int status)
 	channel_settle_session(c);
 }
 
+/*
+ * The unspecified address (0.0.0.0, "0", ::) reaches this host's own
+ * services while no rule names it as such: it is never dialled.
+ */
+static int
+channel_unspecified(const struct addrinfo *ai)
+{
+	const struct sockaddr_in  *v4;
+	const struct sockaddr_in6 *v6;
+
+	if (ai->ai_family == AF_INET) {
+		v4 = (const struct sockaddr_in *)ai->ai_addr;
+		return v4->sin_addr.s_addr == htonl(INADDR_ANY);
+	}
+	v6 = (const struct sockaddr_in6 *)ai->ai_addr;
+	return IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr) ||
+	    (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr) &&
+	        v6->sin6_addr.s6_addr32[3] == htonl(INADDR_ANY));
+}
+
 static void
 channel_try_next(struct channel *c)
 {
@@ -555,7 +575,8 @@ channel_try_next(struct channel *c)
 
 	while ((ai = c->ai_next) != NULL) {
 		c->ai_next = ai->ai_next;
-		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    channel_unspecified(ai))
 			continue;
 		if ((c->tcp = malloc(sizeof *c->tcp)) == NULL)
 			break;
@@ -679,7 +700,8 @@ channel_allowed(struct session *s, const char *host, unsigned port)
 
 	p = sshd_rules(session__sshd(s), SSHD_FORWARDING);
 	session__subject(s, &subject);
-	if (p != NULL && policy_allows(p, host, port, &subject))
+	if (p != NULL && session__may_forward(s) &&
+	    policy_allows(p, host, port, &subject))
 		return 1;
 
 	stats.channels_denied++;

@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -339,6 +340,12 @@ policy_name(
 	/* Targets lose a trailing dot before matching; see policy_allows. */
 	if (s[len - 1] == '.')
 		return policy_fail(ps, "host pattern %s ends with '.'", q);
+	/* Digits and dots that are no address are a typo, not a name. */
+	for (i = 0; i < len && (isdigit((unsigned char)s[i]) || s[i] == '.');
+	     i++)
+		;
+	if (i == len)
+		return policy_fail(ps, "%s is not an IPv4 address", q);
 
 	if ((r->name = strndup(s, len)) == NULL)
 		return -ENOMEM;
@@ -433,14 +440,25 @@ policy_target(struct policy_parser *ps, const char *s, struct policy_rule *r)
 	return 0;
 }
 
-/* A principal: printable ASCII without blanks or ','. */
+/*
+ * A principal: printable ASCII without blanks or ','.  A fingerprint is
+ * checked whole, since a mistyped one would silently match nobody.
+ */
 static const char *
 policy_principal(const char *s, size_t len)
 {
-	size_t i;
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+	                          "qrstuvwxyz0123456789+/";
+	size_t            i;
 
 	for (i = 0; i < len; i++) {
 		if (s[i] <= ' ' || s[i] >= 0x7f)
+			return NULL;
+	}
+	if (len >= 7 && strncmp(s, "SHA256:", 7) == 0) {
+		for (i = 7; i < len && strchr(b64, s[i]) != NULL; i++)
+			;
+		if (len != 7 + 43 || i != len)
 			return NULL;
 	}
 	return s;

@@ -105,7 +105,8 @@ rforward_allowed(struct session *s, const char *host, unsigned port)
 	const struct policy  *p;
 	struct policy_subject subject;
 
-	if ((p = sshd_rules(session__sshd(s), SSHD_LISTEN)) == NULL)
+	if ((p = sshd_rules(session__sshd(s), SSHD_LISTEN)) == NULL ||
+	    !session__may_forward(s))
 		return 0;
 	session__subject(s, &subject);
 	return policy_allows(p, host, port, &subject);

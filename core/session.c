@@ -91,6 +91,7 @@ struct session {
 	char               identity_name[128];
 	char               scopes[256]; /* comma separated, as authorized */
 	const char        *scope_list[SESSION_SCOPES_MAX + 1];
+	int                no_forwarding; /* a certificate withheld it */
 
 	/* Outgoing sessions. */
 	int                         client;
@@ -473,6 +474,10 @@ session_find_cert(
 	if (sshcert_check(c, info.blob, info.blob_len, &want, &reason) != 0)
 		idx = -1;
 
+	/* As sshd does: a certificate without the extension logs in but
+	 * forwards nothing, and forwarding is all this server does. */
+	s->no_forwarding = !sshcert_has_extension(c, "permit-port-forwarding");
+
 out:
 	if (idx < 0)
 		log_info("certificate refused remote_addr=%s reason=\"%s\"",
@@ -495,6 +500,7 @@ session_auth_pubkey(struct session *s, ssh_message msg)
 		session_reject(s, msg, NULL, "publickey");
 		return;
 	}
+	s->no_forwarding = 0;
 	if (session_is_cert(key))
 		idx = session_find_cert(
 		    s, key, ssh_message_auth_user(msg), fp, sizeof fp);
@@ -966,6 +972,12 @@ session__subject(const struct session *s, struct policy_subject *subject)
 	subject->id = s->identity;
 	subject->scopes = s->scope_list;
 	subject->transport = s->transport;
+}
+
+int
+session__may_forward(const struct session *s)
+{
+	return !s->no_forwarding;
 }
 
 const char *

@@ -100,6 +100,10 @@ ssh_session session__ssh(const struct session *s);
 uint64_t    session__id(const struct session *s);
 const char *session__identity(const struct session *s);
 
+/* 0 when s logged in with a certificate that does not permit port
+ * forwarding: it may open no channel and no remote forward. */
+int session__may_forward(const struct session *s);
+
 /* Who s is for a rule set: its identity, the scopes that identity had
  * when it logged in, and its transport.  Valid as long as s. */
 struct policy_subject;

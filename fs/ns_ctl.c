@@ -20,9 +20,10 @@
 #include "sshd.h"
 #include "upstream.h"
 
-#define NS_CTL_KEYS     5
-#define NS_CTL_ERR_MAX  512
-#define NS_CTL_SPEC_MAX 300 /* listen or target text of a forward */
+#define NS_CTL_KEYS      5
+#define NS_CTL_KEY_CHARS "abcdefghijklmnopqrstuvwxyz0123456789_-"
+#define NS_CTL_ERR_MAX   512
+#define NS_CTL_SPEC_MAX  300 /* listen or target text of a forward */
 
 typedef int (*ns_verb_fn)(
     const struct ns_ctl_ctx *, const struct ns_cmd *, char *, size_t);
@@ -46,14 +47,18 @@ ns_ctl_word(struct ns_cmd *cmd, char *w, char *err, size_t errlen)
 		snprintf(err, errlen, "more than %d words", NS_CTL_WORDS);
 		return -EINVAL;
 	}
-	if (eq == NULL) {
+	/* Option names are lower-case words; anything else holding '=' is
+	 * an argument, as base64 with its padding is. */
+	if (eq == NULL || eq == w ||
+	    strspn(w, NS_CTL_KEY_CHARS) != (size_t)(eq - w) || w[0] < 'a' ||
+	    w[0] > 'z') {
 		cmd->args[cmd->nargs++] = w;
 		return 0;
 	}
 
 	*eq = '\0';
-	if (*w == '\0' || eq[1] == '\0') {
-		snprintf(err, errlen, "option without a name or value");
+	if (eq[1] == '\0') {
+		snprintf(err, errlen, "option %.64s without a value", w);
 		return -EINVAL;
 	}
 	for (i = 0; i < cmd->nopts; i++) {

@@ -46,10 +46,12 @@ struct ns_ctl_ctx {
 
 /*
  * Parses the len bytes at data.  One trailing newline (or CRLF) is
- * dropped; words are separated by blanks; a word holding '=' after a
- * non-empty name is an option.  Returns 0, or -EINVAL with a reason in
- * err for an empty line, a line over NS_CTL_LINE_MAX, control characters,
- * too many words, an option without a name or value, or one given twice.
+ * dropped; words are separated by blanks; a word whose part before its
+ * first '=' is a lower-case name ([a-z][a-z0-9_-]*) is an option, any
+ * other word an argument (so base64 ending in '=' is one).  Returns 0,
+ * or -EINVAL with a reason in err for an empty line, a line over
+ * NS_CTL_LINE_MAX, control characters, too many words, an option without
+ * a value, or one given twice.
  */
 int ns_ctl_parse(
     const char *data, size_t len, struct ns_cmd *cmd, char *err, size_t errlen);

@@ -244,6 +244,7 @@ persist_set_rules(struct storage *st, struct sshd *sshd, enum sshd_rules which,
  */
 
 #define PERSIST_COUNT_MAX 1000000
+#define PERSIST_KEYS_MAX  16 /* more than acl/limits has */
 
 struct persist_limits {
 	struct sshd_limits  l;
@@ -422,19 +423,40 @@ persist_limit_line(struct persist_limits *pl, const char *key,
 	return -EINVAL;
 }
 
+/* Settings that only make sense together. */
+static int
+persist_limits_check(const struct persist_limits *pl, char *err, size_t errlen)
+{
+	if (!pl->penalties)
+		return 0;
+	if (pl->c.max < 1 || pl->c.max < pl->c.min) {
+		snprintf(err, errlen,
+		    "penalty_max must be at least 1 and not "
+		    "below penalty_min");
+		return -EINVAL;
+	}
+	if (pl->c.max_sources < 1) {
+		snprintf(err, errlen, "penalty_max_sources must be at least 1");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int
 persist_parse_limits(
     const char *text, struct persist_limits *pl, char *err, size_t errlen)
 {
-	char  *copy, *line, *save = NULL, *value, reason[256];
-	size_t n = 0;
-	int    rc = 0;
+	const char *seen[PERSIST_KEYS_MAX];
+	char       *copy, *line, *next, *value, reason[256];
+	size_t      n = 0, nseen = 0, i;
+	int         rc = 0;
 
 	if ((copy = strdup(text)) == NULL)
 		return -ENOMEM;
-	for (line = strtok_r(copy, "\n", &save); line != NULL && rc == 0;
-	     line = strtok_r(NULL, "\n", &save)) {
+	for (line = copy; line != NULL && rc == 0; line = next) {
 		n++;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
 		line += strspn(line, " \t");
 		if (*line == '\0' || *line == '#')
 			continue;
@@ -442,12 +464,24 @@ persist_parse_limits(
 		if (*value != '\0')
 			*value++ = '\0';
 		value += strspn(value, " \t");
-		rc = persist_limit_line(pl, line, value, reason, sizeof reason);
+
+		for (i = 0; i < nseen && strcmp(seen[i], line) != 0; i++)
+			;
+		if (i < nseen) {
+			snprintf(
+			    reason, sizeof reason, "%.64s given twice", line);
+			rc = -EINVAL;
+		} else {
+			rc = persist_limit_line(
+			    pl, line, value, reason, sizeof reason);
+		}
 		if (rc != 0)
 			snprintf(err, errlen, "line %zu: %s", n, reason);
+		else if (nseen < PERSIST_KEYS_MAX)
+			seen[nseen++] = line;
 	}
 	free(copy);
-	return rc;
+	return rc != 0 ? rc : persist_limits_check(pl, err, errlen);
 }
 
 /* The table pl asks for: the one in force when its settings stay. */

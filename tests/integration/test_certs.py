@@ -226,3 +226,23 @@ def test_missing_ca_file_exits(harness, tmp_path):
 
     assert status == 1
     assert str(tmp_path / "nope.pub") in err
+
+
+def test_certificate_without_port_forwarding_forwards_nothing(
+        harness, ca, head):
+    """As with sshd: the login is let in, every forward refused."""
+    key = harness.make_key()
+    cert = ca.sign(key, "no-port-forwarding")
+    echo = harness.echo_server()
+    argv = harness.ssh_argv(head, key, "-o", f"CertificateFile={cert}",
+                            "-W", f"127.0.0.1:{echo.port}")
+
+    out = subprocess.run(argv, input=PING, capture_output=True,
+                         timeout=WAIT)
+    assert out.returncode != 0
+    assert out.stdout == b""
+    assert echo.accepted == 0
+    head.wait_log(rf"^alknetd: auth attempt remote_addr=127\.0\.0\.1 "
+                  rf"user=alk key_fingerprint={re.escape(key.fingerprint)} "
+                  rf"result=accept")
+    head.wait_log(r"^alknetd: channel denied session=\d+ identity=")

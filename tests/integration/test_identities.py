@@ -61,9 +61,9 @@ def test_mkdir_and_key_write_log_in_without_restart(harness, node):
     assert_refused(harness, node, key)
 
     assert set_field(node, "identities", "alice", "scopes",
-                       value="relay:connect,ops:read") == 0
+                     value="relay:connect,ops:read") == 0
     assert set_field(node, "identities", "alice", "key",
-                       value=key.line("laptop")) == 0
+                     value=key.line("laptop")) == 0
 
     assert node.value("identities", "alice", "source") == "store"
     assert node.value("identities", "alice", "id") == key.fingerprint
@@ -130,18 +130,26 @@ def test_bad_key_line_is_refused_and_changes_nothing(harness, node):
     os.mkdir(node.path("identities", "bad"))
 
     rc = set_field(node, "identities", "bad", "key",
-                     value="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAInvalid x")
+                   value="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAInvalid x")
 
     assert rc == errno.EINVAL
     assert node.value("identities", "bad", "source") == "pending"
     reason = node.value("identities", "bad", "error")
     assert "does not decode" in reason and "AAAA" not in reason
     assert set_field(node, "identities", "bad", "key",
-                       value="not a key") == errno.EINVAL
+                     value="not a key") == errno.EINVAL
     assert set_field(node, "identities", "bad", "kind",
-                       value="sometimes") == errno.EINVAL
+                     value="sometimes") == errno.EINVAL
     err, reply = node.ctl("identity add other ssh-ed25519 AAAAjunk")
     assert err == errno.EINVAL and reply.startswith("error: ")
+
+    # One key a line: a second line cannot ride in on the comment.
+    other = harness.make_key()
+    assert set_field(node, "identities", "bad", "key",
+                     value=f"{harness.make_key().line()} a\n"
+                           f"{other.line()} b") == errno.EINVAL
+    assert "one line" in node.value("identities", "bad", "error")
+    assert node.value("identities", "bad", "source") == "pending"
 
     os.rmdir(node.path("identities", "bad"))
     assert node.ls("identities") == before
@@ -154,7 +162,7 @@ def test_events_carry_no_key_material(harness, node):
 
     assert node.ctl(f"identity add ev {key.line('secretcomment')}")[0] == 0
     assert set_field(node, "identities", "ev", "scopes",
-                       value="relay:connect,ops:*") == 0
+                     value="relay:connect,ops:*") == 0
     os.rmdir(node.path("identities", "ev"))
 
     added = events_of(node, "identity.added")

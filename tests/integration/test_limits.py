@@ -419,8 +419,12 @@ def test_limits_change_through_the_mount_and_stay(harness):
     assert node.read("acl", "limits") == shown
 
     # Bad lines change nothing and say which line.
-    for text, says in [("max_auth_attempts 3\nmax_auth_attempts lots\n",
+    for text, says in [("penalty_min 3\nmax_auth_attempts lots\n",
                         "line 2: max_auth_attempts: not a whole number"),
+                       ("max_auth_attempts 3\n\nmax_auth_attempts 4\n",
+                        "line 3: max_auth_attempts given twice"),
+                       ("penalty_min 100\npenalty_max 50\n",
+                        "penalty_max must be at least 1 and not below"),
                        ("penalty_min 10\nflavour vanilla\n",
                         "line 2: unknown key flavour"),
                        ("penalty_exempt 300.0.0.0/8\n", "line 1: ")]:

@@ -307,3 +307,14 @@ def test_rules_survive_kill_and_restart(harness, head):
                                mount_dir=head.node.mount,
                                forwarding=("deny *",))
     assert third.value("acl", "forwarding") == "deny *\ndefault deny"
+
+
+def test_unspecified_address_is_never_dialled(harness, head):
+    """0.0.0.0 (or "0", or ::) would reach the head's own services past a
+    rule that denies loopback: it is never dialled."""
+    echo = harness.echo_server()
+    head.rules("deny 127.0.0.0/8\ndeny ::1\nallow *\n")
+
+    for target in ("0.0.0.0", "0", "::"):
+        assert socks_echo(head.proxy(), target, echo.port) == b""
+    assert echo.accepted == 0

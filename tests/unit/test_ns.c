@@ -145,8 +145,7 @@ test_parse_errors(void **state)
 	BAD(" \t ", "empty");
 	BAD("a\0b", "control");
 	BAD("a\nb", "control");
-	BAD("x =v", "option");
-	BAD("x k=", "option");
+	BAD("x k=", "without a value");
 	BAD("x k=1 k=2", "twice");
 	BAD("k=v", "verb");
 	BAD("v 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17", "words");
@@ -160,6 +159,16 @@ test_parse_errors(void **state)
 	expect_bad(line, NS_CTL_LINE_MAX + 2, "longer");
 	line[NS_CTL_LINE_MAX] = 'a';
 	expect_bad(line, NS_CTL_LINE_MAX + 1, "longer");
+
+	/* Words that do not start with an option name are arguments. */
+	assert_int_equal(
+	    ns_ctl_parse("x =v AAAA== Ab=c k=v", 20, &cmd, err, sizeof err), 0);
+	assert_int_equal(cmd.nargs, 3);
+	assert_string_equal(cmd.args[0], "=v");
+	assert_string_equal(cmd.args[1], "AAAA==");
+	assert_string_equal(cmd.args[2], "Ab=c");
+	assert_int_equal(cmd.nopts, 1);
+	assert_string_equal(cmd.keys[0], "k");
 
 	/* Sixteen words are the most. */
 	memset(line, 0, sizeof line);

@@ -15,6 +15,10 @@
 
 #include "policy.h"
 
+/* Fingerprints have 43 characters after "SHA256:". */
+#define FP_ABC       "SHA256:abcabcabcabcabcabcabcabcabcabcabcabcabcabca"
+#define FP_ABC_UPPER "SHA256:ABCabcabcabcabcabcabcabcabcabcabcabcabcabca"
+
 static const char *admin_scopes[] = {"relay:connect", "admin", NULL};
 static const char *user_scopes[] = {"relay:connect", NULL};
 
@@ -22,7 +26,7 @@ static const char *user_scopes[] = {"relay:connect", NULL};
 enum { ABC_TCP, ADMIN_TCP, USER_TCP, USER_TLS, USER_TLS_SNI, NOBODY };
 
 static const struct policy_subject subjects[] = {
-    [ABC_TCP] = {"SHA256:abc", NULL, "tcp"},
+    [ABC_TCP] = {FP_ABC, NULL, "tcp"},
     [ADMIN_TCP] = {"SHA256:adm", admin_scopes, "tcp"},
     [USER_TCP] = {"SHA256:usr", user_scopes, "tcp"},
     [USER_TLS] = {"SHA256:usr", user_scopes, "tls"},
@@ -147,10 +151,10 @@ static const struct decision decisions[] = {
     {"", 1, "h", 70000, USER_TCP, 0},
 
     /* Principals: the id, a scope, or anyone. */
-    {"allow * principals=SHA256:abc", 0, "h", 1, ABC_TCP, 1},
-    {"allow * principals=SHA256:abc", 0, "h", 1, USER_TCP, 0},
-    {"allow * principals=SHA256:abc", 0, "h", 1, ADMIN_TCP, 0},
-    {"allow * principals=SHA256:ABC", 0, "h", 1, ABC_TCP, 0},
+    {"allow * principals=" FP_ABC, 0, "h", 1, ABC_TCP, 1},
+    {"allow * principals=" FP_ABC, 0, "h", 1, USER_TCP, 0},
+    {"allow * principals=" FP_ABC, 0, "h", 1, ADMIN_TCP, 0},
+    {"allow * principals=" FP_ABC_UPPER, 0, "h", 1, ABC_TCP, 0},
     {"allow * principals=admin", 0, "h", 1, ADMIN_TCP, 1},
     {"allow * principals=admin", 0, "h", 1, USER_TCP, 0},
     {"allow * principals=admin", 0, "h", 1, ABC_TCP, 0},
@@ -159,7 +163,7 @@ static const struct decision decisions[] = {
     {"allow * principals=*", 0, "h", 1, USER_TCP, 1},
     {"allow * principals=*", 0, "h", 1, NOBODY, 1},
     {"allow * principals=x,admin", 0, "h", 1, ADMIN_TCP, 1},
-    {"allow * principals=x,SHA256:abc", 0, "h", 1, ABC_TCP, 1},
+    {"allow * principals=x," FP_ABC, 0, "h", 1, ABC_TCP, 1},
     {"allow * principals=relay:connect", 0, "h", 1, USER_TLS, 1},
     {"allow * principals=adm", 0, "h", 1, ADMIN_TCP, 0},
     {"deny * principals=admin\nallow *", 0, "h", 1, ADMIN_TCP, 0},
@@ -232,6 +236,11 @@ static const struct refusal refusals[] = {
     {"allow h@x", 1, "invalid character"},
     {"allow h/x", 1, "not an address"},
     {"allow example.com.", 1, "ends with '.'"},
+    {"allow 256.1.1.1", 1, "not an IPv4 address"},
+    {"allow 1.2.3:80", 1, "not an IPv4 address"},
+    {"allow 1.2.3.4.5", 1, "not an IPv4 address"},
+    {"allow * principals=SHA256:xyz", 1, "invalid principals entry"},
+    {"allow * principals=SHA256:" FP_ABC, 1, "invalid principals entry"},
     {"allow 10.0.0.0/33", 1, "above 32"},
     {"allow 10.0.0.0/", 1, "prefix length"},
     {"allow 10.0.0.0/x", 1, "prefix length"},

@@ -9,7 +9,7 @@ packages=(
 	libfuse3-dev fuse3
 	libssh-dev libssl-dev libuv1-dev
 	libsqlite3-dev sqlite3 libsodium-dev libjansson-dev libinih-dev
-	libcmocka-dev
+	libcmocka-dev libunistring-dev
 	python3-pytest python3-paramiko
 	openssh-client openssh-server
 	curl socat netcat-openbsd fail2ban

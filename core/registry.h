@@ -1,0 +1,269 @@
+/*
+ * The operation registry: every action of the node, whoever asks for it
+ * (the filesystem, the SSH control channel, raw framing), is a named
+ * operation here, described by a spec and carried out by a handler.
+ *
+ * Names are paths of one or more segments, "/sessions/close"; a name is
+ * stored with one leading '/', and one given with none or several
+ * ("sessions/close") means the same operation.  The namespace of a name
+ * is its second segment when it has three or more ("/head/agent/chat":
+ * agent), its first when it has two ("/auth/verify": auth), else "".
+ *
+ * Access: a spec marked public may be called by anyone, also without an
+ * identity.  Any other spec needs an identity ("authentication
+ * required" without one), which must hold every scope of scopes, at
+ * least one of scopes_any when that is set, and, when resource_type is
+ * set, an entry for that type in its resources holding resource_action
+ * (any action when that is NULL).  A spec must be either public or name
+ * a rule, and not both, so that an open operation is never the result of
+ * a forgotten field.  local:root passes every rule; calls made by
+ * handlers through registry_call_invoke are trusted and skip the rules.
+ *
+ * Dispatch never calls back from inside itself: a handler runs from
+ * registry_dispatch and answers then or later, and every answer,
+ * including the refusals (NOT_FOUND, FORBIDDEN, INVALID_INPUT), waits
+ * in a queue for the caller's loop to run registry_deliver.  The
+ * registry tells the loop through the wakeup callback when the queue
+ * stops being empty.
+ *
+ * Two discovery operations are always there, public and read-only:
+ * /services/list {} -> {"operations":[{name, namespace, op_type}]},
+ * sorted by name, op_type one of "query", "mutation", "subscription";
+ * /services/schema {"name"} -> {name, namespace, op_type, input_schema,
+ * output_schema}, NOT_FOUND for a name not registered.
+ */
+#ifndef ALKNET_REGISTRY_H
+#define ALKNET_REGISTRY_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "reply.h"
+
+#define REGISTRY_NAME_MAX   255 /* bytes of a name, '/' included */
+#define REGISTRY_SCOPES_MAX 64  /* entries of scopes or scopes_any */
+#define REGISTRY_DEPTH_MAX  16  /* calls nested through the env */
+#define REGISTRY_MSG_MAX    256 /* bytes of an error message, NUL included */
+#define REGISTRY_LOCAL_ROOT "local:root"
+
+enum registry_kind {
+	REGISTRY_QUERY,
+	REGISTRY_MUTATION,
+	REGISTRY_SUBSCRIPTION,
+	REGISTRY_NKINDS
+};
+
+/* Actions an identity may take on a type of resource. */
+struct registry_resource {
+	const char        *type;
+	const char *const *actions; /* NULL-terminated, may be NULL */
+};
+
+/*
+ * Who calls: "SHA256:..." for a key, or "local:<user>" for a local user
+ * of the filesystem.  Only the filesystem adapter may make local ids;
+ * remote ids are fingerprints, which never begin with "local:".
+ */
+struct registry_identity {
+	const char                     *id;
+	const char *const              *scopes;    /* NULL-terminated */
+	const struct registry_resource *resources; /* ends at a NULL type */
+};
+
+/* The rules of a spec; NULL means the rule is not there. */
+struct registry_access {
+	const char *const *scopes;     /* all of these, NULL-terminated */
+	const char *const *scopes_any; /* one of these; not empty if set */
+	const char        *resource_type;
+	const char        *resource_action;
+};
+
+/* What registry_register reads; everything is copied. */
+struct registry_spec {
+	const char            *name;
+	enum registry_kind     kind;
+	json_t                *input;  /* schema; NULL: anything */
+	json_t                *output; /* schema; NULL: anything */
+	struct registry_access access;
+	int                    is_public; /* anyone, without an identity too */
+};
+
+/*
+ * Who asks, as the transport knows it.  trusted skips the access rules:
+ * transports pass 0; registry_call_invoke sets it for nested calls.
+ */
+struct registry_ctx {
+	const struct registry_identity *identity; /* NULL: none */
+	int                             trusted;
+	const char                     *request_id; /* NULL reads as "" */
+	const char                     *parent_id;  /* NULL: none */
+};
+
+/* An answer; every pointer lives until the done callback returns. */
+struct registry_result {
+	const char               *request_id;
+	json_t                   *output; /* on success, never NULL */
+	const struct reply_error *error;  /* NULL on success */
+};
+
+struct registry;
+struct registry_call;
+
+/*
+ * A handler: input (never NULL, JSON null when none was given) is
+ * borrowed until the call is answered.  It answers call exactly once,
+ * with registry_call_ok or registry_call_fail, before returning or
+ * later; the call is gone after that.
+ */
+typedef void (*registry_handler_cb)(
+    struct registry_call *call, json_t *input, void *arg);
+typedef void (*registry_done_cb)(const struct registry_result *res, void *arg);
+typedef void (*registry_wakeup_cb)(void *arg);
+
+/*
+ * A registry for at most max_ops operations, the two discovery ones
+ * included, and at most max_calls calls at once (running or answered
+ * and not yet delivered).  Returns 0 and *out (free with
+ * registry_free), -EINVAL for max_ops under 2 or a max_calls of 0, or
+ * -ENOMEM.
+ */
+int registry_new(size_t max_ops, size_t max_calls, struct registry **out);
+
+/*
+ * Frees r; accepts NULL.  Answers not yet delivered are dropped without
+ * calling anyone back; calls whose handlers still hold them keep what
+ * they need and are dropped when answered.  Must not be called from a
+ * handler or a done callback.
+ */
+void registry_free(struct registry *r);
+
+/* cb(arg) runs when the queue of answers stops being empty; it should
+ * arrange for registry_deliver to run, not run it.  NULL: nobody. */
+void registry_set_wakeup(struct registry *r, registry_wakeup_cb cb, void *arg);
+
+/*
+ * Registers spec with handler (called with arg), replacing an operation
+ * of the same name; calls already running finish with what they began
+ * with.  Returns 0, or -EINVAL with the reason in err (may be NULL) for
+ * a bad name (empty segments, "." or "..", bytes outside printable
+ * ASCII, over REGISTRY_NAME_MAX), a kind out of range, a schema outside
+ * the subset of schema.h, access rules that are both public and rules
+ * or neither, an empty scopes_any or a scope list over
+ * REGISTRY_SCOPES_MAX; -ENOSPC when r holds max_ops operations and the
+ * name is new; -ELOOP for a schema nested too deeply; or -ENOMEM.
+ */
+int registry_register(struct registry *r, const struct registry_spec *spec,
+    registry_handler_cb handler, void *arg, char *err, size_t errlen);
+
+/* Removes the operation name.  Returns 0 or -ENOENT. */
+int registry_unregister(struct registry *r, const char *name);
+
+/* Operations registered, the discovery ones included. */
+size_t registry_count(const struct registry *r);
+
+/* 1 when name is registered, else 0. */
+int registry_has(const struct registry *r, const char *name);
+
+/* The answer of /services/list, a new reference; NULL on ENOMEM. */
+json_t *registry_list(const struct registry *r);
+
+/*
+ * The whole spec of name as a new reference: the answer of
+ * /services/schema plus "access": {"public", "scopes", "scopes_any"
+ * (null when unset), "resource_type", "resource_action" (null when
+ * unset)}.  NULL when name is not registered or on ENOMEM.
+ */
+json_t *registry_describe(const struct registry *r, const char *name);
+
+/*
+ * Calls name with input (borrowed; NULL is JSON null) as ctx asks.
+ * Returns 0 when the call was taken: done(arg) will be told its answer
+ * exactly once, from registry_deliver, refusals included.  Returns
+ * -EINVAL for a NULL r, ctx, name or done; -ENOSPC when max_calls calls
+ * are out; or -ENOMEM.  On failure nobody is called.
+ */
+int registry_dispatch(struct registry *r, const struct registry_ctx *ctx,
+    const char *name, json_t *input, registry_done_cb done, void *arg);
+
+/*
+ * registry_dispatch for a call.requested frame's id and payload
+ * {"operationId", "input"?, "parentRequestId"?} from a peer that is
+ * identity (NULL: none), never trusted.  A missing input is JSON null.
+ * A payload without a string operationId is answered INVALID_INPUT.
+ * Returns as registry_dispatch.
+ */
+int registry_dispatch_request(struct registry *r,
+    const struct registry_identity *identity, const char *id, json_t *payload,
+    registry_done_cb done, void *arg);
+
+/*
+ * Tells the answers queued when it starts to their done callbacks, in
+ * the order they came, and frees their calls; answers queued meanwhile
+ * wait for the next run (and wake the loop again).  Returns how many
+ * were told.  A done callback may dispatch; it must not free r.
+ */
+size_t registry_deliver(struct registry *r);
+
+/* Answers waiting for registry_deliver. */
+size_t registry_ready(const struct registry *r);
+
+/*
+ * Who asked for call, for its handler.  The identity is readable while
+ * the handler runs; after it returns the context's identity is NULL,
+ * so a handler that answers later copies what it needs first.
+ */
+const struct registry_ctx *registry_call_ctx(const struct registry_call *call);
+
+/*
+ * Answers call with output (borrowed; NULL is JSON null).  An output
+ * that does not match the spec's output schema is answered as INTERNAL
+ * with the schema's message instead, so a caller never receives what
+ * the spec does not promise.
+ */
+void registry_call_ok(struct registry_call *call, json_t *output);
+
+/*
+ * Answers call with an error; the message is cut to REGISTRY_MSG_MAX
+ * bytes, between characters.
+ *
+ * XXX: a call is answered once.  Further values of a subscription and
+ * cancelling a running handler (call.aborted) are not carried yet; a
+ * caller that gives up still gets, and must ignore, the answer.
+ */
+void registry_call_fail(struct registry_call *call, enum reply_code code,
+    int retryable, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * The env of a handler: calls "/ns/op" on call's behalf, trusted, with
+ * no identity, request id "env/ns/op" and call's request id as parent.
+ * Returns as registry_dispatch; -ELOOP when calls are already nested
+ * REGISTRY_DEPTH_MAX deep; -ENAMETOOLONG for a name over
+ * REGISTRY_NAME_MAX; or -ESHUTDOWN once the registry was freed.
+ */
+int registry_call_invoke(struct registry_call *call, const char *ns,
+    const char *op, json_t *input, registry_done_cb done, void *arg);
+
+/* 1 when identity passes access's rules (local:root passes any), else
+ * 0; a NULL identity passes none. */
+int registry_allows(
+    const struct registry_access *access, const struct registry_identity *id);
+
+/*
+ * The namespace of name into buf (len bytes), as described above; a
+ * name need not be registered.  Returns 0, -EINVAL for NULL arguments,
+ * or -ENAMETOOLONG when it does not fit.
+ */
+int registry_namespace(const char *name, char *buf, size_t len);
+
+/* "query", "mutation" or "subscription"; NULL for a kind out of range. */
+const char *registry_kind_name(enum registry_kind kind);
+
+/*
+ * "local:<user>" into buf (len bytes).  Returns 0, -EINVAL for an empty
+ * user or one holding bytes outside printable ASCII, ':' or '/', or
+ * -ENAMETOOLONG.
+ */
+int registry_local_id(const char *user, char *buf, size_t len);
+
+#endif

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libssh/callbacks.h>
 #include <libssh/server.h>
@@ -134,10 +135,12 @@ struct channel_write {
 };
 
 static TAILQ_HEAD(, channel) channels = TAILQ_HEAD_INITIALIZER(channels);
-static size_t   nchannels;
-static uint64_t next_id;
-static char     read_buf[CHANNEL_READ_SIZE];
-static size_t   held_total; /* the sum of every channel's held */
+static channel_control_cb control_cb;
+static void              *control_arg;
+static size_t             nchannels;
+static uint64_t           next_id;
+static char               read_buf[CHANNEL_READ_SIZE];
+static size_t             held_total; /* the sum of every channel's held */
 
 static void channel_try_next(struct channel *);
 static void channel_drain_ssh(struct channel *);
@@ -710,6 +713,61 @@ channel_allowed(struct session *s, const char *host, unsigned port)
 	return 0;
 }
 
+void
+channel_set_control(channel_control_cb cb, void *arg)
+{
+	control_cb = cb;
+	control_arg = arg;
+}
+
+/*
+ * The control channel's far end is a socket pair, so that everything a
+ * channel does for a TCP target (back-pressure, half-close, counting)
+ * serves it too.
+ */
+static int
+channel_open_control(
+    struct session *s, struct channel_set *set, ssh_message msg)
+{
+	struct channel *c;
+	int             sv[2];
+
+	if (control_cb == NULL)
+		return -EPERM;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	        sv) == -1)
+		return -errno;
+	if ((c = channel_new(s, set, "control", "alknet-control", 0)) == NULL) {
+		close(sv[0]);
+		close(sv[1]);
+		return -ENOSPC;
+	}
+	c->state = CHANNEL_CONNECTING;
+	c->msg = msg;
+
+	if ((c->tcp = malloc(sizeof *c->tcp)) == NULL) {
+		close(sv[0]);
+		close(sv[1]);
+		c->finish = 1;
+		return 0;
+	}
+	uv_tcp_init(c->loop, c->tcp);
+	c->tcp->data = c;
+	c->refs++;
+	if (uv_tcp_open(c->tcp, sv[0]) != 0) {
+		close(sv[0]);
+		close(sv[1]);
+		c->finish = 1;
+		return 0;
+	}
+	if (control_cb(control_arg, c->loop, sv[1], s) != 0) {
+		c->finish = 1;
+		return 0;
+	}
+	channel_confirm(c);
+	return 0;
+}
+
 int
 channel__open(struct session *s, struct channel_set *set, ssh_message msg,
     const char *kind, const char *host, unsigned port, const void *owner)
@@ -720,6 +778,9 @@ channel__open(struct session *s, struct channel_set *set, ssh_message msg,
 	if (host == NULL) {
 		host = ssh_message_channel_request_open_destination(msg);
 		p = ssh_message_channel_request_open_destination_port(msg);
+		if (host != NULL && strcmp(host, "alknet-control") == 0 &&
+		    p == 0)
+			return channel_open_control(s, set, msg);
 		/* alknet-* names the node's own services; never dialled. */
 		if (host == NULL || strncmp(host, "alknet-", 7) == 0 ||
 		    p <= 0 || p > 65535)

@@ -40,6 +40,20 @@ int channel_end(struct channel *c);
 size_t channel_count(void);
 
 /*
+ * The node's own services, behind direct-tcpip to "alknet-control" port
+ * 0.  For each such channel cb gets one end of a connected stream socket
+ * pair (non-blocking, close-on-exec, its own to close even on failure)
+ * and the session it came on; the channel carries the other end's bytes.
+ * cb returns 0, or a negative errno to refuse the channel.  Without a
+ * handler such channels are refused; no other alknet-* host is ever
+ * dialled.
+ */
+struct session;
+typedef int (*channel_control_cb)(
+    void *arg, uv_loop_t *loop, int fd, struct session *s);
+void channel_set_control(channel_control_cb cb, void *arg);
+
+/*
  * Opening a channel for a local connection: a SOCKS or local-forward
  * client on a worker (direct-tcpip to the target), or a connection to a
  * remote-forward listener on a head (forwarded-tcpip, reverse set, host

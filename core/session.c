@@ -939,6 +939,7 @@ session_info(const struct session *s, struct session_info *info)
 	info->peer = s->peer;
 	info->identity = s->identity;
 	info->identity_name = s->identity_name;
+	info->scopes = s->scope_list;
 	info->user = s->user;
 	info->transport = s->transport;
 	info->state = session_state_names[s->state];

@@ -13,18 +13,19 @@
 struct session;
 
 struct session_info {
-	uint64_t    id;
-	const char *direction;     /* "in" */
-	const char *peer;          /* "ip:port" of the peer */
-	const char *identity;      /* fingerprint, "" before auth */
-	const char *identity_name; /* identities/<name>, "" if none */
-	const char *user;          /* SSH user name (escaped), "" */
-	const char *transport;     /* "tcp" */
-	const char *state;         /* handshake|auth|open|closing */
-	int64_t     started;       /* unix time, milliseconds */
-	unsigned    channels;
-	uint64_t    bytes_in;
-	uint64_t    bytes_out;
+	uint64_t           id;
+	const char        *direction;     /* "in" */
+	const char        *peer;          /* "ip:port" of the peer */
+	const char        *identity;      /* fingerprint, "" before auth */
+	const char        *identity_name; /* identities/<name>, "" if none */
+	const char *const *scopes;        /* as it logged in, NULL-terminated */
+	const char        *user;          /* SSH user name (escaped), "" */
+	const char        *transport;     /* "tcp" */
+	const char        *state;         /* handshake|auth|open|closing */
+	int64_t            started;       /* unix time, milliseconds */
+	unsigned           channels;
+	uint64_t           bytes_in;
+	uint64_t           bytes_out;
 };
 
 struct session *session_find(uint64_t id);

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "mount.h"
 #include "node.h"
+#include "ops.h"
 #include "penalty.h"
 #include "persist.h"
 #include "policy.h"
@@ -560,6 +561,7 @@ daemon_stop(void *arg)
 	forward_remove_all();
 	upstream_remove_all();
 	session_close_all("shutdown");
+	ops_stop();
 	mount_stop(d->mount);
 	d->mount = NULL;
 	persist_close(d->persist);
@@ -780,6 +782,9 @@ main(int argc, char **argv)
 	daemon_limits(&d);
 	if (identities_load(
 	        persist_storage(d.persist), d.sshd, err, sizeof err) != 0)
+		die("%s", err);
+	if (ops_start(d.loop, d.sshd, persist_storage(d.persist), err,
+	        sizeof err) != 0)
 		die("%s", err);
 	daemon_listen(&d, &o);
 	daemon_connect(&d, &o);

@@ -1,0 +1,388 @@
+/*
+ * Call connections.  Each request a peer sends is one registry call; the
+ * connection holds a reference for every call out, so an answer that
+ * arrives after the peer left finds the connection closed and is
+ * dropped, never written to freed memory.
+ */
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "callconn.h"
+#include "frame.h"
+#include "registry.h"
+#include "reply.h"
+
+#define CALLCONN_READ_SIZE (64 * 1024)
+
+struct callconn {
+	LIST_ENTRY(callconn) entry;
+	uv_pipe_t             pipe;
+	struct frame_decoder *dec;
+	int                   refs; /* the handle, and each call out */
+	int                   closing;
+	int                   reading;
+	int                   eof;    /* the peer sends no more */
+	size_t                queued; /* bytes written, not yet taken */
+	char                  rbuf[CALLCONN_READ_SIZE];
+	callconn_closed_cb    closed;
+	void                 *arg;
+
+	/* Who the peer is, as the transport established it. */
+	int                      has_who;
+	struct registry_identity who;
+	char                     id[160];
+	char                     scope_text[1024];
+	const char              *scopes[CALLCONN_SCOPES + 1];
+};
+
+struct callconn_write {
+	uv_write_t       req;
+	struct callconn *cc;
+	size_t           len;
+	char            *data;
+};
+
+static struct {
+	uv_loop_t       *loop;
+	struct registry *r;
+	uv_idle_t        idle;
+	int              started;
+	size_t           n;
+	LIST_HEAD(, callconn) conns;
+} cs;
+
+static void callconn_read_start(struct callconn *);
+static void callconn_on_closed(uv_handle_t *);
+
+/*
+ * A peer that has said all it will (EOF on a frame boundary) still gets
+ * every answer; the connection closes once the last one is written.
+ */
+static void
+callconn_unref(struct callconn *cc)
+{
+	if (--cc->refs == 1 && cc->eof && !cc->closing) {
+		cc->closing = 1;
+		uv_close((uv_handle_t *)&cc->pipe, callconn_on_closed);
+	}
+	if (cc->refs > 0)
+		return;
+	frame_decoder_free(cc->dec);
+	free(cc);
+}
+
+static void
+callconn_on_closed(uv_handle_t *h)
+{
+	struct callconn *cc = h->data;
+
+	LIST_REMOVE(cc, entry);
+	cs.n--;
+	if (cc->closed != NULL)
+		cc->closed(cc, cc->arg);
+	callconn_unref(cc);
+}
+
+void
+callconn_close(struct callconn *cc)
+{
+	if (cc == NULL || cc->closing)
+		return;
+	cc->closing = 1;
+	uv_close((uv_handle_t *)&cc->pipe, callconn_on_closed);
+}
+
+static void
+callconn_on_written(uv_write_t *req, int status)
+{
+	struct callconn_write *w = req->data;
+	struct callconn       *cc = w->cc;
+
+	cc->queued -= w->len;
+	free(w->data);
+	free(w);
+	if (status < 0)
+		callconn_close(cc);
+	else if (!cc->reading && !cc->closing && !cc->eof &&
+	    cc->queued < CALLCONN_QUEUE_MAX / 2)
+		callconn_read_start(cc);
+	callconn_unref(cc);
+}
+
+/* Queues data (malloc'ed, taken) for the peer. */
+static void
+callconn_send(struct callconn *cc, char *data, size_t len)
+{
+	struct callconn_write *w;
+	uv_buf_t               buf = uv_buf_init(data, (unsigned)len);
+
+	if (cc->closing || (w = calloc(1, sizeof *w)) == NULL) {
+		free(data);
+		return;
+	}
+	w->cc = cc;
+	w->len = len;
+	w->data = data;
+	w->req.data = w;
+	if (uv_write(&w->req, (uv_stream_t *)&cc->pipe, &buf, 1,
+	        callconn_on_written) != 0) {
+		free(data);
+		free(w);
+		callconn_close(cc);
+		return;
+	}
+	cc->refs++;
+	cc->queued += len;
+
+	/* A peer that does not read its answers stops being read. */
+	if (cc->queued > CALLCONN_QUEUE_MAX && cc->reading) {
+		uv_read_stop((uv_stream_t *)&cc->pipe);
+		cc->reading = 0;
+	}
+}
+
+static void
+callconn_answer(struct callconn *cc, const char *id, json_t *output,
+    const struct reply_error *err)
+{
+	void  *data = NULL;
+	size_t len;
+
+	if (reply_encode(id, output, err, &data, &len) != 0) {
+		/* An answer that cannot be framed leaves the peer waiting. */
+		callconn_close(cc);
+		return;
+	}
+	callconn_send(cc, data, len);
+}
+
+static void
+callconn_done(const struct registry_result *res, void *arg)
+{
+	struct callconn *cc = arg;
+
+	if (!cc->closing)
+		callconn_answer(cc, res->request_id, res->output, res->error);
+	callconn_unref(cc);
+}
+
+static void
+callconn_request(struct callconn *cc, const struct frame *f)
+{
+	struct reply_error busy = {REPLY_INTERNAL, "too many calls", 1, NULL};
+	int                rc;
+
+	rc = registry_dispatch_request(cs.r, cc->has_who ? &cc->who : NULL,
+	    f->id, f->payload, callconn_done, cc);
+	if (rc == 0)
+		cc->refs++;
+	else
+		callconn_answer(cc, f->id, NULL, &busy);
+}
+
+/*
+ * One frame from the peer.  This side makes no calls of its own yet, so
+ * answers and ends addressed to it are dropped.
+ */
+static void
+callconn_frame(struct callconn *cc, const struct frame *f)
+{
+	switch (f->type) {
+	case FRAME_REQUESTED:
+		callconn_request(cc, f);
+		break;
+	case FRAME_ABORTED:
+		/* XXX: the registry cannot stop a running handler yet; the
+		 * answer of an aborted call still comes. */
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+callconn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct callconn *cc = h->data;
+
+	*buf = uv_buf_init(cc->rbuf, sizeof cc->rbuf);
+}
+
+static void
+callconn_feed(struct callconn *cc, const char *data, size_t len)
+{
+	struct frame f;
+	size_t       off = 0, used;
+	int          rc;
+
+	while (off < len && !cc->closing) {
+		rc = frame_decoder_feed(
+		    cc->dec, data + off, len - off, &used, &f);
+		off += used;
+		if (rc < 0) {
+			callconn_close(cc);
+			return;
+		}
+		if (rc == 0)
+			return;
+		callconn_frame(cc, &f);
+		frame_release(&f);
+	}
+}
+
+static void
+callconn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct callconn *cc = st->data;
+
+	if (nread > 0) {
+		callconn_feed(cc, buf->base, (size_t)nread);
+		return;
+	}
+	if (nread == 0)
+		return;
+	if (nread != UV_EOF || frame_decoder_end(cc->dec) != 0) {
+		callconn_close(cc);
+		return;
+	}
+	uv_read_stop(st);
+	cc->reading = 0;
+	cc->eof = 1;
+	cc->refs++;
+	callconn_unref(cc);
+}
+
+static void
+callconn_read_start(struct callconn *cc)
+{
+	if (uv_read_start((uv_stream_t *)&cc->pipe, callconn_alloc,
+	        callconn_on_read) != 0) {
+		callconn_close(cc);
+		return;
+	}
+	cc->reading = 1;
+}
+
+/* A copy of who: its id and scopes (resources are not carried). */
+static int
+callconn_set_who(struct callconn *cc, const struct registry_identity *who)
+{
+	size_t n = 0, used = 0, len;
+
+	if (who == NULL)
+		return 0;
+	if (who->id == NULL || strlen(who->id) >= sizeof cc->id)
+		return -EINVAL;
+	snprintf(cc->id, sizeof cc->id, "%s", who->id);
+	for (; who->scopes != NULL && who->scopes[n] != NULL; n++) {
+		len = strlen(who->scopes[n]) + 1;
+		if (n == CALLCONN_SCOPES || used + len > sizeof cc->scope_text)
+			return -E2BIG;
+		memcpy(cc->scope_text + used, who->scopes[n], len);
+		cc->scopes[n] = cc->scope_text + used;
+		used += len;
+	}
+	cc->scopes[n] = NULL;
+	cc->who.id = cc->id;
+	cc->who.scopes = cc->scopes;
+	cc->who.resources = NULL;
+	cc->has_who = 1;
+	return 0;
+}
+
+int
+callconn_new(int fd, const struct registry_identity *who,
+    callconn_closed_cb closed, void *arg, struct callconn **out)
+{
+	struct callconn *cc;
+	int              rc;
+
+	if (!cs.started) {
+		close(fd);
+		return -ENOTCONN;
+	}
+	if ((cc = calloc(1, sizeof *cc)) == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if ((rc = callconn_set_who(cc, who)) != 0 ||
+	    (rc = frame_decoder_new(FRAME_MAX_DEFAULT, &cc->dec)) != 0) {
+		frame_decoder_free(cc->dec);
+		free(cc);
+		close(fd);
+		return rc;
+	}
+	uv_pipe_init(cs.loop, &cc->pipe, 0);
+	cc->pipe.data = cc;
+	cc->refs = 1;
+	cc->closed = closed;
+	cc->arg = arg;
+	LIST_INSERT_HEAD(&cs.conns, cc, entry);
+	cs.n++;
+
+	if ((rc = uv_pipe_open(&cc->pipe, fd)) != 0) {
+		close(fd);
+		callconn_close(cc);
+		return rc;
+	}
+	callconn_read_start(cc);
+	*out = cc;
+	return 0;
+}
+
+size_t
+callconn_count(void)
+{
+	return cs.n;
+}
+
+static void
+callconn_on_idle(uv_idle_t *h)
+{
+	registry_deliver(cs.r);
+	if (registry_ready(cs.r) == 0)
+		uv_idle_stop(h);
+}
+
+static void
+callconn_wakeup(void *arg)
+{
+	uv_idle_start(&cs.idle, callconn_on_idle);
+}
+
+int
+callconn_start(uv_loop_t *loop, struct registry *r)
+{
+	if (cs.started)
+		return -EBUSY;
+	cs.loop = loop;
+	cs.r = r;
+	LIST_INIT(&cs.conns);
+	uv_idle_init(loop, &cs.idle);
+	registry_set_wakeup(r, callconn_wakeup, NULL);
+	cs.started = 1;
+	return 0;
+}
+
+void
+callconn_stop(void)
+{
+	struct callconn *cc;
+
+	if (!cs.started)
+		return;
+	LIST_FOREACH(cc, &cs.conns, entry)
+	callconn_close(cc);
+
+	/* Answers still queued hold their connections: let them go. */
+	while (registry_ready(cs.r) > 0)
+		registry_deliver(cs.r);
+	registry_set_wakeup(cs.r, NULL, NULL);
+	uv_close((uv_handle_t *)&cs.idle, NULL);
+	cs.started = 0;
+}

@@ -1,0 +1,54 @@
+/*
+ * A call connection: one byte stream (the far end of an SSH control
+ * channel, or a raw-framing socket) carrying call-protocol frames from a
+ * peer whose identity the transport established.  Requests go to the
+ * node's registry; answers go back under the request's id.
+ *
+ * Everything runs on the loop thread.  A malformed frame closes that one
+ * connection.  Output is bounded: past CALLCONN_QUEUE_MAX queued bytes
+ * the connection stops reading until the peer takes its answers.
+ */
+#ifndef ALKNET_CALLCONN_H
+#define ALKNET_CALLCONN_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#define CALLCONN_QUEUE_MAX ((size_t)4 << 20)
+#define CALLCONN_SCOPES    32 /* scopes of an identity kept */
+
+struct callconn;
+struct registry;
+struct registry_identity;
+
+/* Called once, from the loop, when cc has closed and is about to go. */
+typedef void (*callconn_closed_cb)(struct callconn *cc, void *arg);
+
+/*
+ * Sets the registry every connection dispatches into, and makes the loop
+ * deliver its answers.  Call once before callconn_new; callconn_stop
+ * undoes it.  Returns 0 or a negative errno.
+ */
+int callconn_start(uv_loop_t *loop, struct registry *r);
+
+/* Closes every connection and stops delivering; the registry stays
+ * the caller's. */
+void callconn_stop(void);
+
+/*
+ * A connection on fd (a connected, non-blocking stream socket; owned
+ * from here on, closed on failure too) for the peer who (copied; NULL:
+ * nobody, so only public operations answer).  closed may be NULL.
+ * Returns 0 and *out (owned by the module; valid until closed is
+ * called), or a negative errno.
+ */
+int callconn_new(int fd, const struct registry_identity *who,
+    callconn_closed_cb closed, void *arg, struct callconn **out);
+
+/* Closes cc: pending answers are dropped, the stream closed. */
+void callconn_close(struct callconn *cc);
+
+/* Connections open now. */
+size_t callconn_count(void);
+
+#endif

@@ -1,0 +1,264 @@
+/*
+ * The node's operations.  Each is a spec (name, kind, schemas, access)
+ * and a handler in one table; the table is the list of what a peer with
+ * the right scopes can do over the control channel.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "callconn.h"
+#include "channel.h"
+#include "node.h"
+#include "ops.h"
+#include "persist.h"
+#include "policy.h"
+#include "registry.h"
+#include "session.h"
+#include "sshd.h"
+
+#define OPS_MAX   256
+#define OPS_CALLS 1024
+
+static struct {
+	struct registry *r;
+	struct sshd     *sshd;
+	struct storage  *st;
+} ops;
+
+static const char *const ops_read[] = {OPS_SCOPE_READ, NULL};
+static const char *const ops_admin[] = {OPS_SCOPE_ADMIN, NULL};
+
+/* The schema of an operation that takes nothing. */
+#define OPS_NO_INPUT "{\"type\":[\"object\",\"null\"],\"properties\":{}}"
+
+static void
+ops_node_info(struct registry_call *call, json_t *input, void *arg)
+{
+	struct node_info ni;
+
+	node_info(&ni);
+	registry_call_ok(call,
+	    json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "id", ni.id, "name",
+	        ni.name, "roles", ni.roles, "version", ni.version, "pid",
+	        (json_int_t)ni.pid, "started", (json_int_t)ni.started, "mount",
+	        ni.mount));
+}
+
+static json_t *
+ops_session_json(const struct session_info *si)
+{
+	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I}", "id",
+	    (json_int_t)si->id, "direction", si->direction, "peer", si->peer,
+	    "identity", si->identity, "user", si->user, "transport",
+	    si->transport, "state", si->state, "started",
+	    (json_int_t)si->started, "channels", (json_int_t)si->channels,
+	    "bytes_in", (json_int_t)si->bytes_in, "bytes_out",
+	    (json_int_t)si->bytes_out);
+}
+
+static void
+ops_sessions_list(struct registry_call *call, json_t *input, void *arg)
+{
+	struct session_info si;
+	struct session     *s = NULL;
+	json_t             *list = json_array();
+
+	while (list != NULL && (s = session_next(s)) != NULL) {
+		session_info(s, &si);
+		json_array_append_new(list, ops_session_json(&si));
+	}
+	if (list == NULL) {
+		registry_call_fail(call, REPLY_INTERNAL, 1, "out of memory");
+		return;
+	}
+	registry_call_ok(call, json_pack("{s:o}", "sessions", list));
+}
+
+static void
+ops_sessions_close(struct registry_call *call, json_t *input, void *arg)
+{
+	json_int_t      id = json_integer_value(json_object_get(input, "id"));
+	struct session *s;
+
+	if ((s = session_find((uint64_t)id)) == NULL) {
+		registry_call_fail(
+		    call, REPLY_NOT_FOUND, 0, "no session %lld", (long long)id);
+		return;
+	}
+	session_close(s, "closed by operator");
+	registry_call_ok(call, json_object());
+}
+
+/* Which rule set an operation of acl/ works on: its table entry says. */
+static enum sshd_rules
+ops_rules_of(const void *arg)
+{
+	return strcmp(arg, "listen") == 0 ? SSHD_LISTEN : SSHD_FORWARDING;
+}
+
+static void
+ops_rules_get(struct registry_call *call, json_t *input, void *arg)
+{
+	const struct policy *p = sshd_rules(ops.sshd, ops_rules_of(arg));
+	char                *text;
+
+	text = p != NULL ? policy_format(p) : strdup("default deny");
+	if (text == NULL) {
+		registry_call_fail(call, REPLY_INTERNAL, 1, "out of memory");
+		return;
+	}
+	/* The set as the file shows it, without the file's last newline. */
+	if (text[0] != '\0' && text[strlen(text) - 1] == '\n')
+		text[strlen(text) - 1] = '\0';
+	registry_call_ok(call, json_pack("{s:s}", "rules", text));
+	free(text);
+}
+
+static void
+ops_rules_set(struct registry_call *call, json_t *input, void *arg)
+{
+	const char *text = json_string_value(json_object_get(input, "rules"));
+	char        err[512] = "";
+	int         rc;
+
+	rc = persist_set_rules(
+	    ops.st, ops.sshd, ops_rules_of(arg), text, err, sizeof err);
+	if (rc == -EINVAL)
+		registry_call_fail(call, REPLY_INVALID_INPUT, 0, "%s", err);
+	else if (rc != 0)
+		registry_call_fail(call, REPLY_INTERNAL, 1, "%s", err);
+	else
+		registry_call_ok(call, json_object());
+}
+
+struct ops_def {
+	const char         *name;
+	enum registry_kind  kind;
+	const char         *input;
+	const char         *output;
+	const char *const  *scopes;
+	int                 needs_sshd;
+	registry_handler_cb fn;
+	void               *arg;
+};
+
+static const struct ops_def ops_defs[] = {
+    {"/node/info", REGISTRY_QUERY, OPS_NO_INPUT,
+        "{\"type\":\"object\",\"required\":[\"id\",\"name\"]}", ops_read, 0,
+        ops_node_info, NULL},
+    {"/sessions/list", REGISTRY_QUERY, OPS_NO_INPUT,
+        "{\"type\":\"object\",\"required\":[\"sessions\"]}", ops_read, 0,
+        ops_sessions_list, NULL},
+    {"/sessions/close", REGISTRY_MUTATION,
+        "{\"type\":\"object\",\"required\":[\"id\"],"
+        "\"additionalProperties\":false,"
+        "\"properties\":{\"id\":{\"type\":\"integer\",\"minimum\":1}}}",
+        NULL, ops_admin, 0, ops_sessions_close, NULL},
+    {"/acl/forwarding/get", REGISTRY_QUERY, OPS_NO_INPUT, NULL, ops_read, 1,
+        ops_rules_get, "forwarding"},
+    {"/acl/forwarding/set", REGISTRY_MUTATION,
+        "{\"type\":\"object\",\"required\":[\"rules\"],"
+        "\"additionalProperties\":false,"
+        "\"properties\":{\"rules\":{\"type\":\"string\"}}}",
+        NULL, ops_admin, 1, ops_rules_set, "forwarding"},
+    {"/acl/listen/get", REGISTRY_QUERY, OPS_NO_INPUT, NULL, ops_read, 1,
+        ops_rules_get, "listen"},
+    {"/acl/listen/set", REGISTRY_MUTATION,
+        "{\"type\":\"object\",\"required\":[\"rules\"],"
+        "\"additionalProperties\":false,"
+        "\"properties\":{\"rules\":{\"type\":\"string\"}}}",
+        NULL, ops_admin, 1, ops_rules_set, "listen"},
+};
+
+static json_t *
+ops_schema(const char *text)
+{
+	return text != NULL ? json_loads(text, 0, NULL) : NULL;
+}
+
+static int
+ops_register(const struct ops_def *d, char *err, size_t errlen)
+{
+	struct registry_spec spec;
+	int                  rc;
+
+	memset(&spec, 0, sizeof spec);
+	spec.name = d->name;
+	spec.kind = d->kind;
+	spec.input = ops_schema(d->input);
+	spec.output = ops_schema(d->output);
+	spec.access.scopes = d->scopes;
+	rc = registry_register(ops.r, &spec, d->fn, d->arg, err, errlen);
+	json_decref(spec.input);
+	json_decref(spec.output);
+	return rc;
+}
+
+/* A control channel: the peer is who its session logged in as. */
+static int
+ops_control(void *arg, uv_loop_t *loop, int fd, struct session *s)
+{
+	struct registry_identity who;
+	struct session_info      si;
+	struct callconn         *cc;
+
+	session_info(s, &si);
+	who.id = si.identity;
+	who.scopes = si.scopes;
+	who.resources = NULL;
+	return callconn_new(fd, &who, NULL, NULL, &cc);
+}
+
+int
+ops_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st, char *err,
+    size_t errlen)
+{
+	size_t i;
+	int    rc;
+
+	ops.sshd = sshd;
+	ops.st = st;
+	if ((rc = registry_new(OPS_MAX, OPS_CALLS, &ops.r)) != 0) {
+		snprintf(err, errlen, "cannot make the registry");
+		return rc;
+	}
+	for (i = 0; i < sizeof ops_defs / sizeof ops_defs[0]; i++) {
+		if (ops_defs[i].needs_sshd && sshd == NULL)
+			continue;
+		if ((rc = ops_register(&ops_defs[i], err, errlen)) != 0)
+			goto fail;
+	}
+	if ((rc = callconn_start(loop, ops.r)) != 0) {
+		snprintf(err, errlen, "cannot serve calls");
+		goto fail;
+	}
+	channel_set_control(ops_control, NULL);
+	return 0;
+
+fail:
+	registry_free(ops.r);
+	ops.r = NULL;
+	return rc;
+}
+
+void
+ops_stop(void)
+{
+	if (ops.r == NULL)
+		return;
+	channel_set_control(NULL, NULL);
+	callconn_stop();
+	registry_free(ops.r);
+	ops.r = NULL;
+}
+
+struct registry *
+ops_registry(void)
+{
+	return ops.r;
+}

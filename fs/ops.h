@@ -1,0 +1,34 @@
+/*
+ * The node's operations: the registry every caller dispatches into, the
+ * operations that act on this node, and the SSH control channel
+ * (direct-tcpip to alknet-control:0) that carries calls from peers.
+ */
+#ifndef ALKNET_OPS_H
+#define ALKNET_OPS_H
+
+#include <stddef.h>
+#include <uv.h>
+
+struct registry;
+struct sshd;
+struct storage;
+
+/* Scopes the node's own operations ask for. */
+#define OPS_SCOPE_READ  "node:read"  /* queries of node state */
+#define OPS_SCOPE_ADMIN "node:admin" /* changes */
+
+/*
+ * Makes the registry, registers the node's operations over sshd (may be
+ * NULL) and st (may be NULL), and serves control channels.  Returns 0,
+ * or a negative errno with a reason in err.
+ */
+int ops_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st, char *err,
+    size_t errlen);
+
+/* Closes the control connections and frees the registry. */
+void ops_stop(void);
+
+/* The registry, for the namespace's ops/ files; NULL before start. */
+struct registry *ops_registry(void);
+
+#endif

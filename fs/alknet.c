@@ -1,28 +1,36 @@
 /*
- * alknet: the command-line tool.  The commands here need no daemon: they
- * work on key files alone.  Neither keys nor tokens go to stderr; a token
- * goes to stdout only because it was asked for.
+ * alknet: the command-line tool.  token, fingerprint and keygen need no
+ * daemon: they work on key files alone.  unlock, generate, lock and
+ * status talk to alknet-secretd.  Neither keys nor tokens go to stderr;
+ * a token or a new mnemonic goes to stdout only because it was asked
+ * for.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <malloc.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <libssh/libssh.h>
 #include <sodium.h>
 
 #include "authkeys.h"
 #include "keyfile.h"
 #include "log.h"
+#include "secretd_client.h"
 #include "token.h"
 
 #define COMMENT_CHARS                                                          \
@@ -474,6 +482,316 @@ cmd_keygen(const struct command *c, int argc, char **argv)
 	ssh_key_free(key);
 }
 
+/*
+ * The commands that talk to alknet-secretd.  The mnemonic and
+ * passphrase come from the terminal with echo off, or from a
+ * descriptor a script hands over; never from argv or the environment,
+ * which other users can read.
+ */
+struct secretd_opts {
+	const char *socket;
+	int         fd; /* -1: the terminal */
+	long        words;
+};
+
+/* jansson's memory holds the mnemonic on its way: wipe it when freed. */
+static void
+json_wipe_free(void *p)
+{
+	if (p == NULL)
+		return;
+	sodium_memzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+static int
+parse_fd(const char *s)
+{
+	long  v;
+	char *end;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v > INT_MAX ||
+	    fcntl((int)v, F_GETFD) == -1)
+		die("--fd %s: not an open descriptor", s);
+	return (int)v;
+}
+
+static long
+parse_words(const char *s)
+{
+	if (strcmp(s, "12") != 0 && strcmp(s, "15") != 0 &&
+	    strcmp(s, "18") != 0 && strcmp(s, "21") != 0 &&
+	    strcmp(s, "24") != 0)
+		die("--words %s: want 12, 15, 18, 21 or 24", s);
+	return strtol(s, NULL, 10);
+}
+
+static void
+secretd_options(const struct command *c, int argc, char **argv,
+    const struct option *longopts, struct secretd_opts *o)
+{
+	int ch;
+
+	o->socket = SECRETD_CLIENT_SOCKET;
+	o->fd = -1;
+	o->words = 24;
+	while ((ch = command_flag(c, argc, argv, longopts)) != -1) {
+		switch (ch) {
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'f':
+			o->fd = parse_fd(optarg);
+			break;
+		case 'w':
+			o->words = parse_words(optarg);
+			break;
+		}
+	}
+	/* The argument may be the mnemonic typed in the wrong place. */
+	if (optind < argc)
+		die("alknet %s takes no arguments (see alknet %s --help)",
+		    c->name, c->name);
+	json_set_alloc_funcs(malloc, json_wipe_free);
+}
+
+/*
+ * Calls op with input (taken over; NULL for none) on the daemon at path
+ * and returns its output; any failure ends the program.
+ */
+static json_t *
+secretd_call(const char *path, const char *op, json_t *input)
+{
+	struct secretd_client *sc = NULL;
+	enum reply_code        code;
+	json_t                *out = NULL;
+	char                   msg[256];
+	int                    rc;
+
+	if ((rc = secretd_client_open(path, &sc)) != 0) {
+		json_decref(input);
+		die("cannot reach alknet-secretd at %s: %s", path,
+		    strerror(-rc));
+	}
+	rc = secretd_client_call(sc, op, input, &out, &code, msg, sizeof msg);
+	secretd_client_close(sc);
+	json_decref(input);
+
+	if (rc == -EREMOTEIO)
+		die("%s", msg);
+	if (rc != 0)
+		die("alknet-secretd at %s: %s", path, strerror(-rc));
+	return out;
+}
+
+static volatile sig_atomic_t tty_signal;
+
+static void
+on_tty_signal(int sig)
+{
+	tty_signal = sig;
+}
+
+/* Signals that end or stop the program end the read instead, so that
+ * the terminal gets its echo back. */
+static const int tty_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP};
+
+static void
+tty_catch(struct sigaction *saved)
+{
+	struct sigaction sa;
+	size_t           i;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_tty_signal; /* no SA_RESTART: read returns */
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof tty_signals / sizeof tty_signals[0]; i++)
+		sigaction(tty_signals[i], &sa, &saved[i]);
+}
+
+static void
+tty_release(const struct sigaction *saved)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof tty_signals / sizeof tty_signals[0]; i++)
+		sigaction(tty_signals[i], &saved[i], NULL);
+}
+
+/* A line typed at the terminal after prompt, not echoed. */
+static int
+tty_read(const char *prompt, char *buf, size_t len)
+{
+	struct sigaction saved[sizeof tty_signals / sizeof tty_signals[0]];
+	struct termios   old, quiet;
+	int              fd, rc;
+
+	if ((fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
+		die("no terminal to read from: %s (see --fd)", strerror(errno));
+	if (tcgetattr(fd, &old) != 0)
+		die("/dev/tty: %s", strerror(errno));
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	quiet.c_lflag |= ECHONL;
+
+	tty_catch(saved);
+	if (write(fd, prompt, strlen(prompt)) == -1 ||
+	    tcsetattr(fd, TCSAFLUSH, &quiet) != 0)
+		rc = -errno;
+	else
+		rc = secretd_client_read_line(fd, buf, len);
+	tcsetattr(fd, TCSAFLUSH, &old);
+	tty_release(saved);
+	close(fd);
+	if (tty_signal != 0)
+		die("interrupted");
+	return rc;
+}
+
+/*
+ * One secret line: from o's descriptor, or the terminal after prompt.
+ * Returns its length, or -ENODATA when the descriptor has no more.
+ */
+static int
+secret_read(const struct secretd_opts *o, const char *prompt, char *buf)
+{
+	int rc;
+
+	if (o->fd != -1)
+		rc = secretd_client_read_line(o->fd, buf, SECRETD_CLIENT_LINE);
+	else
+		rc = tty_read(prompt, buf, SECRETD_CLIENT_LINE);
+	if (rc == -E2BIG)
+		die("a line longer than %d bytes", SECRETD_CLIENT_LINE - 1);
+	if (rc < 0 && rc != -ENODATA)
+		die("cannot read: %s", strerror(-rc));
+	return rc;
+}
+
+/* A buffer for a line of secret text, locked and wiped when freed. */
+static char *
+secret_line(void)
+{
+	char *p = sodium_malloc(SECRETD_CLIENT_LINE);
+
+	if (p == NULL)
+		die("out of memory");
+	p[0] = '\0';
+	return p;
+}
+
+/* The passphrase of a new mnemonic: typed twice at a terminal. */
+static void
+generate_passphrase(const struct secretd_opts *o, char *pass)
+{
+	char *again;
+	int   same;
+
+	if (secret_read(o, "passphrase (empty for none): ", pass) < 0)
+		pass[0] = '\0';
+	if (o->fd != -1)
+		return;
+
+	again = secret_line();
+	if (secret_read(o, "the same passphrase again: ", again) < 0)
+		again[0] = '\0';
+	same = strcmp(pass, again) == 0;
+	sodium_free(again);
+	if (!same) {
+		sodium_free(pass);
+		die("the passphrases differ");
+	}
+}
+
+static void
+cmd_unlock(const struct command *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"socket", required_argument, NULL, 's'},
+	    {"fd", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct secretd_opts o;
+	char               *words, *pass;
+	json_t             *in;
+	size_t              n;
+
+	secretd_options(c, argc, argv, longopts, &o);
+	words = secret_line();
+	pass = secret_line();
+	if (secret_read(&o, "mnemonic: ", words) < 0)
+		words[0] = '\0';
+	n = secretd_client_mnemonic(words);
+	if (n > 0 && secret_read(&o, "passphrase (empty for none): ", pass) < 0)
+		pass[0] = '\0';
+
+	in = json_pack("{s:s,s:s}", "mnemonic", words, "passphrase", pass);
+	sodium_free(words);
+	sodium_free(pass);
+	if (n == 0 || in == NULL) {
+		json_decref(in);
+		die(n == 0 ? "no mnemonic given" : "out of memory");
+	}
+	json_decref(secretd_call(o.socket, "unlock", in));
+	printf("unlocked\n");
+}
+
+static void
+cmd_generate(const struct command *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"words", required_argument, NULL, 'w'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"fd", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct secretd_opts o;
+	const char         *words;
+	char               *pass;
+	json_t             *in, *out;
+
+	secretd_options(c, argc, argv, longopts, &o);
+	pass = secret_line();
+	generate_passphrase(&o, pass);
+	in = json_pack(
+	    "{s:I,s:s}", "words", (json_int_t)o.words, "passphrase", pass);
+	sodium_free(pass);
+	if (in == NULL)
+		die("out of memory");
+
+	out = secretd_call(o.socket, "generate", in);
+	if ((words = json_string_value(json_object_get(out, "mnemonic"))) ==
+	    NULL)
+		die("alknet-secretd sent no mnemonic");
+	printf("%s\n", words);
+	json_decref(out);
+}
+
+/* lock and status: no input, and the state the daemon is left in. */
+static void
+cmd_state(const struct command *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"socket", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct secretd_opts o;
+	const char         *state;
+	json_t             *out;
+
+	secretd_options(c, argc, argv, longopts, &o);
+	out = secretd_call(o.socket, c->name, NULL);
+	if ((state = json_string_value(json_object_get(out, "state"))) == NULL)
+		die("alknet-secretd sent no state");
+	printf("%s\n", state);
+	json_decref(out);
+}
+
 static const struct command commands[] = {
     {"token", cmd_token, "KEYFILE [--time UNIX]",
         "print a token for an Ed25519 private key",
@@ -493,6 +811,40 @@ static const struct command commands[] = {
         "Writes a new Ed25519 private key in OpenSSH format, without a\n"
         "passphrase, to FILE (mode 0600) and its public key to FILE.pub,\n"
         "then prints its fingerprint.  Existing files are left alone.\n"},
+    {"unlock", cmd_unlock, "[--socket PATH] [--fd N]",
+        "give alknet-secretd its mnemonic",
+        "Reads a BIP39 mnemonic, then its passphrase (empty for none),\n"
+        "from the terminal without echo, and unlocks alknet-secretd\n"
+        "with them.  Blanks between words and capitals do not matter.\n\n"
+        "  --socket PATH the daemon's socket\n"
+        "                (default " SECRETD_CLIENT_SOCKET ")\n"
+        "  --fd N        read the two lines from descriptor N instead,\n"
+        "                for scripts (a missing second line is an\n"
+        "                empty passphrase)\n"},
+    {"generate", cmd_generate, "[--words N] [--socket PATH] [--fd N]",
+        "unlock alknet-secretd with a new mnemonic and print it",
+        "Reads a passphrase (empty for none) from the terminal twice,\n"
+        "without echo, has alknet-secretd make a new mnemonic from its\n"
+        "random source and unlock with it, and prints the mnemonic.\n"
+        "It is shown this once: write it down.  The mnemonic and the\n"
+        "passphrase together give back every key.\n\n"
+        "  --words N     12, 15, 18, 21 or 24 (default 24)\n"
+        "  --socket PATH the daemon's socket\n"
+        "                (default " SECRETD_CLIENT_SOCKET ")\n"
+        "  --fd N        read the passphrase as one line from\n"
+        "                descriptor N instead\n"},
+    {"lock", cmd_state, "[--socket PATH]",
+        "make alknet-secretd forget its seed",
+        "Wipes the seed from alknet-secretd; it answers nothing but\n"
+        "status, unlock and generate until unlocked again.  Prints\n"
+        "\"locked\".\n\n"
+        "  --socket PATH the daemon's socket\n"
+        "                (default " SECRETD_CLIENT_SOCKET ")\n"},
+    {"status", cmd_state, "[--socket PATH]",
+        "print whether alknet-secretd is locked",
+        "Prints \"locked\" or \"unlocked\".\n\n"
+        "  --socket PATH the daemon's socket\n"
+        "                (default " SECRETD_CLIENT_SOCKET ")\n"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -26,7 +26,9 @@ struct callconn {
 	int                   refs; /* the handle, and each call out */
 	int                   closing;
 	int                   reading;
-	int                   eof;    /* the peer sends no more */
+	int                   eof;   /* the peer sends no more */
+	callconn_token_cb     check; /* set until the peer proved itself */
+	void                 *check_arg;
 	size_t                queued; /* bytes written, not yet taken */
 	char                  rbuf[CALLCONN_READ_SIZE];
 	callconn_closed_cb    closed;
@@ -58,6 +60,8 @@ static struct {
 
 static void callconn_read_start(struct callconn *);
 static void callconn_on_closed(uv_handle_t *);
+static int  callconn_set_who(
+     struct callconn *, const struct registry_identity *);
 
 /*
  * A peer that has said all it will (EOF on a frame boundary) still gets
@@ -185,6 +189,45 @@ callconn_request(struct callconn *cc, const struct frame *f)
 		callconn_answer(cc, f->id, NULL, &busy);
 }
 
+/* Answers what is written already, then closes. */
+static void
+callconn_finish(struct callconn *cc)
+{
+	if (cc->reading)
+		uv_read_stop((uv_stream_t *)&cc->pipe);
+	cc->reading = 0;
+	cc->eof = 1;
+	cc->refs++;
+	callconn_unref(cc);
+}
+
+/* The first frame of a connection that must prove who it is. */
+static void
+callconn_auth(struct callconn *cc, const struct frame *f)
+{
+	struct reply_error no = {
+	    REPLY_FORBIDDEN, "authentication required", 0, NULL};
+	struct registry_identity who;
+	const char              *op, *token;
+	json_t                  *out;
+
+	op = json_string_value(json_object_get(f->payload, "operationId"));
+	token = json_string_value(
+	    json_object_get(json_object_get(f->payload, "input"), "token"));
+	if (f->type != FRAME_REQUESTED || op == NULL || token == NULL ||
+	    strcmp(op[0] == '/' ? op + 1 : op, "auth/token") != 0 ||
+	    cc->check(cc->check_arg, token, &who) != 0 ||
+	    callconn_set_who(cc, &who) != 0) {
+		callconn_answer(cc, f->id, NULL, &no);
+		callconn_finish(cc);
+		return;
+	}
+	cc->check = NULL;
+	out = json_pack("{s:s}", "identity", cc->id);
+	callconn_answer(cc, f->id, out, NULL);
+	json_decref(out);
+}
+
 /*
  * One frame from the peer.  This side makes no calls of its own yet, so
  * answers and ends addressed to it are dropped.
@@ -192,6 +235,10 @@ callconn_request(struct callconn *cc, const struct frame *f)
 static void
 callconn_frame(struct callconn *cc, const struct frame *f)
 {
+	if (cc->check != NULL) {
+		callconn_auth(cc, f);
+		return;
+	}
 	switch (f->type) {
 	case FRAME_REQUESTED:
 		callconn_request(cc, f);
@@ -220,7 +267,7 @@ callconn_feed(struct callconn *cc, const char *data, size_t len)
 	size_t       off = 0, used;
 	int          rc;
 
-	while (off < len && !cc->closing) {
+	while (off < len && !cc->closing && !cc->eof) {
 		rc = frame_decoder_feed(
 		    cc->dec, data + off, len - off, &used, &f);
 		off += used;
@@ -331,6 +378,21 @@ callconn_new(int fd, const struct registry_identity *who,
 		return rc;
 	}
 	callconn_read_start(cc);
+	*out = cc;
+	return 0;
+}
+
+int
+callconn_new_token(int fd, callconn_token_cb check, void *check_arg,
+    callconn_closed_cb closed, void *arg, struct callconn **out)
+{
+	struct callconn *cc;
+	int              rc;
+
+	if ((rc = callconn_new(fd, NULL, closed, arg, &cc)) != 0)
+		return rc;
+	cc->check = check;
+	cc->check_arg = check_arg;
 	*out = cc;
 	return 0;
 }

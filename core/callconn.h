@@ -45,6 +45,24 @@ void callconn_stop(void);
 int callconn_new(int fd, const struct registry_identity *who,
     callconn_closed_cb closed, void *arg, struct callconn **out);
 
+/*
+ * Checks a bearer token and fills *who with the identity it speaks for
+ * (its strings valid until the callback returns).  Returns 0, or a
+ * negative errno to refuse.
+ */
+typedef int (*callconn_token_cb)(
+    void *arg, const char *token, struct registry_identity *who);
+
+/*
+ * A connection whose peer proves who it is with its first frame:
+ * call.requested of "/auth/token" with input {"token": T}, answered
+ * {"identity": ID}.  Any other first frame, or a token check refuses,
+ * is answered FORBIDDEN and the connection closes once that is written.
+ * Otherwise as callconn_new.
+ */
+int callconn_new_token(int fd, callconn_token_cb check, void *check_arg,
+    callconn_closed_cb closed, void *arg, struct callconn **out);
+
 /* Closes cc: pending answers are dropped, the stream closed. */
 void callconn_close(struct callconn *cc);
 

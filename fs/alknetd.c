@@ -48,6 +48,8 @@
 struct options {
 	const char *listen[MAX_LISTEN];
 	int         nlisten;
+	const char *listen_raw[MAX_LISTEN];
+	int         nraw;
 	const char *state_dir;
 	const char *host_key;
 	const char *authkeys;
@@ -118,6 +120,8 @@ usage(FILE *f)
 	    "                         (default STATE/authorized_keys)\n"
 	    "  --cert-authority FILE  trust every key in FILE to sign user\n"
 	    "                         certificates (OpenSSH format)\n"
+	    "  --listen-raw HOST:PORT accept call-protocol frames here, the\n"
+	    "                         first one a token; repeatable\n"
 	    "  --state-dir DIR        node state\n"
 	    "                         (default " DEFAULT_STATE_DIR ")\n"
 	    "  --mount DIR            where the namespace is mounted\n"
@@ -385,6 +389,7 @@ options_parse(struct options *o, int argc, char **argv)
 	    {"host-key", required_argument, NULL, 'k'},
 	    {"authorized-keys", required_argument, NULL, 'a'},
 	    {"cert-authority", required_argument, NULL, 'A'},
+	    {"listen-raw", required_argument, NULL, 'W'},
 	    {"state-dir", required_argument, NULL, 's'},
 	    {"mount", required_argument, NULL, 'm'},
 	    {"no-mount", no_argument, NULL, 'M'},
@@ -428,6 +433,12 @@ options_parse(struct options *o, int argc, char **argv)
 			break;
 		case 'A':
 			o->cas = optarg;
+			break;
+		case 'W':
+			if (o->nraw == MAX_LISTEN)
+				die("at most %d --listen-raw flags",
+				    MAX_LISTEN);
+			o->listen_raw[o->nraw++] = optarg;
 			break;
 		case 's':
 			o->state_dir = optarg;
@@ -786,6 +797,10 @@ main(int argc, char **argv)
 	if (ops_start(d.loop, d.sshd, persist_storage(d.persist), err,
 	        sizeof err) != 0)
 		die("%s", err);
+	for (int i = 0; i < o.nraw; i++) {
+		if (ops_listen_raw(o.listen_raw[i], err, sizeof err) != 0)
+			die("--listen-raw %s: %s", o.listen_raw[i], err);
+	}
 	daemon_listen(&d, &o);
 	daemon_connect(&d, &o);
 	daemon_forwards(&d, &o);

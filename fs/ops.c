@@ -7,12 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "acceptor.h"
+#include "authkeys.h"
 #include "callconn.h"
 #include "channel.h"
+#include "hostport.h"
+#include "log.h"
 #include "node.h"
 #include "ops.h"
 #include "persist.h"
@@ -21,13 +26,20 @@
 #include "session.h"
 #include "sshd.h"
 
-#define OPS_MAX   256
-#define OPS_CALLS 1024
+#define OPS_MAX       256
+#define OPS_CALLS     1024
+#define OPS_RAW_MAX   8 /* raw-framing listeners */
+#define OPS_SCOPE_BUF 512
 
 static struct {
+	uv_loop_t       *loop;
 	struct registry *r;
 	struct sshd     *sshd;
 	struct storage  *st;
+	struct acceptor *raw[OPS_RAW_MAX];
+	size_t           nraw;
+	char             scope_text[OPS_SCOPE_BUF];
+	const char      *scopes[CALLCONN_SCOPES + 1];
 } ops;
 
 static const char *const ops_read[] = {OPS_SCOPE_READ, NULL};
@@ -36,13 +48,21 @@ static const char *const ops_admin[] = {OPS_SCOPE_ADMIN, NULL};
 /* The schema of an operation that takes nothing. */
 #define OPS_NO_INPUT "{\"type\":[\"object\",\"null\"],\"properties\":{}}"
 
+/* Answers call with out, a new reference, which is dropped after. */
+static void
+ops_ok(struct registry_call *call, json_t *out)
+{
+	registry_call_ok(call, out);
+	json_decref(out);
+}
+
 static void
 ops_node_info(struct registry_call *call, json_t *input, void *arg)
 {
 	struct node_info ni;
 
 	node_info(&ni);
-	registry_call_ok(call,
+	ops_ok(call,
 	    json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "id", ni.id, "name",
 	        ni.name, "roles", ni.roles, "version", ni.version, "pid",
 	        (json_int_t)ni.pid, "started", (json_int_t)ni.started, "mount",
@@ -76,7 +96,7 @@ ops_sessions_list(struct registry_call *call, json_t *input, void *arg)
 		registry_call_fail(call, REPLY_INTERNAL, 1, "out of memory");
 		return;
 	}
-	registry_call_ok(call, json_pack("{s:o}", "sessions", list));
+	ops_ok(call, json_pack("{s:o}", "sessions", list));
 }
 
 static void
@@ -91,7 +111,7 @@ ops_sessions_close(struct registry_call *call, json_t *input, void *arg)
 		return;
 	}
 	session_close(s, "closed by operator");
-	registry_call_ok(call, json_object());
+	ops_ok(call, json_object());
 }
 
 /* Which rule set an operation of acl/ works on: its table entry says. */
@@ -115,7 +135,7 @@ ops_rules_get(struct registry_call *call, json_t *input, void *arg)
 	/* The set as the file shows it, without the file's last newline. */
 	if (text[0] != '\0' && text[strlen(text) - 1] == '\n')
 		text[strlen(text) - 1] = '\0';
-	registry_call_ok(call, json_pack("{s:s}", "rules", text));
+	ops_ok(call, json_pack("{s:s}", "rules", text));
 	free(text);
 }
 
@@ -133,7 +153,7 @@ ops_rules_set(struct registry_call *call, json_t *input, void *arg)
 	else if (rc != 0)
 		registry_call_fail(call, REPLY_INTERNAL, 1, "%s", err);
 	else
-		registry_call_ok(call, json_object());
+		ops_ok(call, json_object());
 }
 
 struct ops_def {
@@ -214,6 +234,74 @@ ops_control(void *arg, uv_loop_t *loop, int fd, struct session *s)
 	return callconn_new(fd, &who, NULL, NULL, &cc);
 }
 
+/*
+ * A raw peer's token, checked against the server's Ed25519 keys; the
+ * identity is the key's, with its scopes.
+ */
+static int
+ops_token(void *arg, const char *token, struct registry_identity *who)
+{
+	struct authkey_info info;
+	char               *p, *save = NULL;
+	size_t              n = 0;
+	int                 idx;
+
+	if (ops.sshd == NULL ||
+	    (idx = sshd_token_identity(ops.sshd, token, (uint64_t)time(NULL))) <
+	        0)
+		return -EACCES;
+	authkeys_get(sshd_authkeys(ops.sshd), (size_t)idx, &info);
+
+	snprintf(ops.scope_text, sizeof ops.scope_text, "%s", info.scopes);
+	for (p = strtok_r(ops.scope_text, ",", &save);
+	     p != NULL && n < CALLCONN_SCOPES; p = strtok_r(NULL, ",", &save))
+		ops.scopes[n++] = p;
+	ops.scopes[n] = NULL;
+	who->id = info.id;
+	who->scopes = ops.scopes;
+	who->resources = NULL;
+	return 0;
+}
+
+static void
+ops_raw_accept(void *arg, int fd, const struct sockaddr *peer)
+{
+	struct callconn *cc;
+
+	callconn_new_token(fd, ops_token, NULL, NULL, NULL, &cc);
+}
+
+int
+ops_listen_raw(const char *spec, char *err, size_t errlen)
+{
+	struct hostport hp;
+	const char     *why = "";
+	char            uri[300];
+	int             fd, rc;
+
+	if (ops.nraw == OPS_RAW_MAX) {
+		snprintf(err, errlen, "at most %d raw listeners", OPS_RAW_MAX);
+		return -ENOSPC;
+	}
+	if ((rc = hostport_parse(spec, 1, &hp, err, errlen)) != 0)
+		return rc;
+	if ((rc = acceptor_listen(&hp, 0, &fd, &why)) != 0) {
+		snprintf(err, errlen, "%s", why);
+		return rc;
+	}
+	hostport_sockname(fd, &hp);
+	if ((rc = acceptor_start(ops.loop, fd, "raw", ops_raw_accept, NULL,
+	         &ops.raw[ops.nraw])) != 0) {
+		close(fd);
+		snprintf(err, errlen, "%s", strerror(-rc));
+		return rc;
+	}
+	ops.nraw++;
+	hostport_format(&hp, uri, sizeof uri);
+	log_info("raw listener added uri=tcp://%s", uri);
+	return 0;
+}
+
 int
 ops_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st, char *err,
     size_t errlen)
@@ -221,6 +309,7 @@ ops_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st, char *err,
 	size_t i;
 	int    rc;
 
+	ops.loop = loop;
 	ops.sshd = sshd;
 	ops.st = st;
 	if ((rc = registry_new(OPS_MAX, OPS_CALLS, &ops.r)) != 0) {
@@ -252,6 +341,8 @@ ops_stop(void)
 	if (ops.r == NULL)
 		return;
 	channel_set_control(NULL, NULL);
+	while (ops.nraw > 0)
+		acceptor_stop(ops.raw[--ops.nraw]);
 	callconn_stop();
 	registry_free(ops.r);
 	ops.r = NULL;

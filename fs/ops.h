@@ -25,7 +25,16 @@ struct storage;
 int ops_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st, char *err,
     size_t errlen);
 
-/* Closes the control connections and frees the registry. */
+/*
+ * Accepts raw-framing connections on spec ("HOST:PORT", port 0 picks
+ * one): each is one stream of frames whose first proves, with a token
+ * of an identity's Ed25519 key, who the peer is.  Logs "raw listener
+ * added uri=tcp://IP:PORT".  Returns 0, or a negative errno with a
+ * reason in err.
+ */
+int ops_listen_raw(const char *spec, char *err, size_t errlen);
+
+/* Closes the listeners and control connections, frees the registry. */
 void ops_stop(void);
 
 /* The registry, for the namespace's ops/ files; NULL before start. */

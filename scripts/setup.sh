@@ -14,6 +14,7 @@ packages=(
 	openssh-client openssh-server
 	curl socat netcat-openbsd fail2ban
 	clang-format procps psmisc
+	graphviz
 )
 
 missing=()

@@ -36,6 +36,7 @@ struct sshd {
 	struct authkeys   *file;     /* the file's keys and CAs */
 	struct authkeys   *stored;   /* NULL: none stored at run time */
 	char               host_fp[128];
+	char               host_pub[256]; /* "ssh-ed25519 AAAA..." */
 	struct sshd_limits limits;
 	struct penalty    *penalty;   /* NULL: no penalties */
 	struct connlimit  *connlimit; /* open connections per address */
@@ -104,18 +105,32 @@ sshd_load_host_key(const char *path, int *created, char *err, size_t errlen)
 	return 0;
 }
 
+/* Keeps what clients see of the host key key: its line, its fingerprint. */
+static void
+sshd_note_host_key(struct sshd *sshd, ssh_key key)
+{
+	char *b64 = NULL;
+	char  fp[128];
+
+	if (authkeys_fingerprint(key, fp, sizeof fp) == 0)
+		snprintf(sshd->host_fp, sizeof sshd->host_fp, "%s", fp);
+	sshd->host_pub[0] = '\0';
+	if (ssh_pki_export_pubkey_base64(key, &b64) == SSH_OK)
+		snprintf(sshd->host_pub, sizeof sshd->host_pub, "%s %s",
+		    ssh_key_type_to_char(ssh_key_type(key)), b64);
+	ssh_string_free_char(b64);
+}
+
 static int
 sshd_make_bind(
     struct sshd *sshd, const char *host_key, char *err, size_t errlen)
 {
 	ssh_key key = NULL;
-	char    fp[128];
 	int     rc, off = 0;
 
 	if ((rc = keyfile_load(host_key, "host key", &key, err, errlen)) != 0)
 		return rc;
-	if (authkeys_fingerprint(key, fp, sizeof fp) == 0)
-		snprintf(sshd->host_fp, sizeof sshd->host_fp, "%s", fp);
+	sshd_note_host_key(sshd, key);
 
 	if ((sshd->bind = ssh_bind_new()) == NULL) {
 		ssh_key_free(key);
@@ -131,6 +146,31 @@ sshd_make_bind(
 		ssh_key_free(key);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int
+sshd_use_host_key(struct sshd *sshd, const char *pem, char *err, size_t errlen)
+{
+	ssh_key key = NULL;
+
+	if (ssh_pki_import_privkey_base64(pem, NULL, NULL, NULL, &key) !=
+	        SSH_OK ||
+	    ssh_key_type(key) != SSH_KEYTYPE_ED25519) {
+		snprintf(err, errlen, "the host key is not Ed25519");
+		ssh_key_free(key);
+		return -EINVAL;
+	}
+
+	/* The bind takes the key and frees the one it replaces. */
+	if (ssh_bind_options_set(
+	        sshd->bind, SSH_BIND_OPTIONS_IMPORT_KEY, key) != SSH_OK) {
+		snprintf(
+		    err, errlen, "host key: %s", ssh_get_error(sshd->bind));
+		ssh_key_free(key);
+		return -EINVAL;
+	}
+	sshd_note_host_key(sshd, key);
 	return 0;
 }
 
@@ -372,6 +412,12 @@ const char *
 sshd_host_fingerprint(const struct sshd *sshd)
 {
 	return sshd->host_fp;
+}
+
+const char *
+sshd_host_public(const struct sshd *sshd)
+{
+	return sshd->host_pub;
 }
 
 const struct policy *

@@ -33,6 +33,15 @@ int sshd_new(uv_loop_t *loop, const char *host_key, const char *authkeys_path,
 void sshd_free(struct sshd *sshd);
 
 /*
+ * Serves with the host key in pem (an unencrypted OpenSSH private key,
+ * Ed25519, borrowed: the caller wipes it) in place of the one sshd_new
+ * loaded; before any connection is accepted.  Returns 0, or -EINVAL with
+ * a reason in err, and the old key stays.
+ */
+int sshd_use_host_key(
+    struct sshd *sshd, const char *pem, char *err, size_t errlen);
+
+/*
  * Takes ownership of a connected socket (non-blocking) from a listener
  * and starts a session on it.  peer is the remote address as text
  * ("ip:port").  Closes fd on failure.  Returns 0 or a negative errno.
@@ -91,6 +100,9 @@ int sshd_token_identity(
 /* The host key's fingerprint, the node's id until a secret daemon
  * gives it one. */
 const char *sshd_host_fingerprint(const struct sshd *sshd);
+
+/* The host key's public line, "ssh-ed25519 AAAA...". */
+const char *sshd_host_public(const struct sshd *sshd);
 
 struct policy;
 

@@ -1,7 +1,7 @@
 /*
  * alknet: the command-line tool.  token, fingerprint and keygen need no
  * daemon: they work on key files alone.  unlock, generate, lock and
- * status talk to alknet-secretd.  Neither keys nor tokens go to stderr;
+ * status talk to alknet-secretd; call goes through the node's mount.  Neither keys nor tokens go to stderr;
  * a token or a new mnemonic goes to stdout only because it was asked
  * for.
  */
@@ -32,6 +32,9 @@
 #include "log.h"
 #include "secretd_client.h"
 #include "token.h"
+
+#define CALL_MOUNT    "/run/alknet"
+#define CALL_READ_MAX (16 * 1024 * 1024) /* bytes of an answer */
 
 #define COMMENT_CHARS                                                          \
 	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-"
@@ -792,6 +795,130 @@ cmd_state(const struct command *c, int argc, char **argv)
 	json_decref(out);
 }
 
+/* Whether op names an operation, not a way out of ops/. */
+static int
+call_name_ok(const char *op)
+{
+	const char *p = op + strspn(op, "/");
+	size_t      n;
+
+	if (*p == '\0' || strlen(op) > 255)
+		return 0;
+	for (; *p != '\0'; p += n + strspn(p + n, "/")) {
+		n = strcspn(p, "/");
+		if ((n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.') ||
+		    (p[n] == '/' && p[n + 1] == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+/* The whole answer of the call on fd, NUL-terminated. */
+static char *
+call_read(int fd)
+{
+	char   *buf = NULL, *nb;
+	size_t  len = 0, cap = 0;
+	ssize_t n;
+
+	for (;;) {
+		if (cap - len < 4096) {
+			if (cap > CALL_READ_MAX ||
+			    (nb = realloc(buf, cap + 65536)) == NULL) {
+				free(buf);
+				die("the answer is too long");
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n == 0)
+			break;
+		if (n < 0 && errno != EINTR) {
+			free(buf);
+			die("cannot read the answer: %s", strerror(errno));
+		}
+		if (n > 0)
+			len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+/*
+ * Prints the output of the answer text; returns 0, or -1 with why the
+ * call failed in err.
+ */
+static int
+call_answer(const char *text, char *err, size_t errlen)
+{
+	json_t *ans, *out, *e;
+	char   *dump = NULL;
+
+	snprintf(err, errlen, "the node sent no JSON answer");
+	if ((ans = json_loads(text, 0, NULL)) == NULL)
+		return -1;
+	if ((e = json_object_get(ans, "error")) != NULL)
+		snprintf(err, errlen, "%s: %s",
+		    json_string_value(json_object_get(e, "code")),
+		    json_string_value(json_object_get(e, "message")));
+	else if ((out = json_object_get(ans, "output")) == NULL)
+		snprintf(err, errlen, "the node's answer has no output");
+	else if ((dump = json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY)) ==
+	    NULL)
+		snprintf(err, errlen, "out of memory");
+	json_decref(ans);
+	if (dump == NULL)
+		return -1;
+	printf("%s\n", dump);
+	free(dump);
+	return 0;
+}
+
+/* Writes the input to DIR/ops/OP/call and reads the answer there. */
+static void
+cmd_call(const struct command *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"mount", required_argument, NULL, 'm'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char  *mount = CALL_MOUNT, *op, *input;
+	char         path[PATH_MAX], *answer, err[1024];
+	json_error_t jerr;
+	json_t      *in;
+	int          ch, fd, rc;
+
+	while ((ch = command_flag(c, argc, argv, longopts)) != -1)
+		mount = optarg;
+	if (argc - optind != 2)
+		die("expected OP and JSON: alknet %s %s", c->name, c->usage);
+	op = argv[optind];
+	input = argv[optind + 1];
+	if (!call_name_ok(op))
+		die("bad operation name %s", op);
+	if ((in = json_loads(input, JSON_DECODE_ANY, &jerr)) == NULL)
+		die("bad JSON input: %s", jerr.text);
+	json_decref(in);
+
+	snprintf(
+	    path, sizeof path, "%s/ops/%s/call", mount, op + strspn(op, "/"));
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1 && errno == ENOENT)
+		die("no operation %s at %s", op, mount);
+	if (fd == -1)
+		die("cannot open %s: %s", path, strerror(errno));
+	if (write(fd, input, strlen(input)) != (ssize_t)strlen(input))
+		die("cannot call %s: %s", op, strerror(errno));
+	answer = call_read(fd);
+	close(fd);
+	rc = call_answer(answer, err, sizeof err);
+	free(answer);
+	if (rc != 0)
+		die("%s", err);
+}
+
 static const struct command commands[] = {
     {"token", cmd_token, "KEYFILE [--time UNIX]",
         "print a token for an Ed25519 private key",
@@ -845,6 +972,13 @@ static const struct command commands[] = {
         "Prints \"locked\" or \"unlocked\".\n\n"
         "  --socket PATH the daemon's socket\n"
         "                (default " SECRETD_CLIENT_SOCKET ")\n"},
+    {"call", cmd_call, "OP JSON [--mount DIR]", "call an operation of the node",
+        "Calls the operation OP (\"/sessions/list\") with the input\n"
+        "JSON through the node's mount, as the user running it, and\n"
+        "prints the output as one line of JSON.  An error of the call\n"
+        "goes to stderr as \"alknet: error: CODE: message\", with exit\n"
+        "status 1.\n\n"
+        "  --mount DIR   the node's mount (default " CALL_MOUNT ")\n"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

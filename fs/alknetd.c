@@ -21,6 +21,7 @@
 #include "events.h"
 #include "forward.h"
 #include "identities.h"
+#include "keys.h"
 #include "listener.h"
 #include "log.h"
 #include "mount.h"
@@ -57,6 +58,9 @@ struct options {
 	const char *mount;
 	const char *name;
 	int         no_mount;
+	const char *secretd;     /* NULL: no secret daemon */
+	const char *device_keys; /* how many keys/devices/ shows */
+	unsigned    ndevices;    /* the same, checked */
 	const char *rules[SSHD_NRULES][MAX_RULES];
 	int         nrules[SSHD_NRULES];
 	char       *rules_text[SSHD_NRULES]; /* the rules, checked */
@@ -128,6 +132,10 @@ usage(FILE *f)
 	    "                         (default " DEFAULT_MOUNT ")\n"
 	    "  --no-mount             serve no namespace\n"
 	    "  --name NAME            node name (default: the host name)\n"
+	    "  --secretd SOCKET       take the host key and the node's\n"
+	    "                         identity from alknet-secretd there\n"
+	    "  --device-keys N        device keys shown in keys/devices\n"
+	    "                         (default 4, at most 64)\n"
 	    "  --forwarding-rule RULE where peers' channels may go, as in\n"
 	    "                         acl/forwarding; repeatable, in order\n"
 	    "                         (default: nowhere)\n"
@@ -166,7 +174,7 @@ usage(FILE *f)
 	    "ALKNET_AUTHORIZED_KEYS, ALKNET_CERT_AUTHORITY, ALKNET_STATE_DIR,\n"
 	    "ALKNET_MOUNT, ALKNET_NAME, ALKNET_MAX_CONNECTIONS_PER_IP,\n"
 	    "ALKNET_MAX_AUTH_ATTEMPTS, ALKNET_PENALTIES,\n"
-	    "ALKNET_PENALTY_EXEMPT (flags win).\n");
+	    "ALKNET_PENALTY_EXEMPT, ALKNET_SECRETD (flags win).\n");
 }
 
 /*
@@ -281,6 +289,9 @@ options_env(struct options *o)
 		o->mount = getenv("ALKNET_MOUNT");
 	if (o->name == NULL)
 		o->name = getenv("ALKNET_NAME");
+	if (o->secretd == NULL && (v = getenv("ALKNET_SECRETD")) != NULL &&
+	    *v != '\0')
+		o->secretd = v;
 	options_env_limits();
 }
 
@@ -381,6 +392,23 @@ options_policy(struct options *o, enum sshd_rules which)
 	o->rules_text[which] = text;
 }
 
+static unsigned
+options_device_keys(const struct options *o)
+{
+	unsigned long n;
+	char         *end;
+
+	if (o->device_keys == NULL)
+		return KEYS_DEVICES_DEFAULT;
+	errno = 0;
+	n = strtoul(o->device_keys, &end, 10);
+	if (*o->device_keys < '0' || *o->device_keys > '9' || *end != '\0' ||
+	    errno != 0 || n > KEYS_DEVICES_MAX)
+		die("--device-keys %s: not a whole number from 0 to %d",
+		    o->device_keys, KEYS_DEVICES_MAX);
+	return (unsigned)n;
+}
+
 static void
 options_parse(struct options *o, int argc, char **argv)
 {
@@ -393,6 +421,8 @@ options_parse(struct options *o, int argc, char **argv)
 	    {"state-dir", required_argument, NULL, 's'},
 	    {"mount", required_argument, NULL, 'm'},
 	    {"no-mount", no_argument, NULL, 'M'},
+	    {"secretd", required_argument, NULL, 'S'},
+	    {"device-keys", required_argument, NULL, 'K'},
 	    {"name", required_argument, NULL, 'n'},
 	    {"connect", required_argument, NULL, 'c'},
 	    {"identity", required_argument, NULL, 'i'},
@@ -449,6 +479,12 @@ options_parse(struct options *o, int argc, char **argv)
 		case 'M':
 			o->no_mount = 1;
 			break;
+		case 'S':
+			o->secretd = optarg;
+			break;
+		case 'K':
+			o->device_keys = optarg;
+			break;
 		case 'n':
 			o->name = optarg;
 			break;
@@ -499,6 +535,7 @@ options_parse(struct options *o, int argc, char **argv)
 	options_limits();
 	options_policy(o, SSHD_FORWARDING);
 	options_policy(o, SSHD_LISTEN);
+	o->ndevices = options_device_keys(o);
 	if (o->name != NULL && !options_name_ok(o->name))
 		die("bad node name: printable characters without blanks, at "
 		    "most 64");
@@ -573,6 +610,7 @@ daemon_stop(void *arg)
 	upstream_remove_all();
 	session_close_all("shutdown");
 	ops_stop();
+	keys_stop();
 	mount_stop(d->mount);
 	d->mount = NULL;
 	persist_close(d->persist);
@@ -752,6 +790,26 @@ daemon_forwards(struct daemon *d, struct options *o)
 		    count[o->forwards[i].kind]++);
 }
 
+/*
+ * The secret daemon's host key replaces the file's before anything is
+ * accepted.  The node's id is the identity's fingerprint when the daemon
+ * gave one, else the host key's.
+ */
+static const char *
+daemon_keys(struct daemon *d, struct options *o)
+{
+	const char *id;
+	char        err[512];
+
+	if (keys_start(d->loop, o->secretd, o->ndevices, d->sshd, err,
+	        sizeof err) != 0)
+		die("--secretd %s: %s", o->secretd, err);
+	log_info("keys state=%s host_key=%s", keys_state_name(keys_state()),
+	    keys_host_from_seed() ? "seed" : "file");
+	id = keys_identity()->fp;
+	return id[0] != '\0' ? id : sshd_host_fingerprint(d->sshd);
+}
+
 static void
 node_name(const struct options *o, char *buf, size_t len)
 {
@@ -766,6 +824,7 @@ main(int argc, char **argv)
 {
 	struct options o;
 	struct daemon  d;
+	const char    *id;
 	char           err[512], name[256];
 
 	memset(&o, 0, sizeof o);
@@ -789,6 +848,7 @@ main(int argc, char **argv)
 		die("--cert-authority %s", err);
 	sshd_set_limits(d.sshd, &limits.sshd, limits.penalty);
 	limits.penalty = NULL;
+	id = daemon_keys(&d, &o);
 	daemon_rules(&d, &o);
 	daemon_limits(&d);
 	if (identities_load(
@@ -806,7 +866,7 @@ main(int argc, char **argv)
 	daemon_forwards(&d, &o);
 
 	node_name(&o, name, sizeof name);
-	node_init(d.loop, sshd_host_fingerprint(d.sshd), name,
+	node_init(d.loop, id, name,
 	    o.no_mount ? "" : (o.mount != NULL ? o.mount : DEFAULT_MOUNT));
 	node_on_stop(daemon_stop, &d);
 	if (!o.no_mount) {

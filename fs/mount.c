@@ -10,6 +10,12 @@
  * request's own reply.  A write to a writable value file sets it to all
  * that was written on the handle; mkdir and rmdir make and remove the
  * objects of forwards/.
+ *
+ * Writes that are operations (a session's "close", the rule sets of acl/)
+ * and transaction files go to the registry as the writer's local
+ * identity.  Such a write is answered when its call is; a transaction
+ * file's write returns at once and its read waits for the answer, as a
+ * blocked read of the events stream does.
  */
 #define FUSE_USE_VERSION 35
 
@@ -32,6 +38,8 @@
 #include "mount.h"
 #include "ns.h"
 #include "ns_ctl.h"
+#include "opcall.h"
+#include "ops.h"
 
 #define MOUNT_HANDLES_MAX   4096          /* open files at once */
 #define MOUNT_HANDLES_ROOT  256           /* of those, kept for root */
@@ -63,8 +71,16 @@ struct mount_handle {
 	size_t                  rest_len;
 	fuse_req_t              pending; /* a blocked read */
 	size_t                  want;
+	uint64_t                roff; /* where it reads */
 	int                     interrupted;
 	struct fuse_pollhandle *ph;
+	struct opcall          *call; /* a call not yet answered */
+	fuse_req_t              wreq; /* a write waiting for its call */
+	size_t                  wsize;
+	uint64_t                woff;
+	uid_t                   uid;      /* who wrote */
+	int                     asked;    /* a transaction's input came */
+	int                     answered; /* and its answer */
 };
 
 struct mount {
@@ -96,6 +112,9 @@ mount_handle_free(struct mount_handle *h)
 		return;
 	if (h->ph != NULL)
 		fuse_pollhandle_destroy(h->ph);
+
+	/* Closing a transaction file unread aborts its call. */
+	opcall_abort(h->call);
 	events_unsubscribe(h->sub);
 	LIST_REMOVE(h, entry);
 	h->m->nhandles--;
@@ -281,6 +300,8 @@ mount_fill_handle(struct mount *m, struct mount_handle *h, uid_t uid)
 	case NS_CTL:
 	case NS_LOG:
 		return ns_getattr(m->ns, h->ino, &a);
+	case NS_CALL:
+		return 0;
 	default:
 		return -EISDIR;
 	}
@@ -300,7 +321,13 @@ mount_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Root passes the mode bits; only control files and writable
 	 * value files take writes. */
 	rc = -EACCES;
-	if (a.kind != NS_CTL && !a.writable && acc != O_RDONLY)
+	if (a.kind != NS_CTL && a.kind != NS_CALL && !a.writable &&
+	    acc != O_RDONLY)
+		goto fail;
+
+	/* A call's answer is read on the handle that asked. */
+	rc = -EINVAL;
+	if (a.kind == NS_CALL && acc != O_RDWR)
 		goto fail;
 	rc = a.kind == NS_DIR ? -EISDIR : -ENFILE;
 	if (a.kind == NS_DIR ||
@@ -432,6 +459,32 @@ mount_reply_slice(
 	fuse_reply_buf(req, data + off, size);
 }
 
+/* A transaction file's answer, once it came; until then a read waits. */
+static void
+mount_read_call(struct mount_handle *h, fuse_req_t req, size_t size,
+    uint64_t pos, int flags)
+{
+	pos = pos >= h->base ? pos - h->base : pos;
+	if (!h->asked) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (h->answered) {
+		mount_reply_slice(req, h->data, h->len, pos, size);
+		return;
+	}
+	if (h->pending != NULL || (flags & O_NONBLOCK)) {
+		fuse_reply_err(req, h->pending != NULL ? EBUSY : EAGAIN);
+		return;
+	}
+
+	h->pending = req;
+	h->want = size;
+	h->roff = pos;
+	h->interrupted = 0;
+	fuse_req_interrupt_func(req, mount_interrupt, h);
+}
+
 static void
 mount_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct fuse_file_info *fi)
@@ -457,6 +510,9 @@ mount_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		break;
 	case NS_STREAM:
 		mount_read_stream(m, h, req, size, fi->flags);
+		break;
+	case NS_CALL:
+		mount_read_call(h, req, size, pos, fi->flags);
 		break;
 	default:
 		fuse_reply_err(req, EISDIR);
@@ -487,12 +543,9 @@ mount_write_ctl(
  * time.  A reader on the same handle then sees the new value.
  */
 static int
-mount_write_value(struct mount *m, struct mount_handle *h, const char *buf,
-    size_t size, uid_t uid)
+mount_append(struct mount_handle *h, const char *buf, size_t size)
 {
-	char  *data = NULL, *w;
-	size_t len = 0;
-	int    rc;
+	char *w;
 
 	/* Room for the longest value and its newline. */
 	if (size > NS_WRITE_MAX + 1 - h->wlen)
@@ -502,15 +555,149 @@ mount_write_value(struct mount *m, struct mount_handle *h, const char *buf,
 	memcpy(w + h->wlen, buf, size);
 	h->wbuf = w;
 	h->wlen += size;
+	return 0;
+}
 
-	if ((rc = ns_write(m->ns, h->ino, h->wbuf, h->wlen)) != 0)
-		return rc;
+/* A reader on the handle that set a value sees the new one. */
+static void
+mount_reread(struct mount *m, struct mount_handle *h, uid_t uid)
+{
+	char  *data = NULL;
+	size_t len = 0;
+
 	if (h->readable && ns_read(m->ns, h->ino, uid, &data, &len) == 0) {
 		free(h->data);
 		h->data = data;
 		h->len = len;
 	}
+}
+
+static int
+mount_write_value(struct mount *m, struct mount_handle *h, uid_t uid)
+{
+	int rc;
+
+	if ((rc = ns_write(m->ns, h->ino, h->wbuf, h->wlen)) != 0)
+		return rc;
+	mount_reread(m, h, uid);
 	return 0;
+}
+
+/* The answer of a write that was an operation. */
+static void
+mount_written(const struct registry_result *res, void *arg)
+{
+	struct mount_handle *h = arg;
+	const char *msg = res->error != NULL ? res->error->message : "";
+	char       *answer = NULL;
+	fuse_req_t  req = h->wreq;
+	int         rc = opcall_errno(res);
+
+	h->call = NULL;
+	h->wreq = NULL;
+	if (h->kind == NS_CTL &&
+	    asprintf(&answer, rc == 0 ? "ok\n" : "error: %s\n", msg) >= 0) {
+		free(h->data);
+		h->data = answer;
+		h->len = strlen(answer);
+	}
+	if (h->kind == NS_VALUE)
+		ns_op_done(h->m->ns, h->ino, rc == 0 ? NULL : msg);
+	if (h->kind == NS_VALUE && rc == 0)
+		mount_reread(h->m, h, h->uid);
+
+	/* As for the tree's commands: a failed one leaves the position. */
+	if (h->kind == NS_CTL || rc == 0)
+		h->base = h->woff + (rc == 0 ? h->wsize : 0);
+	if (req != NULL && rc == 0)
+		fuse_reply_write(req, h->wsize);
+	else if (req != NULL)
+		fuse_reply_err(req, -rc);
+}
+
+/*
+ * Sends op, what data written to h stands for, to the registry as the
+ * writer; the write is answered with the call.  Returns 0 or a negative
+ * errno for the write to answer now.
+ */
+static int
+mount_write_op(struct mount *m, struct mount_handle *h, fuse_req_t req,
+    struct ns_op *op, size_t size, off_t off)
+{
+	struct registry  *r = ops_registry();
+	struct opcall_who who;
+	int               rc = -EIO;
+
+	h->uid = fuse_req_ctx(req)->uid;
+	if (r != NULL && (rc = opcall_local(h->uid, ops_grants(), &who)) == 0 &&
+	    (rc = opcall_start(r, &who.id, op->name, op->input, mount_written,
+	         h, &h->call)) == 0) {
+		h->wreq = req;
+		h->wsize = size;
+		h->woff = (uint64_t)off;
+	}
+	json_decref(op->input);
+	return rc;
+}
+
+/* A transaction's answer: a blocked read takes it, a poller wakes. */
+static void
+mount_answered(const struct registry_result *res, void *arg)
+{
+	struct mount_handle *h = arg;
+	fuse_req_t           req = h->pending;
+
+	h->call = NULL;
+	h->answered = 1;
+	free(h->data);
+	h->len = 0;
+	if ((h->data = opcall_text(res)) != NULL)
+		h->len = strlen(h->data);
+
+	if (req != NULL) {
+		h->pending = NULL;
+		mount_reply_slice(req, h->data, h->len, h->roff, h->want);
+	}
+	if (h->ph != NULL) {
+		fuse_lowlevel_notify_poll(h->ph);
+		fuse_pollhandle_destroy(h->ph);
+		h->ph = NULL;
+	}
+}
+
+/*
+ * A transaction file's input: one JSON text in one write, called at
+ * once; the write returns while the call runs.
+ */
+static int
+mount_write_call(struct mount *m, struct mount_handle *h, fuse_req_t req,
+    const char *buf, size_t size)
+{
+	struct registry  *r = ops_registry();
+	struct opcall_who who;
+	char              name[REGISTRY_NAME_MAX + 1];
+	json_t           *input;
+	int               rc;
+
+	if (h->asked)
+		return -EBUSY;
+	if (size > NS_WRITE_MAX)
+		return -EFBIG;
+	if ((rc = ns_call_name(m->ns, h->ino, name, sizeof name)) != 0)
+		return rc;
+	if (r == NULL)
+		return -EIO;
+	if ((input = json_loadb(buf, size, JSON_DECODE_ANY, NULL)) == NULL)
+		return -EINVAL;
+
+	rc = opcall_local(fuse_req_ctx(req)->uid, ops_grants(), &who);
+	if (rc == 0)
+		rc = opcall_start(
+		    r, &who.id, name, input, mount_answered, h, &h->call);
+	json_decref(input);
+	if (rc == 0)
+		h->asked = 1;
+	return rc;
 }
 
 static void
@@ -519,15 +706,26 @@ mount_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 {
 	struct mount        *m = fuse_req_userdata(req);
 	struct mount_handle *h = mount_handle(fi);
+	struct ns_op         op;
 	int                  rc;
 
 	/* Offsets, O_APPEND and O_TRUNC mean nothing here: a write is one
-	 * command, or more of a value. */
-	if (h->kind == NS_CTL)
+	 * command, more of a value, or a call's input. */
+	rc = h->kind == NS_VALUE ? mount_append(h, buf, size) : 0;
+	if (rc == 0 && h->kind == NS_VALUE)
+		rc = ns_op_of(m->ns, ino, h->wbuf, h->wlen, &op);
+	else if (rc == 0 && h->kind == NS_CTL)
+		rc = ns_op_of(m->ns, ino, buf, size, &op);
+	if (rc == 1) {
+		if ((rc = mount_write_op(m, h, req, &op, size, off)) == 0)
+			return;
+	} else if (rc == 0 && h->kind == NS_CTL)
 		rc = mount_write_ctl(m, h, buf, size);
-	else if (h->kind == NS_VALUE)
-		rc = mount_write_value(m, h, buf, size, fuse_req_ctx(req)->uid);
-	else
+	else if (rc == 0 && h->kind == NS_VALUE)
+		rc = mount_write_value(m, h, fuse_req_ctx(req)->uid);
+	else if (rc == 0 && h->kind == NS_CALL)
+		rc = mount_write_call(m, h, req, buf, size);
+	else if (rc == 0)
 		rc = -EBADF;
 
 	/* A command that failed does not move the file position, so its
@@ -564,8 +762,10 @@ mount_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 
 	/* Only the stream can wait; other files are always ready.  The
 	 * notification for a waiting stream comes from mount_ready(). */
-	if (h->kind == NS_STREAM && h->rest == NULL &&
-	    !events_readable(h->sub) && !m->stopping && !m->gone) {
+	if (((h->kind == NS_STREAM && h->rest == NULL &&
+	         !events_readable(h->sub)) ||
+	        (h->kind == NS_CALL && h->asked && !h->answered)) &&
+	    !m->stopping && !m->gone) {
 		revents = 0;
 		if (ph != NULL) {
 			if (h->ph != NULL)
@@ -743,6 +943,10 @@ mount_end_readers(struct mount *m)
 		if ((req = h->pending) != NULL) {
 			h->pending = NULL;
 			fuse_reply_buf(req, NULL, 0);
+		}
+		if ((req = h->wreq) != NULL) {
+			h->wreq = NULL;
+			fuse_reply_err(req, EIO);
 		}
 		if (h->ph != NULL) {
 			fuse_lowlevel_notify_poll(h->ph);

@@ -120,6 +120,7 @@ ns_free(struct ns *ns)
 	ns_names_free(&ns->identities);
 	ns_names_free(&ns->upstreams);
 	ns_names_free(&ns->forwards);
+	ns_names_free(&ns->ops);
 	identities_free(ns->ids);
 	free(ns);
 }
@@ -328,6 +329,14 @@ ns_generate(struct ns *ns, unsigned cls, uint64_t obj, const struct ns_entry *e,
 	return rc;
 }
 
+const struct ns_entry *
+ns__entry(uint64_t ino, unsigned *cls, uint64_t *obj)
+{
+	unsigned field;
+
+	return ns_entry_of(ino, cls, obj, &field);
+}
+
 /* Whether the object behind a class inode still exists. */
 static int
 ns_exists(struct ns *ns, unsigned cls, uint64_t obj)
@@ -372,7 +381,7 @@ ns_getattr(struct ns *ns, uint64_t ino, struct ns_attr *attr)
 	attr->kind = e->kind;
 	attr->mode = (e->kind == NS_DIR ? S_IFDIR : S_IFREG) | e->perm;
 	attr->fixed = cls == NS_TOP;
-	attr->writable = e->set != NULL;
+	attr->writable = e->set != NULL || e->op != NULL;
 	return 0;
 }
 
@@ -411,6 +420,8 @@ ns_lookup(
 	uint64_t               obj, child;
 	int                    rc;
 
+	if (ns__ops_dir(parent, &obj))
+		return ns__ops_lookup(ns, obj, name, attr);
 	ns_ino_split(parent, &cls, &obj, &field);
 	if ((e = ns_entry(cls, obj, field)) == NULL)
 		return -ENOENT;
@@ -421,7 +432,9 @@ ns_lookup(
 		return ns_lookup_top(ns, name, attr);
 	if (cls == NS_TOP && ns__classes[e->child].single)
 		return ns_lookup_file(ns, e->child, 1, name, attr);
-	if (cls == NS_TOP) {
+
+	/* Objects are listed at the top, and in keys/devices. */
+	if (cls == NS_TOP || e->child != NS_TOP) {
 		rc = ns__classes[e->child].resolve(ns, name, &child);
 		if (rc != 0)
 			return rc;
@@ -453,7 +466,8 @@ ns_list(struct ns *ns, unsigned cls, uint64_t obj, const struct ns_entry *e,
 			    ns__top[i].kind == NS_DIR ? S_IFDIR : S_IFREG);
 		return rc;
 	}
-	if (cls == NS_TOP && !ns__classes[e->child].single)
+	if ((cls == NS_TOP || e->child != NS_TOP) &&
+	    !ns__classes[e->child].single)
 		return ns__classes[e->child].list(ns, dl);
 	if (cls == NS_TOP) {
 		cls = e->child;
@@ -478,6 +492,8 @@ ns_readdir(struct ns *ns, uint64_t ino, struct ns_dirent **ents, size_t *n)
 	uint64_t               obj;
 	int                    rc;
 
+	if (ns__ops_dir(ino, &obj))
+		return ns__ops_readdir(ns, obj, ents, n);
 	if ((e = ns_entry_of(ino, &cls, &obj, &field)) == NULL)
 		return -ENOENT;
 	if (e->kind != NS_DIR)
@@ -563,6 +579,18 @@ ns_ctl(struct ns *ns, uint64_t ino, const char *data, size_t len, char *reply,
 }
 
 int
+ns__value_len(const char *data, size_t *len)
+{
+	if (*len > 0 && data[*len - 1] == '\n')
+		(*len)--;
+	if (*len > NS_WRITE_MAX)
+		return -EFBIG;
+	if (memchr(data, '\0', *len) != NULL)
+		return -EINVAL;
+	return 0;
+}
+
+int
 ns_write(struct ns *ns, uint64_t ino, const char *data, size_t len)
 {
 	const struct ns_entry *e;
@@ -575,12 +603,8 @@ ns_write(struct ns *ns, uint64_t ino, const char *data, size_t len)
 		return -ENOENT;
 	if (e->set == NULL)
 		return -EACCES;
-	if (len > 0 && data[len - 1] == '\n')
-		len--;
-	if (len > NS_WRITE_MAX)
-		return -EFBIG;
-	if (memchr(data, '\0', len) != NULL)
-		return -EINVAL;
+	if ((rc = ns__value_len(data, &len)) != 0)
+		return rc;
 
 	if ((value = strndup(data, len)) == NULL)
 		return -ENOMEM;

@@ -11,7 +11,12 @@
  * forwards have names, and a name keeps the number it was first given for
  * the whole run.  So an inode number never stands for two different
  * things.  The files of acl/ are the fields of the one object of class
- * NS_ACL, object 1; that class has no directory of its own.
+ * NS_ACL, object 1; that class has no directory of its own.  keys/ is
+ * made the same way, and its directory devices/ lists the objects of
+ * NS_DEVICE_KEY, which are files: field 0 of such an object is a value
+ * file rather than a directory.  The directories of ops/ are the objects
+ * of NS_OP, numbered by their paths ("/sessions/close") like names;
+ * fields 1 and 2 are an operation's spec and call.
  */
 #ifndef ALKNET_NS_H
 #define ALKNET_NS_H
@@ -20,6 +25,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 #include <uv.h>
 
 #define NS_OBJ_MAX   ((UINT64_C(1) << 48) - 1)
@@ -40,6 +47,9 @@ enum ns_class {
 	NS_UPSTREAM,
 	NS_FORWARD,
 	NS_ACL,
+	NS_KEYS,       /* keys/, one object as acl/ */
+	NS_DEVICE_KEY, /* the files of keys/devices/ */
+	NS_OP,         /* a directory of ops/, by its path */
 	NS_NCLASSES
 };
 
@@ -49,6 +59,7 @@ enum ns_kind {
 	NS_CTL,    /* one command per write, reply on read */
 	NS_STREAM, /* events: blocking reads of whole lines */
 	NS_LOG,    /* events.log: a growing offset space */
+	NS_CALL,   /* ops/.../call: one call per open */
 };
 
 struct ns_attr {
@@ -129,6 +140,35 @@ int ns_ctl(struct ns *ns, uint64_t ino, const char *data, size_t len,
  * acl/listen.error.
  */
 int ns_write(struct ns *ns, uint64_t ino, const char *data, size_t len);
+
+/* An operation of the registry that a write stands for. */
+struct ns_op {
+	char    name[64];
+	json_t *input; /* a new reference */
+};
+
+/*
+ * Whether writing the len bytes at data to ino is an operation of the
+ * registry: a command on a session's ctl ("close": /sessions/close
+ * {"id"}), or a rule set of acl/ (/acl/NAME/set {"rules"}, one trailing
+ * newline dropped).  Returns 1 and *op, 0 when the write is the tree's
+ * (ns_ctl, ns_write, which also report bad commands), -EFBIG or -EINVAL
+ * (a NUL byte) for a rule set, or -ENOMEM.
+ */
+int ns_op_of(struct ns *ns, uint64_t ino, const char *data, size_t len,
+    struct ns_op *op);
+
+/*
+ * Keeps why the operation written to ino failed (msg) for a read of its
+ * .error file; NULL clears it.
+ */
+void ns_op_done(struct ns *ns, uint64_t ino, const char *msg);
+
+/*
+ * The name of the operation whose call file is ino into buf (len
+ * bytes).  Returns 0, -ENOENT or -ENAMETOOLONG.
+ */
+int ns_call_name(struct ns *ns, uint64_t ino, char *buf, size_t len);
 
 /*
  * Makes directory name in parent, which only forwards/ allows: a new

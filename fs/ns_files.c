@@ -18,12 +18,15 @@
 #include "channel.h"
 #include "events.h"
 #include "forward.h"
+#include "grants.h"
 #include "identities.h"
+#include "keys.h"
 #include "listener.h"
 #include "node.h"
 #include "ns.h"
 #include "ns_ctl.h"
 #include "ns_files.h"
+#include "ops.h"
 #include "penalty.h"
 #include "persist.h"
 #include "policy.h"
@@ -411,6 +414,22 @@ ns_set_forwarding(
 	return ns_set_rules(ns, SSHD_FORWARDING, text);
 }
 
+/* The operation ACL, which only /acl/operations/set changes. */
+static int
+ns_gen_operations(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+{
+	if ((*buf = grants_format(ops_grants())) == NULL)
+		return -ENOMEM;
+	*len = strlen(*buf);
+	return 0;
+}
+
+static int
+ns_gen_operations_error(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+{
+	return ns_gen_text(ns->grants_error, buf, len);
+}
+
 static int
 ns_gen_listen(struct ns *ns, uint64_t obj, char **buf, size_t *len)
 {
@@ -428,6 +447,18 @@ ns_set_listen(
     struct ns *ns, uint64_t obj, const struct ns_entry *e, const char *text)
 {
 	return ns_set_rules(ns, SSHD_LISTEN, text);
+}
+
+char *
+ns__op_error(struct ns *ns, const struct ns_entry *e)
+{
+	if (e->gen == ns_gen_forwarding)
+		return ns->rules_error[SSHD_FORWARDING];
+	if (e->gen == ns_gen_listen)
+		return ns->rules_error[SSHD_LISTEN];
+	if (e->gen == ns_gen_operations)
+		return ns->grants_error;
+	return NULL;
 }
 
 /* A directory name as a session or channel id: plain decimal. */
@@ -697,6 +728,95 @@ ns_set_limits(
 	return 0;
 }
 
+/* keys/: the secret daemon's state and the public keys in use. */
+static int
+ns_fill_keys(struct ns *ns, uint64_t obj, struct ns_rec *r)
+{
+	const struct keys_public *id = keys_identity();
+	struct sshd              *s = ns->sshd;
+
+	ns__rec_str(r, "status", keys_state_name(keys_state()));
+	ns__rec_str(r, "host_key", keys_host_from_seed() ? "seed" : "file");
+	ns__rec_str(r, "identity.pub", id->line);
+	ns__rec_str(r, "identity.pub.fp", id->fp);
+	ns__rec_str(r, "host.pub", s != NULL ? sshd_host_public(s) : "");
+	ns__rec_str(
+	    r, "host.pub.fp", s != NULL ? sshd_host_fingerprint(s) : "");
+	return 0;
+}
+
+/* The files of keys/devices: object 2n is n.pub, 2n + 1 n.pub.fp. */
+static const struct keys_public *
+ns_device_key(uint64_t obj)
+{
+	if (obj >> 1 > KEYS_DEVICES_MAX)
+		return NULL;
+	return keys_device((unsigned)(obj >> 1));
+}
+
+static int
+ns_fill_device_key(struct ns *ns, uint64_t obj, struct ns_rec *r)
+{
+	return ns_device_key(obj) != NULL ? 0 : -ENOENT;
+}
+
+/* A single value, empty while the daemon is locked: a lone newline. */
+static int
+ns_gen_device_key(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+{
+	const struct keys_public *pub;
+	int                       n;
+
+	if ((pub = ns_device_key(obj)) == NULL)
+		return -ENOENT;
+	n = asprintf(buf, "%s\n", obj & 1 ? pub->fp : pub->line);
+	if (n < 0)
+		return -ENOMEM;
+	*len = (size_t)n;
+	return 0;
+}
+
+static int
+ns_resolve_device_key(struct ns *ns, const char *name, uint64_t *obj)
+{
+	unsigned long n;
+	char         *end;
+
+	if (name[0] < '1' || name[0] > '9')
+		return -ENOENT;
+	n = strtoul(name, &end, 10);
+	if (n > keys_devices())
+		return -ENOENT;
+	if (strcmp(end, ".pub") == 0)
+		*obj = (uint64_t)n << 1;
+	else if (strcmp(end, ".pub.fp") == 0)
+		*obj = (uint64_t)n << 1 | 1;
+	else
+		return -ENOENT;
+	return 0;
+}
+
+static int
+ns_list_device_keys(struct ns *ns, struct ns_dirlist *dl)
+{
+	char     name[32];
+	uint64_t obj;
+	unsigned n;
+	int      rc = 0;
+
+	for (n = 1; n <= keys_devices() && rc == 0; n++) {
+		obj = (uint64_t)n << 1;
+		snprintf(name, sizeof name, "%u.pub", n);
+		rc = ns__dirlist_add(
+		    dl, name, ns_ino(NS_DEVICE_KEY, obj, 0), S_IFREG);
+		snprintf(name, sizeof name, "%u.pub.fp", n);
+		if (rc == 0)
+			rc = ns__dirlist_add(dl, name,
+			    ns_ino(NS_DEVICE_KEY, obj | 1, 0), S_IFREG);
+	}
+	return rc;
+}
+
 #define NS_TOPFILE(n, k, p)                                                    \
 	{                                                                      \
 		.name = n, .kind = k, .perm = p                                \
@@ -739,6 +859,8 @@ const struct ns_entry ns__top[NS_NTOP] = {
         .kind = NS_VALUE,
         .perm = 0444,
         .gen = ns_gen_penalties},
+    [NS_T_KEYS] = NS_TOPDIR("keys", NS_KEYS),
+    [NS_T_OPS] = NS_TOPDIR("ops", NS_OP),
 };
 
 #define NS_FIELD(n)                                                            \
@@ -776,7 +898,9 @@ static const struct ns_entry ns_session_files[] = {
     NS_FIELD("channels"),
     NS_FIELD("bytes_in"),
     NS_FIELD("bytes_out"),
-    NS_OBJCTL,
+    /* Anyone may open it: "close" is /sessions/close, which the
+     * operation ACL lets through or not. */
+    {.name = "ctl", .kind = NS_CTL, .perm = 0666},
 };
 
 static const struct ns_entry ns_channel_files[] = {
@@ -856,7 +980,8 @@ static const struct ns_entry ns_acl_files[] = {
         .perm = 0600,
         .gen = ns_gen_forwarding,
         .set = ns_set_forwarding,
-        .root_only = 1},
+        .root_only = 1,
+        .op = "/acl/forwarding/set"},
     {.name = "forwarding.error",
         .kind = NS_VALUE,
         .perm = 0400,
@@ -867,7 +992,8 @@ static const struct ns_entry ns_acl_files[] = {
         .perm = 0600,
         .gen = ns_gen_listen,
         .set = ns_set_listen,
-        .root_only = 1},
+        .root_only = 1,
+        .op = "/acl/listen/set"},
     {.name = "listen.error",
         .kind = NS_VALUE,
         .perm = 0400,
@@ -883,6 +1009,44 @@ static const struct ns_entry ns_acl_files[] = {
         .kind = NS_VALUE,
         .perm = 0444,
         .gen = ns_gen_limits_error},
+    /* Who holds which scopes: root's, as the rules are. */
+    {.name = "operations",
+        .kind = NS_VALUE,
+        .perm = 0600,
+        .gen = ns_gen_operations,
+        .root_only = 1,
+        .op = "/acl/operations/set"},
+    {.name = "operations.error",
+        .kind = NS_VALUE,
+        .perm = 0400,
+        .gen = ns_gen_operations_error,
+        .root_only = 1},
+};
+
+/* A directory of ops/ holds its operation's spec and call, if the path
+ * is one, and the directories below it. */
+static const struct ns_entry ns_op_files[] = {
+    NS_OBJDIR,
+    {.name = "spec", .kind = NS_VALUE, .perm = 0444, .gen = ns__ops_gen_spec},
+    /* Anyone may call: the operation ACL decides. */
+    {.name = "call", .kind = NS_CALL, .perm = 0666},
+};
+
+/* Public halves only: a private key is never a file. */
+static const struct ns_entry ns_keys_files[] = {
+    NS_OBJDIR,
+    NS_FIELD("status"),
+    NS_FIELD("host_key"),
+    NS_FIELD("identity.pub"),
+    NS_FIELD("identity.pub.fp"),
+    NS_FIELD("host.pub"),
+    NS_FIELD("host.pub.fp"),
+    {.name = "devices", .kind = NS_DIR, .perm = 0555, .child = NS_DEVICE_KEY},
+};
+
+/* Each object of keys/devices is one file. */
+static const struct ns_entry ns_device_key_files[] = {
+    {.name = "", .kind = NS_VALUE, .perm = 0444, .gen = ns_gen_device_key},
 };
 
 #define NS_FILES(t) t, sizeof t / sizeof t[0]
@@ -906,4 +1070,11 @@ const struct ns_classdef ns__classes[NS_NCLASSES] = {
         ns_make_forward, ns_unmake_forward},
     [NS_ACL] = {NS_T_ACL, NS_FILES(ns_acl_files), ns_fill_acl, NULL, NULL, NULL,
         NS_CTL_NODE, NULL, NULL, 1},
+    [NS_KEYS] = {NS_T_KEYS, NS_FILES(ns_keys_files), ns_fill_keys, NULL, NULL,
+        NULL, NS_CTL_NODE, NULL, NULL, 1},
+    [NS_DEVICE_KEY] = {NS_T_KEYS, NS_FILES(ns_device_key_files),
+        ns_fill_device_key, ns_resolve_device_key, ns_list_device_keys, NULL,
+        NS_CTL_NODE},
+    [NS_OP] = {NS_T_OPS, NS_FILES(ns_op_files), ns__ops_fill, NULL, NULL, NULL,
+        NS_CTL_NODE},
 };

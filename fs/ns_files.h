@@ -36,8 +36,10 @@ struct ns {
 	struct ns_names    identities;
 	struct ns_names    upstreams;
 	struct ns_names    forwards;
+	struct ns_names    ops; /* paths of ops/ directories */
 	char rules_error[SSHD_NRULES][NS_MSG_MAX]; /* acl/NAME.error */
 	char limits_error[NS_MSG_MAX];             /* acl/limits.error */
+	char grants_error[NS_MSG_MAX];             /* acl/operations.error */
 };
 
 enum ns_fmt {
@@ -76,6 +78,7 @@ struct ns_entry {
 	ns_set_fn    set;   /* writable value files */
 	unsigned     child; /* top-level directories: their class */
 	int          root_only;
+	const char  *op; /* what a write calls: /acl/NAME/set {"rules"} */
 };
 
 struct ns_dirlist {
@@ -116,6 +119,8 @@ enum {
 	NS_T_FORWARDS,
 	NS_T_ACL,
 	NS_T_PENALTIES,
+	NS_T_KEYS,
+	NS_T_OPS,
 	NS_NTOP
 };
 
@@ -129,6 +134,12 @@ int ns__names_obj(struct ns_names *names, const char *name, uint64_t *obj);
 const char *ns__names_get(const struct ns_names *names, uint64_t number);
 
 /* Adds a field to a record; a value longer than the room left is cut. */
+/*
+ * The length of a value written to a value file: one trailing newline
+ * dropped.  Returns 0, -EFBIG past NS_WRITE_MAX, or -EINVAL for a NUL.
+ */
+int ns__value_len(const char *data, size_t *len);
+
 void ns__rec_str(struct ns_rec *r, const char *key, const char *value);
 void ns__rec_u64(struct ns_rec *r, const char *key, uint64_t value);
 void ns__rec_int(struct ns_rec *r, const char *key, int64_t value);
@@ -140,6 +151,23 @@ void ns__rec_time(struct ns_rec *r, const char *key, int64_t ms);
  */
 int ns__dirlist_add(
     struct ns_dirlist *dl, const char *name, uint64_t ino, mode_t mode);
+
+/* The entry of ino with its class and object; NULL for none. */
+const struct ns_entry *ns__entry(uint64_t ino, unsigned *cls, uint64_t *obj);
+
+/* Where the failure of a write of rule-set file e is kept; NULL for
+ * another file. */
+char *ns__op_error(struct ns *ns, const struct ns_entry *e);
+
+/* ops/ (ns_ops.c): whether ino is its directory or one below, with
+ * the path's object (0 for ops/ itself). */
+int ns__ops_dir(uint64_t ino, uint64_t *obj);
+int ns__ops_lookup(
+    struct ns *ns, uint64_t obj, const char *name, struct ns_attr *attr);
+int ns__ops_readdir(
+    struct ns *ns, uint64_t obj, struct ns_dirent **ents, size_t *n);
+int ns__ops_fill(struct ns *ns, uint64_t obj, struct ns_rec *r);
+int ns__ops_gen_spec(struct ns *ns, uint64_t obj, char **buf, size_t *len);
 
 /* The top level, indexed by NS_T_*, and the classes of objects. */
 extern const struct ns_entry    ns__top[NS_NTOP];

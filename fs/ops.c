@@ -16,6 +16,7 @@
 #include "authkeys.h"
 #include "callconn.h"
 #include "channel.h"
+#include "grants.h"
 #include "hostport.h"
 #include "log.h"
 #include "node.h"
@@ -40,6 +41,7 @@ static struct {
 	size_t           nraw;
 	char             scope_text[OPS_SCOPE_BUF];
 	const char      *scopes[CALLCONN_SCOPES + 1];
+	struct grants   *grants; /* acl/operations; NULL: none */
 } ops;
 
 static const char *const ops_read[] = {OPS_SCOPE_READ, NULL};
@@ -156,6 +158,47 @@ ops_rules_set(struct registry_call *call, json_t *input, void *arg)
 		ops_ok(call, json_object());
 }
 
+static void
+ops_grants_get(struct registry_call *call, json_t *input, void *arg)
+{
+	char *text;
+
+	if ((text = grants_format(ops.grants)) == NULL) {
+		registry_call_fail(call, REPLY_INTERNAL, 1, "out of memory");
+		return;
+	}
+	if (text[0] != '\0')
+		text[strlen(text) - 1] = '\0';
+	ops_ok(call, json_pack("{s:s}", "rules", text));
+	free(text);
+}
+
+static void
+ops_grants_set(struct registry_call *call, json_t *input, void *arg)
+{
+	const char *text = json_string_value(json_object_get(input, "rules"));
+	struct grants *g = NULL;
+	char           err[512] = "";
+	int            rc;
+
+	rc = persist_set_grants(ops.st, text, &g, err, sizeof err);
+	if (rc == -EINVAL)
+		registry_call_fail(call, REPLY_INVALID_INPUT, 0, "%s", err);
+	else if (rc != 0)
+		registry_call_fail(call, REPLY_INTERNAL, 1, "%s", err);
+	else {
+		grants_free(ops.grants);
+		ops.grants = g;
+		ops_ok(call, json_object());
+	}
+}
+
+/* The input of the operations that replace a rule set. */
+#define OPS_RULES_INPUT                                                        \
+	"{\"type\":\"object\",\"required\":[\"rules\"],"                       \
+	"\"additionalProperties\":false,"                                      \
+	"\"properties\":{\"rules\":{\"type\":\"string\"}}}"
+
 struct ops_def {
 	const char         *name;
 	enum registry_kind  kind;
@@ -181,18 +224,16 @@ static const struct ops_def ops_defs[] = {
         NULL, ops_admin, 0, ops_sessions_close, NULL},
     {"/acl/forwarding/get", REGISTRY_QUERY, OPS_NO_INPUT, NULL, ops_read, 1,
         ops_rules_get, "forwarding"},
-    {"/acl/forwarding/set", REGISTRY_MUTATION,
-        "{\"type\":\"object\",\"required\":[\"rules\"],"
-        "\"additionalProperties\":false,"
-        "\"properties\":{\"rules\":{\"type\":\"string\"}}}",
-        NULL, ops_admin, 1, ops_rules_set, "forwarding"},
+    {"/acl/forwarding/set", REGISTRY_MUTATION, OPS_RULES_INPUT, NULL, ops_admin,
+        1, ops_rules_set, "forwarding"},
     {"/acl/listen/get", REGISTRY_QUERY, OPS_NO_INPUT, NULL, ops_read, 1,
         ops_rules_get, "listen"},
-    {"/acl/listen/set", REGISTRY_MUTATION,
-        "{\"type\":\"object\",\"required\":[\"rules\"],"
-        "\"additionalProperties\":false,"
-        "\"properties\":{\"rules\":{\"type\":\"string\"}}}",
-        NULL, ops_admin, 1, ops_rules_set, "listen"},
+    {"/acl/listen/set", REGISTRY_MUTATION, OPS_RULES_INPUT, NULL, ops_admin, 1,
+        ops_rules_set, "listen"},
+    {"/acl/operations/get", REGISTRY_QUERY, OPS_NO_INPUT, NULL, ops_admin, 0,
+        ops_grants_get, NULL},
+    {"/acl/operations/set", REGISTRY_MUTATION, OPS_RULES_INPUT, NULL, ops_admin,
+        0, ops_grants_set, NULL},
 };
 
 static json_t *
@@ -226,22 +267,29 @@ ops_control(void *arg, uv_loop_t *loop, int fd, struct session *s)
 	struct registry_identity who;
 	struct session_info      si;
 	struct callconn         *cc;
+	const char              *scopes[CALLCONN_SCOPES + 1];
 
+	/* What acl/operations grants is added when the channel opens:
+	 * an open channel keeps the scopes it began with. */
 	session_info(s, &si);
+	grants_scopes(
+	    ops.grants, si.identity, si.scopes, scopes, CALLCONN_SCOPES + 1);
 	who.id = si.identity;
-	who.scopes = si.scopes;
+	who.scopes = scopes;
 	who.resources = NULL;
 	return callconn_new(fd, &who, NULL, NULL, &cc);
 }
 
 /*
  * A raw peer's token, checked against the server's Ed25519 keys; the
- * identity is the key's, with its scopes.
+ * identity is the key's, with its scopes and those acl/operations
+ * grants it.
  */
 static int
 ops_token(void *arg, const char *token, struct registry_identity *who)
 {
 	struct authkey_info info;
+	const char         *base[CALLCONN_SCOPES + 1];
 	char               *p, *save = NULL;
 	size_t              n = 0;
 	int                 idx;
@@ -255,8 +303,10 @@ ops_token(void *arg, const char *token, struct registry_identity *who)
 	snprintf(ops.scope_text, sizeof ops.scope_text, "%s", info.scopes);
 	for (p = strtok_r(ops.scope_text, ",", &save);
 	     p != NULL && n < CALLCONN_SCOPES; p = strtok_r(NULL, ",", &save))
-		ops.scopes[n++] = p;
-	ops.scopes[n] = NULL;
+		base[n++] = p;
+	base[n] = NULL;
+	grants_scopes(
+	    ops.grants, info.id, base, ops.scopes, CALLCONN_SCOPES + 1);
 	who->id = info.id;
 	who->scopes = ops.scopes;
 	who->resources = NULL;
@@ -312,9 +362,11 @@ ops_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st, char *err,
 	ops.loop = loop;
 	ops.sshd = sshd;
 	ops.st = st;
+	if ((rc = persist_load_grants(st, &ops.grants, err, errlen)) != 0)
+		return rc;
 	if ((rc = registry_new(OPS_MAX, OPS_CALLS, &ops.r)) != 0) {
 		snprintf(err, errlen, "cannot make the registry");
-		return rc;
+		goto fail;
 	}
 	for (i = 0; i < sizeof ops_defs / sizeof ops_defs[0]; i++) {
 		if (ops_defs[i].needs_sshd && sshd == NULL)
@@ -332,6 +384,8 @@ ops_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st, char *err,
 fail:
 	registry_free(ops.r);
 	ops.r = NULL;
+	grants_free(ops.grants);
+	ops.grants = NULL;
 	return rc;
 }
 
@@ -346,10 +400,18 @@ ops_stop(void)
 	callconn_stop();
 	registry_free(ops.r);
 	ops.r = NULL;
+	grants_free(ops.grants);
+	ops.grants = NULL;
 }
 
 struct registry *
 ops_registry(void)
 {
 	return ops.r;
+}
+
+const struct grants *
+ops_grants(void)
+{
+	return ops.grants;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+struct grants;
 struct registry;
 struct sshd;
 struct storage;
@@ -19,8 +20,9 @@ struct storage;
 
 /*
  * Makes the registry, registers the node's operations over sshd (may be
- * NULL) and st (may be NULL), and serves control channels.  Returns 0,
- * or a negative errno with a reason in err.
+ * NULL) and st (may be NULL), loads the operation ACL stored in st, and
+ * serves control channels.  Returns 0, or a negative errno with a
+ * reason in err.
  */
 int ops_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st, char *err,
     size_t errlen);
@@ -39,5 +41,13 @@ void ops_stop(void);
 
 /* The registry, for the namespace's ops/ files; NULL before start. */
 struct registry *ops_registry(void);
+
+/*
+ * The operation ACL in force (acl/operations), which /acl/operations/set
+ * replaces; NULL when there is none.  The scopes it grants are added to
+ * those of remote identities when their control channel or raw
+ * connection opens, and to local users' at each call of the filesystem.
+ */
+const struct grants *ops_grants(void);
 
 #endif

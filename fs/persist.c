@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "events.h"
+#include "grants.h"
 #include "log.h"
 #include "penalty.h"
 #include "persist.h"
@@ -573,4 +574,63 @@ persist_load_limits(
 	}
 	sshd_set_limits(sshd, &pl.l, pen);
 	return 0;
+}
+
+/* acl/operations: the scopes granted beyond what keys carry. */
+
+#define PERSIST_GRANTS_KEY "acl.operations"
+
+int
+persist_set_grants(struct storage *st, const char *text, struct grants **out,
+    char *err, size_t errlen)
+{
+	struct grants *g = NULL;
+	char          *canon;
+	int            rc;
+
+	if ((rc = grants_parse(text, &g, err, errlen)) != 0)
+		return rc;
+	if ((canon = grants_format(g)) == NULL) {
+		grants_free(g);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+
+	/* Only the count is announced, as for the other rule sets. */
+	rc = persist_store(st, PERSIST_GRANTS_KEY, canon,
+	    json_pack("{s:s,s:I}", "policy", "operations", "rules",
+	        (json_int_t)grants_count(g)),
+	    err, errlen);
+	free(canon);
+	if (rc != 0) {
+		grants_free(g);
+		return rc;
+	}
+	*out = g;
+	return 0;
+}
+
+int
+persist_load_grants(
+    struct storage *st, struct grants **out, char *err, size_t errlen)
+{
+	char *text, perr[256];
+	int   rc;
+
+	*out = NULL;
+	if (st == NULL)
+		return 0;
+	rc = storage_config_get(st, PERSIST_GRANTS_KEY, &text);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot read acl/operations: %s",
+		    storage_errmsg(st));
+		return rc;
+	}
+	rc = grants_parse(text, out, perr, sizeof perr);
+	free(text);
+	if (rc != 0)
+		snprintf(err, errlen, "stored acl/operations: %s", perr);
+	return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "sshd.h"
 
+struct grants;
 struct persist;
 struct storage;
 
@@ -72,5 +73,23 @@ int persist_set_limits(struct storage *st, struct sshd *sshd, const char *text,
  * errno with a reason in err. */
 int persist_load_limits(
     struct persist *p, struct sshd *sshd, char *err, size_t errlen);
+
+/*
+ * Makes text the operation ACL (acl/operations): parsed (-EINVAL with
+ * "line N: reason" in err, nothing changed), stored and announced by a
+ * policy.changed event in one transaction.  st may be NULL.  Returns 0
+ * and the parsed set in *out for the caller to put in force and free,
+ * or a negative errno with a reason in err.
+ */
+int persist_set_grants(struct storage *st, const char *text,
+    struct grants **out, char *err, size_t errlen);
+
+/*
+ * The stored operation ACL in *out (NULL when none was stored; free
+ * with grants_free).  Returns 0, or a negative errno with a reason in
+ * err when it cannot be read or no longer parses.
+ */
+int persist_load_grants(
+    struct storage *st, struct grants **out, char *err, size_t errlen);
 
 #endif

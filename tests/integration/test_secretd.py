@@ -24,6 +24,7 @@ import stat
 import struct
 import subprocess
 import tempfile
+import time
 import shutil
 from pathlib import Path
 
@@ -382,7 +383,14 @@ def test_unlock_from_the_terminal_without_echo(env, daemon):
         os.write(fd, PASSPHRASE.encode() + b"\n")
         seen = read_until(fd, "unlocked\r\n", seen)
     finally:
-        _, status = os.waitpid(pid, 0)
+        # A failed read above must not leave the child waiting on input.
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done == 0:
+            time.sleep(1)
+            done, status = os.waitpid(pid, os.WNOHANG)
+        if done == 0:
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0, seen
     # What was typed never appeared on the terminal.

@@ -25,6 +25,7 @@
 
 #include "events.h"
 #include "forward.h"
+#include "keys.h"
 #include "listener.h"
 #include "ns.h"
 #include "ns_ctl.h"
@@ -502,7 +503,7 @@ test_root(void **state)
 	const char       *names[] = {".", "..", "node", "node.json", "stats",
 	          "stats.json", "ctl", "events", "events.log", "listeners",
 	          "sessions", "channels", "identities", "upstreams", "forwards",
-	          "acl", "penalties"};
+	          "acl", "penalties", "keys", "ops"};
 	struct tree      *t = *state;
 	struct ns_dirent *ents;
 	struct ns_attr    a;
@@ -959,12 +960,15 @@ test_acl_listen(void **state)
 	uint64_t          acl, listen, error, emitted;
 	size_t            n;
 	char             *before, *s, *buf = NULL, big[NS_WRITE_MAX + 2];
+	struct ns_op      op;
 
 	acl = lookup(t->ns, ROOT, "acl");
 	assert_int_equal(ns_readdir(t->ns, acl, &ents, &n), 0);
-	assert_int_equal(n, 8);
+	assert_int_equal(n, 10);
 	assert_string_equal(ents[6].name, "limits");
 	assert_string_equal(ents[7].name, "limits.error");
+	assert_string_equal(ents[8].name, "operations");
+	assert_string_equal(ents[9].name, "operations.error");
 	assert_string_equal(ents[2].name, "forwarding");
 	assert_string_equal(ents[3].name, "forwarding.error");
 	assert_string_equal(ents[4].name, "listen");
@@ -978,6 +982,19 @@ test_acl_listen(void **state)
 	assert_int_equal(a.mode, S_IFREG | 0400);
 	assert_false(a.writable);
 	error = a.ino;
+
+	/* Through the filesystem, a write is the operation that sets it. */
+	assert_int_equal(ns_op_of(t->ns, listen, "allow *:22\n", 11, &op), 1);
+	assert_string_equal(op.name, "/acl/listen/set");
+	s = json_dumps(op.input, JSON_COMPACT);
+	assert_string_equal(s, "{\"rules\":\"allow *:22\"}");
+	free(s);
+	json_decref(op.input);
+	assert_int_equal(ns_op_of(t->ns, error, "x", 1, &op), 0);
+	assert_int_equal(ns_op_of(t->ns, listen, "a\0b", 3, &op), -EINVAL);
+	ns_op_done(t->ns, listen, "line 1: bad");
+	expect_content(t->ns, error, "line 1: bad\n");
+	ns_op_done(t->ns, listen, NULL);
 
 	/* A new server allows no remote forwards. */
 	s = read_file(t->ns, listen);
@@ -1037,6 +1054,48 @@ test_acl_without_sshd(void **state)
 	/* acl/ has no object directory and no other object. */
 	assert_int_equal(ns_getattr(t->ns, ns_ino(NS_ACL, 1, 0), &a), -ENOENT);
 	assert_int_equal(ns_getattr(t->ns, ns_ino(NS_ACL, 2, 1), &a), -ENOENT);
+}
+
+/* keys/ of a node without a secret daemon: its state, no key of a seed. */
+static void
+test_keys_without_daemon(void **state)
+{
+	const char       *bad[] = {"3.pub", "0.pub", "01.pub", "1.pubx", "1",
+	          "1.pub.fp.x", "-1.pub", "99999999999999999999.pub", "devices"};
+	struct tree      *t = *state;
+	struct ns_dirent *ents;
+	struct ns_attr    a;
+	uint64_t          keys, devices;
+	char              err[128];
+	size_t            n, i;
+
+	assert_int_equal(
+	    keys_start(&t->loop, NULL, 2, NULL, err, sizeof err), 0);
+	keys = lookup(t->ns, ROOT, "keys");
+	expect_content(t->ns, lookup(t->ns, keys, "status"), "unavailable\n");
+	expect_content(t->ns, lookup(t->ns, keys, "host_key"), "file\n");
+	expect_content(t->ns, lookup(t->ns, keys, "identity.pub"), "\n");
+	expect_content(t->ns, lookup(t->ns, keys, "host.pub"), "\n");
+	assert_int_equal(
+	    write_str(t->ns, lookup(t->ns, keys, "status"), "x"), -EACCES);
+
+	devices = lookup(t->ns, keys, "devices");
+	assert_int_equal(ns_readdir(t->ns, devices, &ents, &n), 0);
+	assert_int_equal(n, 6);
+	assert_int_equal(ents[1].ino, keys);
+	assert_string_equal(ents[2].name, "1.pub");
+	assert_string_equal(ents[5].name, "2.pub.fp");
+	free(ents);
+
+	assert_int_equal(ns_lookup(t->ns, devices, "2.pub.fp", &a), 0);
+	assert_int_equal(a.mode, S_IFREG | 0444);
+	assert_int_equal(a.size, 1);
+	expect_content(t->ns, a.ino, "\n");
+	assert_int_equal(ns_lookup(t->ns, a.ino, "x", &a), -ENOTDIR);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(
+		    ns_lookup(t->ns, devices, bad[i], &a), -ENOENT);
+	keys_stop();
 }
 
 static void
@@ -1134,6 +1193,7 @@ main(void)
 	    TS(test_upstreams),
 	    TS(test_acl_listen),
 	    T(test_penalties_without_sshd),
+	    T(test_keys_without_daemon),
 	    TS(test_penalties_and_limits),
 	};
 

@@ -416,6 +416,13 @@ channel_on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 	struct channel *c = arg;
 	size_t          room, n;
 
+	if (c->state == CHANNEL_OPENING && !c->finish) {
+		/* Came with the confirmation, before the connection is
+		 * ours to write: libssh keeps it until channel_catch_up. */
+		channel_set_held(c, len);
+		c->ssh_stalled = 1;
+		return 0;
+	}
 	if (c->state != CHANNEL_OPEN || c->finish || c->target_shut)
 		return (int)len;
 
@@ -446,7 +453,7 @@ channel_on_eof(ssh_session ssh, ssh_channel ch, void *arg)
 	struct channel *c = arg;
 
 	c->peer_eof = 1;
-	if (!c->ssh_stalled)
+	if (c->state == CHANNEL_OPEN && !c->ssh_stalled)
 		channel_shut_target(c);
 }
 
@@ -459,7 +466,7 @@ channel_on_close(ssh_session ssh, ssh_channel ch, void *arg)
 	 * libssh keeps unread data readable after a close. */
 	c->peer_closed = 1;
 	c->peer_eof = 1;
-	if (c->tcp != NULL && !c->ssh_stalled)
+	if (c->state == CHANNEL_OPEN && c->tcp != NULL && !c->ssh_stalled)
 		uv_read_stop((uv_stream_t *)c->tcp);
 }
 
@@ -486,11 +493,9 @@ channel_drain_ssh(struct channel *c)
 		channel_shut_target(c);
 }
 
-/*
- * Both ways in end here: the channel is open, data may flow.
- */
+/* From here on libssh tells c what the peer sends on its channel. */
 static void
-channel_established(struct channel *c)
+channel_listen(struct channel *c)
 {
 	ssh_callbacks_init(&c->cb);
 	c->cb.userdata = c;
@@ -498,7 +503,14 @@ channel_established(struct channel *c)
 	c->cb.channel_eof_function = channel_on_eof;
 	c->cb.channel_close_function = channel_on_close;
 	ssh_set_channel_callbacks(c->ch, &c->cb);
+}
 
+/*
+ * Both ways in end here: the channel is open, data may flow.
+ */
+static void
+channel_established(struct channel *c)
+{
 	c->state = CHANNEL_OPEN;
 	uv_tcp_nodelay(c->tcp, 1);
 	if (uv_read_start(
@@ -525,6 +537,7 @@ channel_confirm(struct channel *c)
 		c->finish = 1;
 		return;
 	}
+	channel_listen(c);
 	channel_established(c);
 }
 
@@ -693,6 +706,22 @@ channel__open(struct session *s, struct channel_set *set, ssh_message msg,
  * Channels this node opens for a local connection.
  */
 
+/*
+ * What the peer sent right behind its confirmation (a target that speaks
+ * first, and may be gone already) waited in libssh, after the client's
+ * answer: it goes on now.
+ */
+static void
+channel_catch_up(struct channel *c)
+{
+	if (c->finish)
+		return;
+	if (c->ssh_stalled)
+		channel_drain_ssh(c);
+	else if (c->peer_eof)
+		channel_shut_target(c);
+}
+
 /* Sends the open request, or follows it; SSH_OK once confirmed. */
 static int
 channel_open_request(struct channel *c)
@@ -727,6 +756,7 @@ channel_open_step(struct channel *c)
 		channel_to_peer(c, c->early, c->earlylen);
 	free(c->early);
 	c->early = NULL;
+	channel_catch_up(c);
 }
 
 /* Who the local connection came from, as the open request tells it. */
@@ -768,6 +798,8 @@ channel_connect(
 		c->finish = 1;
 		return -ENOMEM;
 	}
+	/* Before the request goes out: data may come with the answer. */
+	channel_listen(c);
 
 	c->state = CHANNEL_OPENING;
 	c->reverse = spec->reverse;

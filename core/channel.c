@@ -45,7 +45,10 @@
 #define CHANNEL_WQ_HIGH     (512 * 1024)
 #define CHANNEL_WQ_LOW      (128 * 1024)
 #define CHANNEL_READ_SIZE   (64 * 1024)
-#define CHANNEL_EARLY_MAX   (64 * 1024)
+/* The biggest window libssh offers at open: a read asking for more
+ * makes it enlarge the window at once (channel_open_window). */
+#define CHANNEL_LIBSSH_WINDOW 64000
+#define CHANNEL_EARLY_MAX     (64 * 1024)
 /* More unread data than any window libssh grants: the peer ignores it. */
 #define CHANNEL_PEER_MAX (2 * 1024 * 1024)
 /* What all channels together may leave in libssh for slow targets. */
@@ -97,7 +100,8 @@ struct channel {
 	int    target_shut;
 	int    target_eof;
 	int    eof_sent;
-	char  *pend; /* TCP data the window held */
+	int    window_open; /* the full window was granted */
+	char  *pend;        /* TCP data the window held */
 	size_t pend_off;
 	size_t pend_len;
 
@@ -139,6 +143,10 @@ static size_t   held_total; /* the sum of every channel's held */
 static void channel_try_next(struct channel *);
 static void channel_drain_ssh(struct channel *);
 static void channel_settle_session(struct channel *);
+static void channel_set_held(struct channel *, size_t);
+
+_Static_assert(CHANNEL_READ_SIZE > CHANNEL_LIBSSH_WINDOW,
+    "a read of read_buf must ask for more than libssh's first window");
 
 static void
 channel_unref(struct channel *c)
@@ -298,6 +306,9 @@ channel_send_eof(struct channel *c)
 	if (c->eof_sent)
 		return;
 	c->eof_sent = 1;
+	/* With the peer's EOF in, the close follows in this round. */
+	if (c->peer_eof)
+		session__batch(c->session);
 	/* SSH_AGAIN only says the packet is still queued for the socket. */
 	if (ssh_channel_send_eof(c->ch) == SSH_ERROR)
 		c->finish = 1;
@@ -319,6 +330,34 @@ channel_peer_busy(const struct channel *c)
 	           SSH_WRITE_PENDING) != 0;
 }
 
+/*
+ * libssh opens a channel with a window of 32 000 or 64 000 bytes and
+ * enlarges it when the first data arrives, in a packet of its own that
+ * costs both sides a round.  A read asking for more than that enlarges
+ * it at once, so that the adjustment leaves with a packet this side
+ * sends anyway (the caller batches them).
+ */
+static void
+channel_open_window(struct channel *c)
+{
+	int n;
+
+	if (c->window_open)
+		return;
+	c->window_open = 1;
+	/* Data held back for a busy target has enlarged it already. */
+	if (c->held > 0 || c->ssh_stalled)
+		return;
+	n = ssh_channel_read_timeout(c->ch, read_buf, sizeof read_buf, 0, 0);
+	if (n <= 0)
+		return;
+
+	/* Arrived meanwhile, more than the target's queue took. */
+	channel_set_held(c, c->held > (size_t)n ? c->held - (size_t)n : 0);
+	if (channel_to_target(c, read_buf, (size_t)n) != 0)
+		c->finish = 1;
+}
+
 /* Sends data to the peer; what its window refuses waits in pend. */
 static void
 channel_to_peer(struct channel *c, const char *data, size_t len)
@@ -328,6 +367,11 @@ channel_to_peer(struct channel *c, const char *data, size_t len)
 	c->bytes_out += len;
 	stats.bytes_out += len;
 	session__count(c->session, 0, len);
+
+	if (!c->window_open) {
+		session__batch(c->session);
+		channel_open_window(c);
+	}
 
 	/* While libssh still has output queued for the socket, nothing more
 	 * is handed to it: its buffer would grow without bound if the peer
@@ -530,6 +574,8 @@ channel_established(struct channel *c)
 static void
 channel_confirm(struct channel *c)
 {
+	/* The confirmation and the window leave together. */
+	session__batch(c->session);
 	c->ch = ssh_message_channel_request_open_reply_accept(c->msg);
 	ssh_message_free(c->msg);
 	c->msg = NULL;
@@ -539,6 +585,7 @@ channel_confirm(struct channel *c)
 	}
 	channel_listen(c);
 	channel_established(c);
+	channel_open_window(c);
 }
 
 static void

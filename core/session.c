@@ -13,6 +13,10 @@
  * stack.
  */
 #include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -86,6 +90,7 @@ struct session {
 	int                         client;
 	int                         unauth;   /* counted in nunauth */
 	int                         flushing; /* in session_flush_round */
+	int                         corked;   /* see session__batch */
 	ssh_key                     key;
 	char                        hostkey_pin[128];
 	const struct session_hooks *hooks;
@@ -621,6 +626,30 @@ session_flush_round(struct session *s)
 	s->flushing = 0;
 }
 
+/* Lets out what session__batch held back. */
+static void
+session_uncork(struct session *s)
+{
+	int off = 0;
+
+	if (!s->corked)
+		return;
+	s->corked = 0;
+	setsockopt(ssh_get_fd(s->ssh), IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+}
+
+void
+session__batch(struct session *s)
+{
+	int on = 1;
+
+	if (s->corked || s->state != SESSION_OPEN)
+		return;
+	if (setsockopt(
+	        ssh_get_fd(s->ssh), IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0)
+		s->corked = 1;
+}
+
 void
 session__settle(struct session *s)
 {
@@ -638,6 +667,8 @@ session__settle(struct session *s)
 		return;
 	}
 	session_flush_round(s);
+	if (!s->flushing)
+		session_uncork(s);
 	if (s->state != SESSION_CLOSING)
 		session_update_poll(s);
 }
@@ -705,6 +736,7 @@ session_teardown(struct session *s, const char *reason)
 	stats.sessions--;
 
 	channel__close_all(&s->channels);
+	session_uncork(s);
 	if (!s->client)
 		rforward__session_closed(s);
 	uv_close((uv_handle_t *)&s->poll, session_free_cb);

@@ -92,6 +92,13 @@ void session__kick(struct session *s);
 /* Settles s from the loop soon, outside the caller. */
 void session__soon(struct session *s);
 
+/*
+ * More than one packet for s is about to be made in this round: the
+ * socket holds them back until the round settles, so that they leave in
+ * one segment and wake the peer once.  Without it they leave one by one.
+ */
+void session__batch(struct session *s);
+
 struct channel_set *session__channels(struct session *s);
 struct sshd        *session__sshd(const struct session *s);
 int                 session__fd(const struct session *s);

@@ -38,7 +38,8 @@
 #include "stats.h"
 
 #define SESSION_MAX          4096
-#define SESSION_BURST        64 /* dopoll rounds per wakeup */
+#define SESSION_BURST        64   /* dopoll rounds per wakeup */
+#define SESSION_LIBSSH_READ  4096 /* what libssh reads in one round */
 #define SESSION_GRACE_MS     (120 * 1000)
 #define SESSION_AUTH_TRIES   10
 #define SESSION_UNAUTH_START 10  /* unauthenticated: early drops begin */
@@ -85,6 +86,11 @@ struct session {
 	char               user[128];
 	char               identity[128];
 	char               identity_name[128];
+
+	/* Bytes libssh read and wrote on the socket; in_bytes as it was
+	 * when the queued requests were last answered. */
+	struct ssh_counter_struct sock;
+	uint64_t                  answered_at;
 
 	/* Outgoing sessions. */
 	int                         client;
@@ -139,6 +145,7 @@ session_register(struct session *s, uv_loop_t *loop, int fd)
 	TAILQ_INIT(&s->channels);
 
 	ssh_set_blocking(s->ssh, 0);
+	ssh_set_counters(s->ssh, &s->sock, NULL);
 	uv_poll_init_socket(loop, &s->poll, fd);
 	uv_timer_init(loop, &s->grace);
 	uv_timer_init(loop, &s->soon);
@@ -465,11 +472,16 @@ session_messages(struct session *s)
 {
 	ssh_message msg;
 
+	/* Requests only come with what libssh read, here or in any other
+	 * call; when it has read nothing, asking would cost a poll(). */
+	if (s->sock.in_bytes == s->answered_at)
+		return;
 	while (s->state != SESSION_CLOSING &&
 	    (msg = ssh_message_get(s->ssh)) != NULL) {
 		if (!session_message(s, msg))
 			ssh_message_free(msg);
 	}
+	s->answered_at = s->sock.in_bytes;
 }
 
 static void
@@ -575,6 +587,7 @@ static void
 session_on_poll(uv_poll_t *p, int status, int events)
 {
 	struct session *s = p->data;
+	uint64_t        before;
 	int             i;
 
 	if (status < 0)
@@ -587,9 +600,13 @@ session_on_poll(uv_poll_t *p, int status, int events)
 	}
 
 	/* Requests queue up in libssh meanwhile, at most a burst's worth;
-	 * answering them once afterwards saves a poll() per round. */
+	 * answering them once afterwards saves a poll() per round.  A read
+	 * shorter than libssh asked for emptied the socket: the loop says
+	 * when more comes, and polling again to hear "nothing" costs. */
 	for (i = 0; i < SESSION_BURST; i++) {
-		if (ssh_event_dopoll(s->ev, 0) != SSH_OK)
+		before = s->sock.in_bytes;
+		if (ssh_event_dopoll(s->ev, 0) != SSH_OK ||
+		    s->sock.in_bytes - before < SESSION_LIBSSH_READ)
 			break;
 	}
 	session_messages(s);
@@ -655,6 +672,9 @@ session__settle(struct session *s)
 {
 	if (s->state == SESSION_CLOSING)
 		return;
+	/* What other libssh calls read may hold requests too. */
+	if (!s->dead && !session_handshaking(s))
+		session_messages(s);
 	channel__settle(&s->channels);
 	if (s->hooks != NULL && s->hooks->settled != NULL &&
 	    s->state == SESSION_OPEN)

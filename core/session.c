@@ -40,6 +40,7 @@
 #define SESSION_MAX          4096
 #define SESSION_BURST        64   /* dopoll rounds per wakeup */
 #define SESSION_LIBSSH_READ  4096 /* what libssh reads in one round */
+#define SESSION_FLUSH_ROUNDS 4    /* per settle, while they write */
 #define SESSION_GRACE_MS     (120 * 1000)
 #define SESSION_AUTH_TRIES   10
 #define SESSION_UNAUTH_START 10  /* unauthenticated: early drops begin */
@@ -630,16 +631,27 @@ session_update_poll(struct session *s)
  * libssh asks for POLLOUT after every write, even one the kernel took
  * whole, and writes nothing more until it has seen it.  One more round
  * here usually settles that at once, instead of a trip through the loop
- * with the socket's watch changed twice.
+ * with the socket's watch changed twice.  That round may write again (a
+ * close answering the peer's): then another follows, as long as the
+ * last one got something out.
  */
 static void
 session_flush_round(struct session *s)
 {
-	if (s->state != SESSION_OPEN || s->flushing ||
-	    !(ssh_get_poll_flags(s->ssh) & SSH_WRITE_PENDING))
+	uint64_t out;
+	int      i;
+
+	if (s->flushing)
 		return;
 	s->flushing = 1;
-	session_on_poll(&s->poll, 0, UV_WRITABLE);
+	for (i = 0; i < SESSION_FLUSH_ROUNDS && s->state == SESSION_OPEN &&
+	     (ssh_get_poll_flags(s->ssh) & SSH_WRITE_PENDING);
+	     i++) {
+		out = s->sock.out_bytes;
+		session_on_poll(&s->poll, 0, UV_WRITABLE);
+		if (s->sock.out_bytes == out)
+			break;
+	}
 	s->flushing = 0;
 }
 
@@ -687,10 +699,12 @@ session__settle(struct session *s)
 		return;
 	}
 	session_flush_round(s);
-	if (!s->flushing)
-		session_uncork(s);
-	if (s->state != SESSION_CLOSING)
-		session_update_poll(s);
+
+	/* Inside a flush round, the round's caller does both. */
+	if (s->flushing || s->state == SESSION_CLOSING)
+		return;
+	session_uncork(s);
+	session_update_poll(s);
 }
 
 static void

@@ -556,7 +556,6 @@ static void
 channel_established(struct channel *c)
 {
 	c->state = CHANNEL_OPEN;
-	uv_tcp_nodelay(c->tcp, 1);
 	if (uv_read_start(
 	        (uv_stream_t *)c->tcp, channel_alloc, channel_on_read) != 0)
 		c->finish = 1;
@@ -583,6 +582,9 @@ channel_confirm(struct channel *c)
 		c->finish = 1;
 		return;
 	}
+	/* Small replies go out at once; accepted connections are set so
+	 * by whoever accepted them. */
+	uv_tcp_nodelay(c->tcp, 1);
 	channel_listen(c);
 	channel_established(c);
 	channel_open_window(c);

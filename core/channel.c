@@ -125,6 +125,7 @@ struct channel {
 	void           *open_arg;
 	int             open_err;
 	int             open_ready; /* confirmed, not yet told */
+	uint64_t        asked_at;   /* session__received when last asked */
 };
 
 struct channel_write {
@@ -787,8 +788,13 @@ channel_open_step(struct channel *c)
 {
 	int rc = SSH_OK;
 
-	if (!c->open_ready)
+	if (!c->open_ready) {
+		/* Asking again before anything was read would only poll. */
+		if (session__received(c->session) == c->asked_at)
+			return;
 		rc = channel_open_request(c);
+		c->asked_at = session__received(c->session);
+	}
 	if (rc == SSH_AGAIN)
 		return;
 	if (rc != SSH_OK) {
@@ -797,10 +803,11 @@ channel_open_step(struct channel *c)
 		return;
 	}
 
-	channel_established(c);
+	/* The client waits for its answer: that goes first. */
 	if (c->open_cb != NULL)
 		c->open_cb(c->open_arg, 0);
 	c->open_cb = NULL;
+	channel_established(c);
 	if (c->early != NULL && !c->finish)
 		channel_to_peer(c, c->early, c->earlylen);
 	free(c->early);
@@ -876,6 +883,7 @@ channel_connect(
 		c->finish = 1;
 		break;
 	}
+	c->asked_at = session__received(s);
 	session__soon(s);
 	return 0;
 }

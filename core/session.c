@@ -898,6 +898,12 @@ session__kick(struct session *s)
 		session_update_poll(s);
 }
 
+uint64_t
+session__received(const struct session *s)
+{
+	return s->sock.in_bytes;
+}
+
 struct channel_set *
 session__channels(struct session *s)
 {

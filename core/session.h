@@ -99,6 +99,10 @@ void session__soon(struct session *s);
  */
 void session__batch(struct session *s);
 
+/* Bytes libssh has read from s's socket so far: while this stays the
+ * same, no answer from the peer can have come in. */
+uint64_t session__received(const struct session *s);
+
 struct channel_set *session__channels(struct session *s);
 struct sshd        *session__sshd(const struct session *s);
 int                 session__fd(const struct session *s);

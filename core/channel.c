@@ -307,9 +307,7 @@ channel_send_eof(struct channel *c)
 	if (c->eof_sent)
 		return;
 	c->eof_sent = 1;
-	/* With the peer's EOF in, the close follows in this round. */
-	if (c->peer_eof)
-		session__batch(c->session);
+	session__batch(c->session);
 	/* SSH_AGAIN only says the packet is still queued for the socket. */
 	if (ssh_channel_send_eof(c->ch) == SSH_ERROR)
 		c->finish = 1;
@@ -369,10 +367,8 @@ channel_to_peer(struct channel *c, const char *data, size_t len)
 	stats.bytes_out += len;
 	session__count(c->session, 0, len);
 
-	if (!c->window_open) {
-		session__batch(c->session);
-		channel_open_window(c);
-	}
+	session__batch(c->session);
+	channel_open_window(c);
 
 	/* While libssh still has output queued for the socket, nothing more
 	 * is handed to it: its buffer would grow without bound if the peer
@@ -422,6 +418,7 @@ channel_flush_pending(struct channel *c)
 
 	if (ssh_channel_window_size(c->ch) == 0 || channel_peer_busy(c))
 		return;
+	session__batch(c->session);
 	n = ssh_channel_write(c->ch, c->pend + c->pend_off,
 	    (uint32_t)(c->pend_len - c->pend_off));
 	if (n < 0) {
@@ -574,7 +571,6 @@ channel_established(struct channel *c)
 static void
 channel_confirm(struct channel *c)
 {
-	/* The confirmation and the window leave together. */
 	session__batch(c->session);
 	c->ch = ssh_message_channel_request_open_reply_accept(c->msg);
 	ssh_message_free(c->msg);
@@ -908,6 +904,8 @@ channel_finish(struct channel *c)
 	}
 	if (c->ch != NULL) {
 		ssh_remove_channel_callbacks(c->ch, &c->cb);
+		if (was_open && c->session != NULL)
+			session__batch(c->session);
 		if (was_open)
 			ssh_channel_close(c->ch);
 		ssh_channel_free(c->ch);

@@ -93,9 +93,11 @@ void session__kick(struct session *s);
 void session__soon(struct session *s);
 
 /*
- * More than one packet for s is about to be made in this round: the
- * socket holds them back until the round settles, so that they leave in
- * one segment and wake the peer once.  Without it they leave one by one.
+ * What libssh writes for s from here to the end of this round is held
+ * back and leaves in one segment when the round settles: the peer is
+ * woken once, and only as this side is done with the round (it would
+ * otherwise often wait for this side's CPU, or take it).  Without it
+ * packets leave one by one as they are made.
  */
 void session__batch(struct session *s);
 

@@ -687,6 +687,8 @@ session__settle(struct session *s)
 	/* What other libssh calls read may hold requests too. */
 	if (!s->dead && !session_handshaking(s))
 		session_messages(s);
+	if (s->state == SESSION_CLOSING)
+		return;
 	channel__settle(&s->channels);
 	if (s->hooks != NULL && s->hooks->settled != NULL &&
 	    s->state == SESSION_OPEN)

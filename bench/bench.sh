@@ -36,6 +36,7 @@
 #   BENCH_STEP_TIMEOUT  seconds before one measurement counts as failed
 #                       (default 300)
 #   BENCH_SSHD_ONLY=1   the same as --sshd-only: measure sshd alone
+#   BENCH_ONLY=socks    only the SOCKS5 rows (no `ssh -L` measurements)
 #   BENCH_KEEP=1        keep the work directory (logs) after the run
 #
 # Must run as root (sshd refuses to start otherwise on most systems).
@@ -59,6 +60,7 @@ if [[ -z ${ALKNETD:-} ]]; then
 	done
 fi
 SSHD_ONLY=${BENCH_SSHD_ONLY:-0}
+ONLY=${BENCH_ONLY:-}
 START_TIMEOUT=20
 
 # The comment at the top of this file.
@@ -73,6 +75,10 @@ for arg in "$@"; do
 	*) echo "bench.sh: unknown argument $arg" >&2; exit 2 ;;
 	esac
 done
+if [[ -n $ONLY && $ONLY != socks ]]; then
+	echo "bench.sh: BENCH_ONLY may only be socks" >&2
+	exit 2
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/alknet-bench.XXXXXX")
 pids=()
@@ -546,7 +552,7 @@ main() {
 
 	start_sshd
 	echo "sshd on 127.0.0.1:$sshd_port" >&2
-	measure_all "$sshd_port" sshd_res
+	[[ $ONLY = socks ]] || measure_all "$sshd_port" sshd_res
 	measure_sshd_socks "$sshd_port"
 
 	if [[ $SSHD_ONLY = 1 ]]; then
@@ -556,11 +562,12 @@ main() {
 	else
 		start_alknetd
 		echo "alknetd on 127.0.0.1:$alknetd_port" >&2
-		measure_all "$alknetd_port" alk_res
+		[[ $ONLY = socks ]] || measure_all "$alknetd_port" alk_res
 		measure_alknetd_socks "$alknetd_port"
 	fi
 
-	tunnel_metrics
+	metrics=()
+	[[ $ONLY = socks ]] || tunnel_metrics
 	add_socks_rows "$sshd_port"
 	print_table
 	for c in "${sshd_res[@]}" "${alk_res[@]}"; do

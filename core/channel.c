@@ -49,7 +49,10 @@
 #define CHANNEL_WQ_HIGH     (512 * 1024)
 #define CHANNEL_WQ_LOW      (128 * 1024)
 #define CHANNEL_READ_SIZE   (64 * 1024)
-#define CHANNEL_EARLY_MAX   (64 * 1024)
+/* The biggest window libssh offers at open: a read asking for more
+ * makes it enlarge the window at once (channel_open_window). */
+#define CHANNEL_LIBSSH_WINDOW 64000
+#define CHANNEL_EARLY_MAX     (64 * 1024)
 /* More unread data than any window libssh grants: the peer ignores it. */
 #define CHANNEL_PEER_MAX (2 * 1024 * 1024)
 /* What all channels together may leave in libssh for slow targets. */
@@ -101,7 +104,8 @@ struct channel {
 	int    target_shut;
 	int    target_eof;
 	int    eof_sent;
-	char  *pend; /* TCP data the window held */
+	int    window_open; /* the full window was granted */
+	char  *pend;        /* TCP data the window held */
 	size_t pend_off;
 	size_t pend_len;
 
@@ -125,6 +129,7 @@ struct channel {
 	void           *open_arg;
 	int             open_err;
 	int             open_ready; /* confirmed, not yet told */
+	uint64_t        asked_at;   /* session__received when last asked */
 };
 
 struct channel_write {
@@ -145,6 +150,10 @@ static size_t             held_total; /* the sum of every channel's held */
 static void channel_try_next(struct channel *);
 static void channel_drain_ssh(struct channel *);
 static void channel_settle_session(struct channel *);
+static void channel_set_held(struct channel *, size_t);
+
+_Static_assert(CHANNEL_READ_SIZE > CHANNEL_LIBSSH_WINDOW,
+    "a read of read_buf must ask for more than libssh's first window");
 
 static void
 channel_unref(struct channel *c)
@@ -304,6 +313,7 @@ channel_send_eof(struct channel *c)
 	if (c->eof_sent)
 		return;
 	c->eof_sent = 1;
+	session__batch(c->session);
 	/* SSH_AGAIN only says the packet is still queued for the socket. */
 	if (ssh_channel_send_eof(c->ch) == SSH_ERROR)
 		c->finish = 1;
@@ -325,6 +335,34 @@ channel_peer_busy(const struct channel *c)
 	           SSH_WRITE_PENDING) != 0;
 }
 
+/*
+ * libssh opens a channel with a window of 32 000 or 64 000 bytes and
+ * enlarges it when the first data arrives, in a packet of its own that
+ * costs both sides a round.  A read asking for more than that enlarges
+ * it at once, so that the adjustment leaves with a packet this side
+ * sends anyway (the caller batches them).
+ */
+static void
+channel_open_window(struct channel *c)
+{
+	int n;
+
+	if (c->window_open)
+		return;
+	c->window_open = 1;
+	/* Data held back for a busy target has enlarged it already. */
+	if (c->held > 0 || c->ssh_stalled)
+		return;
+	n = ssh_channel_read_timeout(c->ch, read_buf, sizeof read_buf, 0, 0);
+	if (n <= 0)
+		return;
+
+	/* Arrived meanwhile, more than the target's queue took. */
+	channel_set_held(c, c->held > (size_t)n ? c->held - (size_t)n : 0);
+	if (channel_to_target(c, read_buf, (size_t)n) != 0)
+		c->finish = 1;
+}
+
 /* Sends data to the peer; what its window refuses waits in pend. */
 static void
 channel_to_peer(struct channel *c, const char *data, size_t len)
@@ -334,6 +372,9 @@ channel_to_peer(struct channel *c, const char *data, size_t len)
 	c->bytes_out += len;
 	stats.bytes_out += len;
 	session__count(c->session, 0, len);
+
+	session__batch(c->session);
+	channel_open_window(c);
 
 	/* While libssh still has output queued for the socket, nothing more
 	 * is handed to it: its buffer would grow without bound if the peer
@@ -383,6 +424,7 @@ channel_flush_pending(struct channel *c)
 
 	if (ssh_channel_window_size(c->ch) == 0 || channel_peer_busy(c))
 		return;
+	session__batch(c->session);
 	n = ssh_channel_write(c->ch, c->pend + c->pend_off,
 	    (uint32_t)(c->pend_len - c->pend_off));
 	if (n < 0) {
@@ -422,6 +464,13 @@ channel_on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 	struct channel *c = arg;
 	size_t          room, n;
 
+	if (c->state == CHANNEL_OPENING && !c->finish) {
+		/* Came with the confirmation, before the connection is
+		 * ours to write: libssh keeps it until channel_catch_up. */
+		channel_set_held(c, len);
+		c->ssh_stalled = 1;
+		return 0;
+	}
 	if (c->state != CHANNEL_OPEN || c->finish || c->target_shut)
 		return (int)len;
 
@@ -452,7 +501,7 @@ channel_on_eof(ssh_session ssh, ssh_channel ch, void *arg)
 	struct channel *c = arg;
 
 	c->peer_eof = 1;
-	if (!c->ssh_stalled)
+	if (c->state == CHANNEL_OPEN && !c->ssh_stalled)
 		channel_shut_target(c);
 }
 
@@ -465,7 +514,7 @@ channel_on_close(ssh_session ssh, ssh_channel ch, void *arg)
 	 * libssh keeps unread data readable after a close. */
 	c->peer_closed = 1;
 	c->peer_eof = 1;
-	if (c->tcp != NULL && !c->ssh_stalled)
+	if (c->state == CHANNEL_OPEN && c->tcp != NULL && !c->ssh_stalled)
 		uv_read_stop((uv_stream_t *)c->tcp);
 }
 
@@ -492,11 +541,9 @@ channel_drain_ssh(struct channel *c)
 		channel_shut_target(c);
 }
 
-/*
- * Both ways in end here: the channel is open, data may flow.
- */
+/* From here on libssh tells c what the peer sends on its channel. */
 static void
-channel_established(struct channel *c)
+channel_listen(struct channel *c)
 {
 	ssh_callbacks_init(&c->cb);
 	c->cb.userdata = c;
@@ -504,9 +551,15 @@ channel_established(struct channel *c)
 	c->cb.channel_eof_function = channel_on_eof;
 	c->cb.channel_close_function = channel_on_close;
 	ssh_set_channel_callbacks(c->ch, &c->cb);
+}
 
+/*
+ * Both ways in end here: the channel is open, data may flow.
+ */
+static void
+channel_established(struct channel *c)
+{
 	c->state = CHANNEL_OPEN;
-	uv_tcp_nodelay(c->tcp, 1);
 	if (uv_read_start(
 	        (uv_stream_t *)c->tcp, channel_alloc, channel_on_read) != 0)
 		c->finish = 1;
@@ -524,6 +577,7 @@ channel_established(struct channel *c)
 static void
 channel_confirm(struct channel *c)
 {
+	session__batch(c->session);
 	c->ch = ssh_message_channel_request_open_reply_accept(c->msg);
 	ssh_message_free(c->msg);
 	c->msg = NULL;
@@ -531,7 +585,12 @@ channel_confirm(struct channel *c)
 		c->finish = 1;
 		return;
 	}
+	/* Small replies go out at once; accepted connections are set so
+	 * by whoever accepted them. */
+	uv_tcp_nodelay(c->tcp, 1);
+	channel_listen(c);
 	channel_established(c);
+	channel_open_window(c);
 }
 
 static void
@@ -802,6 +861,22 @@ channel__open(struct session *s, struct channel_set *set, ssh_message msg,
  * Channels this node opens for a local connection.
  */
 
+/*
+ * What the peer sent right behind its confirmation (a target that speaks
+ * first, and may be gone already) waited in libssh, after the client's
+ * answer: it goes on now.
+ */
+static void
+channel_catch_up(struct channel *c)
+{
+	if (c->finish)
+		return;
+	if (c->ssh_stalled)
+		channel_drain_ssh(c);
+	else if (c->peer_eof)
+		channel_shut_target(c);
+}
+
 /* Sends the open request, or follows it; SSH_OK once confirmed. */
 static int
 channel_open_request(struct channel *c)
@@ -818,8 +893,13 @@ channel_open_step(struct channel *c)
 {
 	int rc = SSH_OK;
 
-	if (!c->open_ready)
+	if (!c->open_ready) {
+		/* Asking again before anything was read would only poll. */
+		if (session__received(c->session) == c->asked_at)
+			return;
 		rc = channel_open_request(c);
+		c->asked_at = session__received(c->session);
+	}
 	if (rc == SSH_AGAIN)
 		return;
 	if (rc != SSH_OK) {
@@ -828,14 +908,16 @@ channel_open_step(struct channel *c)
 		return;
 	}
 
-	channel_established(c);
+	/* The client waits for its answer: that goes first. */
 	if (c->open_cb != NULL)
 		c->open_cb(c->open_arg, 0);
 	c->open_cb = NULL;
+	channel_established(c);
 	if (c->early != NULL && !c->finish)
 		channel_to_peer(c, c->early, c->earlylen);
 	free(c->early);
 	c->early = NULL;
+	channel_catch_up(c);
 }
 
 /* Who the local connection came from, as the open request tells it. */
@@ -877,6 +959,8 @@ channel_connect(
 		c->finish = 1;
 		return -ENOMEM;
 	}
+	/* Before the request goes out: data may come with the answer. */
+	channel_listen(c);
 
 	c->state = CHANNEL_OPENING;
 	c->reverse = spec->reverse;
@@ -904,6 +988,7 @@ channel_connect(
 		c->finish = 1;
 		break;
 	}
+	c->asked_at = session__received(s);
 	session__soon(s);
 	return 0;
 }
@@ -928,6 +1013,8 @@ channel_finish(struct channel *c)
 	}
 	if (c->ch != NULL) {
 		ssh_remove_channel_callbacks(c->ch, &c->cb);
+		if (was_open && c->session != NULL)
+			session__batch(c->session);
 		if (was_open)
 			ssh_channel_close(c->ch);
 		ssh_channel_free(c->ch);

@@ -1,9 +1,11 @@
 /*
- * The event bus.  Lines live once, in a ring ordered by line number; a
- * subscriber is a cursor into that ring, so its queue is the window
- * between its cursor and the newest line, bounded by sub_lines.  Ready
- * callbacks are collected on a list and run from an idle handle, so a
- * producer (possibly a FUSE request handler) never re-enters a reader.
+ * The event bus.  Lines live once, in a ring ordered by line number whose
+ * text sits in one byte ring indexed by log offset, so an event costs no
+ * allocation of its own; a subscriber is a cursor into the line ring, so
+ * its queue is the window between its cursor and the newest line, bounded
+ * by sub_lines.  Ready callbacks are collected on a list and run from an
+ * idle handle, so a producer (possibly a FUSE request handler) never
+ * re-enters a reader.
  */
 #include <sys/queue.h>
 
@@ -21,7 +23,6 @@
 struct events_line {
 	uint64_t off; /* log offset of the first byte */
 	size_t   len; /* including the newline */
-	char    *text;
 };
 
 struct events_sub {
@@ -49,6 +50,14 @@ struct events_bus {
 	uint64_t            first; /* number of the oldest line */
 	size_t              bytes; /* retained */
 
+	/* Log byte off is text[off % text_cap]; what is retained fits. */
+	char  *text;
+	size_t text_cap;
+	char   line[EVENTS_LINE_MAX + 1]; /* the event being formatted */
+
+	int64_t ts_sec;      /* the second ts_date was made for */
+	char    ts_date[32]; /* its "2026-12-03T15:35:24." */
+
 	uint64_t seq;  /* of the next event */
 	uint64_t size; /* log bytes ever written */
 	uint64_t emitted;
@@ -75,11 +84,20 @@ events_init(uv_loop_t *loop, size_t retain_bytes, size_t sub_lines,
 		return -EBUSY;
 	if ((b = calloc(1, sizeof *b)) == NULL)
 		return -ENOMEM;
-	if ((b->ring = calloc(EVENTS_RING_MIN, sizeof *b->ring)) == NULL) {
+
+	/* The newest line stays even past the bound, so it must fit. */
+	b->text_cap = retain_bytes > EVENTS_LINE_MAX + 1 ? retain_bytes
+	                                                 : EVENTS_LINE_MAX + 1;
+	b->ring = calloc(EVENTS_RING_MIN, sizeof *b->ring);
+	b->text = malloc(b->text_cap);
+	if (b->ring == NULL || b->text == NULL) {
+		free(b->ring);
+		free(b->text);
 		free(b);
 		return -ENOMEM;
 	}
 	b->cap = EVENTS_RING_MIN;
+	b->ts_sec = -1;
 	b->retain_bytes = retain_bytes;
 	b->sub_lines = sub_lines > 0 ? sub_lines : 1;
 	b->seq = first_seq;
@@ -110,7 +128,6 @@ events_close(void)
 {
 	struct events_bus *b = bus;
 	struct events_sub *sub;
-	uint64_t           n;
 
 	if (b == NULL)
 		return;
@@ -126,49 +143,163 @@ events_close(void)
 		sub->cb(sub, sub->arg);
 	}
 
-	for (n = b->first; n < b->first + b->count; n++)
-		free(events_line(n)->text);
 	free(b->ring);
+	free(b->text);
 	bus = NULL;
 	uv_close((uv_handle_t *)&b->idle, events_bus_free);
 }
 
-/* The JSON text of one event, newline included, or NULL. */
-static char *
-events_format(const char *type, json_t *fields, size_t *lenp)
+/* Copies log bytes [off, off + len) out of the text ring. */
+static void
+events_text_get(uint64_t off, char *buf, size_t len)
 {
-	json_t *o;
-	char    ts[40], *text = NULL;
-	size_t  len;
+	size_t at = (size_t)(off % bus->text_cap);
+	size_t first = bus->text_cap - at < len ? bus->text_cap - at : len;
 
-	node_format_time(node_now_ms(), ts, sizeof ts);
-	if ((o = json_object()) == NULL)
-		return NULL;
-	if (json_object_set_new(o, "seq", json_integer(bus->seq)) != 0 ||
-	    json_object_set_new(o, "ts", json_string(ts)) != 0 ||
-	    json_object_set_new(o, "type", json_string(type)) != 0)
-		goto out;
-	if (fields != NULL && json_is_object(fields))
-		json_object_update_missing(o, fields);
+	memcpy(buf, bus->text + at, first);
+	memcpy(buf + first, bus->text, len - first);
+}
 
-	len = json_dumpb(o, NULL, 0, JSON_COMPACT);
-	if (len > EVENTS_LINE_MAX) {
-		json_object_clear(o);
-		json_object_set_new(o, "seq", json_integer(bus->seq));
-		json_object_set_new(o, "ts", json_string(ts));
-		json_object_set_new(o, "type", json_string(type));
-		json_object_set_new(o, "truncated", json_true());
-		len = json_dumpb(o, NULL, 0, JSON_COMPACT);
+/* Writes len bytes of the log from offset off into the text ring. */
+static void
+events_text_at(uint64_t off, const char *buf, size_t len)
+{
+	size_t at = (size_t)(off % bus->text_cap);
+	size_t first = bus->text_cap - at < len ? bus->text_cap - at : len;
+
+	memcpy(bus->text + at, buf, first);
+	memcpy(bus->text, buf + first, len - first);
+}
+
+/* Text for log offset bus->size on, where the next line goes. */
+static void
+events_text_put(const char *buf, size_t len)
+{
+	events_text_at(bus->size, buf, len);
+}
+
+/* "ts" of an event now; the calendar part is made once a second. */
+static void
+events_ts(char *ts, size_t len)
+{
+	int64_t ms = node_now_ms();
+
+	if (ms / 1000 != bus->ts_sec) {
+		bus->ts_sec = ms / 1000;
+		node_format_time(ms, bus->ts_date, sizeof bus->ts_date);
+		/* Keep up to the dot: the milliseconds change every time. */
+		bus->ts_date[strcspn(bus->ts_date, ".") + 1] = '\0';
 	}
-	if (len == 0 || (text = malloc(len + 1)) == NULL)
-		goto out;
-	json_dumpb(o, text, len, JSON_COMPACT);
-	text[len] = '\n';
-	*lenp = len + 1;
+	snprintf(ts, len, "%s%03dZ", bus->ts_date, (int)(ms % 1000));
+}
 
-out:
-	json_decref(o);
-	return text;
+/* Appends s as a JSON string at p (room bytes); the length, or 0. */
+static size_t
+events_put_string(char *p, size_t room, const char *s)
+{
+	size_t n = 0;
+
+	for (p[n++] = '"'; *s != '\0' && n + 7 < room; s++) {
+		if (*s == '"' || *s == '\\') {
+			p[n++] = '\\';
+			p[n++] = *s;
+		} else if ((unsigned char)*s < 0x20) {
+			n += (size_t)snprintf(
+			    p + n, room - n, "\\u%04x", (unsigned char)*s);
+		} else {
+			p[n++] = *s;
+		}
+	}
+	if (*s != '\0' || n + 1 >= room)
+		return 0;
+	p[n++] = '"';
+	return n;
+}
+
+/* Fields without the members an event's own would clash with. */
+static json_t *
+events_own_fields(json_t *fields)
+{
+	static const char *const own[] = {"seq", "ts", "type"};
+	const size_t             nown = sizeof own / sizeof own[0];
+	json_t                  *copy;
+	size_t                   i;
+
+	for (i = 0; i < nown; i++) {
+		if (json_object_get(fields, own[i]) != NULL)
+			break;
+	}
+	if (i == nown)
+		return json_incref(fields);
+	if ((copy = json_copy(fields)) == NULL)
+		return NULL;
+	for (i = 0; i < nown; i++)
+		json_object_del(copy, own[i]);
+	return copy;
+}
+
+/*
+ * Dumps the members of fields at p (room bytes) as a JSON object.
+ * Returns its length, which is more than room when it does not fit, 0
+ * when there is nothing to dump, or -1 on failure.
+ */
+static ssize_t
+events_put_fields(char *p, size_t room, json_t *fields)
+{
+	json_t *own;
+	size_t  n = 0;
+
+	if (fields == NULL || !json_is_object(fields) ||
+	    json_object_size(fields) == 0)
+		return 0;
+	if ((own = events_own_fields(fields)) == NULL)
+		return -1;
+	if (json_object_size(own) > 0 &&
+	    (n = json_dumpb(own, p, room, JSON_COMPACT)) == 0) {
+		json_decref(own);
+		return -1;
+	}
+	json_decref(own);
+	return (ssize_t)n;
+}
+
+/*
+ * Formats one event into bus->line: {"seq":..,"ts":..,"type":..} and the
+ * fields after them, as one compact JSON line.  Returns its length with
+ * the newline, or 0 when it cannot be made.
+ */
+static size_t
+events_format(const char *type, json_t *fields)
+{
+	static const char trunc[] = ",\"truncated\":true}";
+	char             *p = bus->line, ts[40];
+	size_t            room = sizeof bus->line - 1, head, tail;
+	ssize_t           n;
+	int               w;
+
+	events_ts(ts, sizeof ts);
+	w = snprintf(p, room, "{\"seq\":%llu,\"ts\":\"%s\",\"type\":",
+	    (unsigned long long)bus->seq, ts);
+	if (w < 0 || (size_t)w >= room)
+		return 0;
+	if ((head = events_put_string(p + w, room - (size_t)w, type)) == 0)
+		return 0;
+	head += (size_t)w;
+	if ((n = events_put_fields(p + head, room - head, fields)) < 0)
+		return 0;
+
+	/* The fields' "{" becomes the comma after type; their "}" ends. */
+	tail = head + (n > 0 ? (size_t)n : 1);
+	if (tail > EVENTS_LINE_MAX || tail > room) {
+		if (head + sizeof trunc > room)
+			return 0;
+		memcpy(p + head, trunc, sizeof trunc - 1);
+		tail = head + sizeof trunc - 1;
+	} else {
+		p[head] = n > 0 ? ',' : '}';
+	}
+	p[tail] = '\n';
+	return tail + 1;
 }
 
 static int
@@ -197,8 +328,6 @@ events_trim(void)
 	while (bus->count > 1 && bus->bytes > bus->retain_bytes) {
 		l = &bus->ring[bus->head];
 		bus->bytes -= l->len;
-		free(l->text);
-		l->text = NULL;
 		bus->head = (bus->head + 1) % bus->cap;
 		bus->count--;
 		bus->first++;
@@ -235,27 +364,28 @@ events_emit(const char *type, json_t *fields)
 {
 	struct events_line *l;
 	struct events_sub  *sub;
-	char               *text;
 	size_t              len;
 
 	if (bus == NULL || type == NULL)
 		goto out;
 	if (bus->count == bus->cap && events_grow() != 0)
 		goto out;
-	if ((text = events_format(type, fields, &len)) == NULL)
+	if ((len = events_format(type, fields)) == 0)
 		goto out;
 
+	/* The oldest text may be overwritten here: trimming below drops
+	 * exactly the lines it belonged to. */
+	events_text_put(bus->line, len);
 	l = &bus->ring[(bus->head + bus->count) % bus->cap];
 	l->off = bus->size;
 	l->len = len;
-	l->text = text;
 	bus->count++;
 	bus->bytes += len;
 	bus->size += len;
 	bus->seq++;
 	bus->emitted++;
 	if (bus->sink != NULL)
-		bus->sink(bus->seq - 1, l->off, l->text, l->len, bus->sink_arg);
+		bus->sink(bus->seq - 1, l->off, bus->line, len, bus->sink_arg);
 	events_trim();
 
 	TAILQ_FOREACH(sub, &bus->subs, entry)
@@ -282,7 +412,6 @@ events_restore(uint64_t off, const char *line, size_t len)
 {
 	struct events_line *l, *last = NULL;
 	struct events_sub  *sub;
-	char               *text;
 
 	if (bus == NULL)
 		return -EINVAL;
@@ -290,19 +419,17 @@ events_restore(uint64_t off, const char *line, size_t len)
 		last = events_line(bus->first + bus->count - 1);
 
 	/* Old lines tile the log up to where this run goes on. */
-	if (len == 0 || line[len - 1] != '\n' || off + len > bus->size ||
+	if (len == 0 || len > bus->text_cap || line[len - 1] != '\n' ||
+	    off + len > bus->size ||
 	    (last != NULL && last->off + last->len != off) || bus->emitted > 0)
 		return -EINVAL;
 	if (bus->count == bus->cap && events_grow() != 0)
 		return -ENOMEM;
-	if ((text = malloc(len)) == NULL)
-		return -ENOMEM;
-	memcpy(text, line, len);
 
+	events_text_at(off, line, len);
 	l = &bus->ring[(bus->head + bus->count) % bus->cap];
 	l->off = off;
 	l->len = len;
-	l->text = text;
 	bus->count++;
 	bus->bytes += len;
 	events_trim();
@@ -352,28 +479,11 @@ events_log_size(void)
 	return bus != NULL ? bus->size : 0;
 }
 
-/* The retained line holding log offset off (first <= off < size). */
-static uint64_t
-events_find(uint64_t off)
-{
-	uint64_t lo = bus->first, hi = bus->first + bus->count - 1, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo + 1) / 2;
-		if (events_line(mid)->off <= off)
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	return lo;
-}
-
 size_t
 events_log_read(uint64_t off, char *buf, size_t len)
 {
-	struct events_line *l;
-	uint64_t            start, n;
-	size_t              done = 0, skip, take;
+	uint64_t start;
+	size_t   done = 0, take;
 
 	if (bus == NULL || off >= bus->size || len == 0)
 		return 0;
@@ -388,19 +498,10 @@ events_log_read(uint64_t off, char *buf, size_t len)
 
 	if (done == len || off >= bus->size)
 		return done;
-	for (n = events_find(off); n < bus->first + bus->count; n++) {
-		l = events_line(n);
-		skip = (size_t)(off - l->off);
-		take = l->len - skip;
-		if (take > len - done)
-			take = len - done;
-		memcpy(buf + done, l->text + skip, take);
-		done += take;
-		off += take;
-		if (done == len)
-			break;
-	}
-	return done;
+	take = bus->size - off < len - done ? (size_t)(bus->size - off)
+	                                    : len - done;
+	events_text_get(off, buf + done, take);
+	return done + take;
 }
 
 struct events_sub *
@@ -461,7 +562,7 @@ events_read(struct events_sub *sub, char *buf, size_t len)
 		l = events_line(sub->next);
 		if (l->len > len - done)
 			break;
-		memcpy(buf + done, l->text, l->len);
+		events_text_get(l->off, buf + done, l->len);
 		done += l->len;
 		sub->next++;
 	}

@@ -77,6 +77,7 @@ rforward_on_connection(uv_stream_t *server, int status)
 		uv_close((uv_handle_t *)tcp, rforward_on_client_closed);
 		return;
 	}
+	uv_tcp_nodelay(tcp, 1);
 
 	memset(&spec, 0, sizeof spec);
 	spec.kind = "forwarded-tcpip";

@@ -13,6 +13,10 @@
  * stack.
  */
 #include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,7 +43,9 @@
 #include "stats.h"
 
 #define SESSION_MAX          4096
-#define SESSION_BURST        64 /* dopoll rounds per wakeup */
+#define SESSION_BURST        64   /* dopoll rounds per wakeup */
+#define SESSION_LIBSSH_READ  4096 /* what libssh reads in one round */
+#define SESSION_FLUSH_ROUNDS 4    /* per settle, while they write */
 #define SESSION_GRACE_MS     (120 * 1000)
 #define SESSION_SCOPES_MAX   16
 #define SESSION_UNAUTH_START 10  /* unauthenticated: early drops begin */
@@ -93,10 +99,16 @@ struct session {
 	const char        *scope_list[SESSION_SCOPES_MAX + 1];
 	int                no_forwarding; /* a certificate withheld it */
 
+	/* Bytes libssh read and wrote on the socket; in_bytes as it was
+	 * when the queued requests were last answered. */
+	struct ssh_counter_struct sock;
+	uint64_t                  answered_at;
+
 	/* Outgoing sessions. */
 	int                         client;
 	int                         unauth;   /* counted in nunauth */
 	int                         flushing; /* in session_flush_round */
+	int                         corked;   /* see session__batch */
 	ssh_key                     key;
 	char                        hostkey_pin[128];
 	const struct session_hooks *hooks;
@@ -167,6 +179,7 @@ session_register(struct session *s, uv_loop_t *loop, int fd)
 	TAILQ_INIT(&s->channels);
 
 	ssh_set_blocking(s->ssh, 0);
+	ssh_set_counters(s->ssh, &s->sock, NULL);
 	uv_poll_init_socket(loop, &s->poll, fd);
 	uv_timer_init(loop, &s->grace);
 	uv_timer_init(loop, &s->soon);
@@ -617,11 +630,16 @@ session_messages(struct session *s)
 {
 	ssh_message msg;
 
+	/* Requests only come with what libssh read, here or in any other
+	 * call; when it has read nothing, asking would cost a poll(). */
+	if (s->sock.in_bytes == s->answered_at)
+		return;
 	while (s->state != SESSION_CLOSING &&
 	    (msg = ssh_message_get(s->ssh)) != NULL) {
 		if (!session_message(s, msg))
 			ssh_message_free(msg);
 	}
+	s->answered_at = s->sock.in_bytes;
 }
 
 static void
@@ -727,6 +745,7 @@ static void
 session_on_poll(uv_poll_t *p, int status, int events)
 {
 	struct session *s = p->data;
+	uint64_t        before;
 	int             i;
 
 	if (status < 0)
@@ -739,9 +758,13 @@ session_on_poll(uv_poll_t *p, int status, int events)
 	}
 
 	/* Requests queue up in libssh meanwhile, at most a burst's worth;
-	 * answering them once afterwards saves a poll() per round. */
+	 * answering them once afterwards saves a poll() per round.  A read
+	 * shorter than libssh asked for emptied the socket: the loop says
+	 * when more comes, and polling again to hear "nothing" costs. */
 	for (i = 0; i < SESSION_BURST; i++) {
-		if (ssh_event_dopoll(s->ev, 0) != SSH_OK)
+		before = s->sock.in_bytes;
+		if (ssh_event_dopoll(s->ev, 0) != SSH_OK ||
+		    s->sock.in_bytes - before < SESSION_LIBSSH_READ)
 			break;
 	}
 	session_messages(s);
@@ -765,22 +788,62 @@ session_update_poll(struct session *s)
  * libssh asks for POLLOUT after every write, even one the kernel took
  * whole, and writes nothing more until it has seen it.  One more round
  * here usually settles that at once, instead of a trip through the loop
- * with the socket's watch changed twice.
+ * with the socket's watch changed twice.  That round may write again (a
+ * close answering the peer's): then another follows, as long as the
+ * last one got something out.
  */
 static void
 session_flush_round(struct session *s)
 {
-	if (s->state != SESSION_OPEN || s->flushing ||
-	    !(ssh_get_poll_flags(s->ssh) & SSH_WRITE_PENDING))
+	uint64_t out;
+	int      i;
+
+	if (s->flushing)
 		return;
 	s->flushing = 1;
-	session_on_poll(&s->poll, 0, UV_WRITABLE);
+	for (i = 0; i < SESSION_FLUSH_ROUNDS && s->state == SESSION_OPEN &&
+	     (ssh_get_poll_flags(s->ssh) & SSH_WRITE_PENDING);
+	     i++) {
+		out = s->sock.out_bytes;
+		session_on_poll(&s->poll, 0, UV_WRITABLE);
+		if (s->sock.out_bytes == out)
+			break;
+	}
 	s->flushing = 0;
+}
+
+/* Lets out what session__batch held back. */
+static void
+session_uncork(struct session *s)
+{
+	int off = 0;
+
+	if (!s->corked)
+		return;
+	s->corked = 0;
+	setsockopt(ssh_get_fd(s->ssh), IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+}
+
+void
+session__batch(struct session *s)
+{
+	int on = 1;
+
+	if (s->corked || s->state != SESSION_OPEN)
+		return;
+	if (setsockopt(
+	        ssh_get_fd(s->ssh), IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0)
+		s->corked = 1;
 }
 
 void
 session__settle(struct session *s)
 {
+	if (s->state == SESSION_CLOSING)
+		return;
+	/* What other libssh calls read may hold requests too. */
+	if (!s->dead && !session_handshaking(s))
+		session_messages(s);
 	if (s->state == SESSION_CLOSING)
 		return;
 	channel__settle(&s->channels);
@@ -795,8 +858,12 @@ session__settle(struct session *s)
 		return;
 	}
 	session_flush_round(s);
-	if (s->state != SESSION_CLOSING)
-		session_update_poll(s);
+
+	/* Inside a flush round, the round's caller does both. */
+	if (s->flushing || s->state == SESSION_CLOSING)
+		return;
+	session_uncork(s);
+	session_update_poll(s);
 }
 
 static void
@@ -871,6 +938,7 @@ session_teardown(struct session *s, const char *reason)
 	stats.sessions--;
 
 	channel__close_all(&s->channels);
+	session_uncork(s);
 	if (!s->client)
 		rforward__session_closed(s);
 	uv_close((uv_handle_t *)&s->poll, session_free_cb);
@@ -1011,6 +1079,12 @@ session__kick(struct session *s)
 {
 	if (s->state != SESSION_CLOSING)
 		session_update_poll(s);
+}
+
+uint64_t
+session__received(const struct session *s)
+{
+	return s->sock.in_bytes;
 }
 
 struct channel_set *

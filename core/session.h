@@ -93,6 +93,19 @@ void session__kick(struct session *s);
 /* Settles s from the loop soon, outside the caller. */
 void session__soon(struct session *s);
 
+/*
+ * What libssh writes for s from here to the end of this round is held
+ * back and leaves in one segment when the round settles: the peer is
+ * woken once, and only as this side is done with the round (it would
+ * otherwise often wait for this side's CPU, or take it).  Without it
+ * packets leave one by one as they are made.
+ */
+void session__batch(struct session *s);
+
+/* Bytes libssh has read from s's socket so far: while this stays the
+ * same, no answer from the peer can have come in. */
+uint64_t session__received(const struct session *s);
+
 struct channel_set *session__channels(struct session *s);
 struct sshd        *session__sshd(const struct session *s);
 int                 session__fd(const struct session *s);

@@ -318,8 +318,19 @@ static int
 socks_send(uv_tcp_t *tcp, const uint8_t *data, size_t len)
 {
 	struct socks_write *w;
-	uv_buf_t            buf;
+	uv_buf_t            buf = uv_buf_init((char *)data, (unsigned)len);
 	int                 rc;
+
+	/* A fresh connection takes a few bytes at once; only the rest
+	 * needs a request (and the loop's write machinery). */
+	if ((rc = uv_try_write((uv_stream_t *)tcp, &buf, 1)) > 0) {
+		data += rc;
+		len -= (size_t)rc;
+	} else if (rc != UV_EAGAIN) {
+		return rc;
+	}
+	if (len == 0)
+		return 0;
 
 	if (len > sizeof w->data || (w = malloc(sizeof *w)) == NULL)
 		return -ENOMEM;

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import WAIT, connection_closed, needs_fuse, wait_for
+from conftest import WAIT, connection_closed, needs_fuse, recv_all, wait_for
 from worker import (SOCKS_OK, curl, exchange, forward_port, recv_exact,
                     socks_open, socks_reply, socks_request, start_worker)
 
@@ -20,6 +20,8 @@ PAGE = b"socks still serving\n"
 
 # The daemon gives a client 10 s from connecting to a complete request.
 HANDSHAKE_TIMEOUT = 10
+
+GREETING = b"220 target speaks first\r\n"
 
 
 class Proxy:
@@ -218,3 +220,31 @@ def test_request_and_data_in_one_write(proxy):
         assert recv_exact(sock, len(data) + 1) == data
     proxy.still_serves()
 
+
+
+def greet_and_close(conn):
+    conn.sendall(GREETING)
+
+
+def greet_and_wait(conn):
+    conn.sendall(GREETING)
+    conn.recv(1)
+
+
+@pytest.mark.parametrize("then", ["closes", "waits"])
+def test_target_that_speaks_first(proxy, harness, then):
+    """What a target sends before its client says anything (as SSH, SMTP
+    or FTP servers do) reaches the client, also when it comes right
+    behind the open confirmation, and with the target's close."""
+    server = harness.serve(
+        greet_and_close if then == "closes" else greet_and_wait)
+    for _ in range(100):
+        sock, reply = socks_open(proxy.port, "127.0.0.1", server.port)
+        with sock:
+            assert reply == SOCKS_OK
+            sock.settimeout(5)
+            if then == "closes":
+                assert recv_all(sock) == GREETING
+            else:
+                assert recv_exact(sock, len(GREETING)) == GREETING
+    proxy.still_serves()

@@ -472,6 +472,71 @@ test_big_event_truncated(void **state)
 	events_unsubscribe(sub);
 }
 
+/* Many times the size of the retained text: every line reads back whole,
+ * wherever it lands, through a subscriber and through the log. */
+static void
+test_text_wraps(void **state)
+{
+	struct fixture    *f = *state;
+	struct events_sub *sub;
+	char               buf[512], again[512];
+	uint64_t           before;
+	ssize_t            n;
+	json_t            *o;
+	int                k;
+
+	assert_int_equal(events_init(&f->loop, 300, 100, 0, 0), 0);
+	sub = events_subscribe(count_cb, f);
+	for (k = 0; k < 2000; k++) {
+		before = events_log_size();
+		events_emit("test.wrap", one_field("k", k));
+		n = events_read(sub, buf, sizeof buf);
+		assert_true(n > 0);
+		assert_int_equal(count_lines(buf, (size_t)n), 1);
+		o = line_at(buf, (size_t)n, 0);
+		assert_non_null(o);
+		assert_int_equal(
+		    json_integer_value(json_object_get(o, "k")), k);
+		json_decref(o);
+
+		assert_int_equal(
+		    events_log_read(before, again, sizeof again), (size_t)n);
+		assert_memory_equal(again, buf, (size_t)n);
+	}
+	events_unsubscribe(sub);
+}
+
+/* A line almost as big as an event may be pushes out all the others. */
+static void
+test_big_line_stays_alone(void **state)
+{
+	struct fixture *f = *state;
+	static char     big[15000], buf[20000];
+	json_t         *o, *fields = json_object();
+	uint64_t        before;
+	size_t          got, i;
+	int             k;
+
+	assert_int_equal(events_init(&f->loop, 300, 100, 0, 0), 0);
+	for (k = 0; k < 500; k++)
+		events_emit("test.small", one_field("k", k));
+	before = events_log_size();
+	memset(big, 'b', sizeof big - 1);
+	json_object_set_new(fields, "big", json_string(big));
+	events_emit("test.big", fields);
+
+	got = events_log_read(before - 10, buf, sizeof buf);
+	assert_int_equal(got, events_log_size() - before + 10);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(buf[i], '\n');
+	assert_int_equal(buf[got - 1], '\n');
+	o = json_loadb(buf + 10, got - 11, 0, NULL);
+	assert_non_null(o);
+	assert_int_equal(strlen(json_string_value(json_object_get(o, "big"))),
+	    sizeof big - 1);
+	json_decref(o);
+}
+
 static void
 test_restored_lines_read_again(void **state)
 {
@@ -579,6 +644,8 @@ main(void)
 	    T(test_unsubscribe_pending),
 	    T(test_eof_after_close),
 	    T(test_big_event_truncated),
+	    T(test_text_wraps),
+	    T(test_big_line_stays_alone),
 	    T(test_init_twice),
 	};
 

@@ -520,7 +520,7 @@ print_table() {
 		echo "socks5: ssh -D with the cipher of each row" \
 		    "(connections: ${CIPHERS%% *});"
 		echo "        the alknetd worker with $worker_cipher" \
-		    "(libssh's choice)"
+		    "(its first choice)"
 	fi
 }
 

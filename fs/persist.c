@@ -1,9 +1,12 @@
 /*
  * The node's memory across restarts.  Events reach the database through
- * the bus's sink: outside a transaction they queue in storage and a check
- * handle writes them once per turn of the loop, so a burst of channel
- * events costs one commit; inside a transaction (a rule set being
- * stored) the announcing event commits with the change.
+ * the bus's sink: outside a transaction they queue in storage and a
+ * timer writes them PERSIST_FLUSH_MS after the first of a batch (or
+ * storage once its queue is full), so a busy node makes a few commits a
+ * second however many channels it opens; inside a transaction (a rule
+ * set being stored) the announcing event commits with the change.  An
+ * event that only reports (a channel opened) is no acknowledged write:
+ * a kill -9 may lose the last PERSIST_FLUSH_MS of them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,9 +23,11 @@
 #include "policy.h"
 #include "storage.h"
 
+#define PERSIST_FLUSH_MS 100
+
 struct persist {
 	struct storage *st;
-	uv_check_t      check;
+	uv_timer_t      flush;   /* writes what the sink queued */
 	int             failing; /* the last write failed; logged once */
 };
 
@@ -50,6 +55,8 @@ persist_failed(struct persist *p, int rc)
 	p->failing = 1;
 }
 
+static void persist_on_flush(uv_timer_t *);
+
 static void
 persist_sink(
     uint64_t seq, uint64_t off, const char *line, size_t len, void *arg)
@@ -57,10 +64,13 @@ persist_sink(
 	struct persist *p = arg;
 
 	persist_failed(p, storage_event_put(p->st, seq, off, line, len));
+	if (!uv_is_active((uv_handle_t *)&p->flush))
+		uv_timer_start(
+		    &p->flush, persist_on_flush, PERSIST_FLUSH_MS, 0);
 }
 
 static void
-persist_on_check(uv_check_t *h)
+persist_on_flush(uv_timer_t *h)
 {
 	struct persist *p = h->data;
 
@@ -104,9 +114,8 @@ persist_open(uv_loop_t *loop, const char *dir, size_t retain_bytes,
 	    persist_restore_line, NULL);
 	events_set_sink(persist_sink, p);
 
-	uv_check_init(loop, &p->check);
-	p->check.data = p;
-	uv_check_start(&p->check, persist_on_check);
+	uv_timer_init(loop, &p->flush);
+	p->flush.data = p;
 	*out = p;
 	return 0;
 }
@@ -125,7 +134,7 @@ persist_close(struct persist *p)
 	events_set_sink(NULL, NULL);
 	storage_close(p->st);
 	p->st = NULL;
-	uv_close((uv_handle_t *)&p->check, persist_free_cb);
+	uv_close((uv_handle_t *)&p->flush, persist_free_cb);
 }
 
 struct storage *

@@ -18,6 +18,7 @@
 #include "reply.h"
 
 #define CALLCONN_READ_SIZE (64 * 1024)
+#define CALLCONN_CALLS_MAX 1024 /* calls this side has out at once */
 
 struct callconn {
 	LIST_ENTRY(callconn) entry;
@@ -28,6 +29,8 @@ struct callconn {
 	int                   reading;
 	int                   eof;   /* the peer sends no more */
 	callconn_token_cb     check; /* set until the peer proved itself */
+	struct pending       *out;   /* calls this side made */
+	uint64_t              next_id;
 	void                 *check_arg;
 	size_t                queued; /* bytes written, not yet taken */
 	char                  rbuf[CALLCONN_READ_SIZE];
@@ -53,6 +56,7 @@ static struct {
 	uv_loop_t       *loop;
 	struct registry *r;
 	uv_idle_t        idle;
+	uv_timer_t       sweep; /* deadlines of calls this side made */
 	int              started;
 	size_t           n;
 	LIST_HEAD(, callconn) conns;
@@ -76,6 +80,7 @@ callconn_unref(struct callconn *cc)
 	}
 	if (cc->refs > 0)
 		return;
+	pending_free(cc->out);
 	frame_decoder_free(cc->dec);
 	free(cc);
 }
@@ -87,6 +92,7 @@ callconn_on_closed(uv_handle_t *h)
 
 	LIST_REMOVE(cc, entry);
 	cs.n--;
+	pending_close(cc->out);
 	if (cc->closed != NULL)
 		cc->closed(cc, cc->arg);
 	callconn_unref(cc);
@@ -181,7 +187,7 @@ callconn_request(struct callconn *cc, const struct frame *f)
 	struct reply_error busy = {REPLY_INTERNAL, "too many calls", 1, NULL};
 	int                rc;
 
-	rc = registry_dispatch_request(cs.r, cc->has_who ? &cc->who : NULL,
+	rc = registry_dispatch_request(cs.r, cc->has_who ? &cc->who : NULL, cc,
 	    f->id, f->payload, callconn_done, cc);
 	if (rc == 0)
 		cc->refs++;
@@ -228,10 +234,7 @@ callconn_auth(struct callconn *cc, const struct frame *f)
 	json_decref(out);
 }
 
-/*
- * One frame from the peer.  This side makes no calls of its own yet, so
- * answers and ends addressed to it are dropped.
- */
+/* One frame from the peer. */
 static void
 callconn_frame(struct callconn *cc, const struct frame *f)
 {
@@ -244,10 +247,16 @@ callconn_frame(struct callconn *cc, const struct frame *f)
 		callconn_request(cc, f);
 		break;
 	case FRAME_ABORTED:
-		/* XXX: the registry cannot stop a running handler yet; the
-		 * answer of an aborted call still comes. */
+		/* An abort of a call this side made ends it; of one the peer
+		 * made, XXX: the registry cannot stop a running handler, so
+		 * its answer still comes. */
+		if (pending_has(cc->out, frame_request_id(f)))
+			pending_frame(cc->out, f);
 		break;
 	default:
+		/* Answers to this side's calls; unknown ids are ignored. */
+		if (pending_frame(cc->out, f) < 0)
+			callconn_close(cc);
 		break;
 	}
 }
@@ -358,7 +367,9 @@ callconn_new(int fd, const struct registry_identity *who,
 		return -ENOMEM;
 	}
 	if ((rc = callconn_set_who(cc, who)) != 0 ||
-	    (rc = frame_decoder_new(FRAME_MAX_DEFAULT, &cc->dec)) != 0) {
+	    (rc = frame_decoder_new(FRAME_MAX_DEFAULT, &cc->dec)) != 0 ||
+	    (rc = pending_new(CALLCONN_CALLS_MAX, &cc->out)) != 0) {
+		pending_free(cc->out);
 		frame_decoder_free(cc->dec);
 		free(cc);
 		close(fd);
@@ -397,6 +408,67 @@ callconn_new_token(int fd, callconn_token_cb check, void *check_arg,
 	return 0;
 }
 
+static void
+callconn_on_sweep(uv_timer_t *t)
+{
+	struct callconn *cc;
+	size_t           left = 0;
+
+	LIST_FOREACH(cc, &cs.conns, entry)
+	{
+		pending_sweep(cc->out, uv_now(cs.loop));
+		left += pending_count(cc->out);
+	}
+	if (left == 0)
+		uv_timer_stop(t);
+}
+
+int
+callconn_call(struct callconn *cc, const char *op, json_t *input,
+    const char *parent, pending_cb cb, void *arg)
+{
+	struct pending_req req = {0};
+	json_t            *payload;
+	void              *data = NULL;
+	size_t             len;
+	char               id[32];
+	int                rc;
+
+	if (cc->closing || cc->eof)
+		return -ENOTCONN;
+	snprintf(id, sizeof id, "c%llu", (unsigned long long)++cc->next_id);
+	payload = json_pack("{s:s,s:O?}", "operationId", op, "input", input);
+	if (payload != NULL && parent != NULL)
+		json_object_set_new(
+		    payload, "parentRequestId", json_string(parent));
+	if (payload == NULL)
+		return -ENOMEM;
+	rc = frame_encode_alloc(FRAME_REQUESTED, id, payload, &data, &len);
+	json_decref(payload);
+	if (rc != 0)
+		return rc;
+
+	req.id = id;
+	req.parent = parent;
+	req.kind = PENDING_CALL;
+	req.cb = cb;
+	req.arg = arg;
+	if ((rc = pending_add(cc->out, &req, uv_now(cs.loop))) != 0) {
+		free(data);
+		return rc;
+	}
+	callconn_send(cc, data, len);
+	if (!uv_is_active((uv_handle_t *)&cs.sweep))
+		uv_timer_start(&cs.sweep, callconn_on_sweep, 1000, 1000);
+	return 0;
+}
+
+const char *
+callconn_who(const struct callconn *cc)
+{
+	return cc->has_who ? cc->id : NULL;
+}
+
 size_t
 callconn_count(void)
 {
@@ -426,6 +498,7 @@ callconn_start(uv_loop_t *loop, struct registry *r)
 	cs.r = r;
 	LIST_INIT(&cs.conns);
 	uv_idle_init(loop, &cs.idle);
+	uv_timer_init(loop, &cs.sweep);
 	registry_set_wakeup(r, callconn_wakeup, NULL);
 	cs.started = 1;
 	return 0;
@@ -446,5 +519,6 @@ callconn_stop(void)
 		registry_deliver(cs.r);
 	registry_set_wakeup(cs.r, NULL, NULL);
 	uv_close((uv_handle_t *)&cs.idle, NULL);
+	uv_close((uv_handle_t *)&cs.sweep, NULL);
 	cs.started = 0;
 }

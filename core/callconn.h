@@ -12,7 +12,10 @@
 #define ALKNET_CALLCONN_H
 
 #include <stddef.h>
+#include <jansson.h>
 #include <uv.h>
+
+#include "pending.h"
 
 #define CALLCONN_QUEUE_MAX ((size_t)4 << 20)
 #define CALLCONN_SCOPES    32 /* scopes of an identity kept */
@@ -62,6 +65,20 @@ typedef int (*callconn_token_cb)(
  */
 int callconn_new_token(int fd, callconn_token_cb check, void *check_arg,
     callconn_closed_cb closed, void *arg, struct callconn **out);
+
+/*
+ * Calls op on cc's peer with input (borrowed; NULL is JSON null) on
+ * behalf of the request parent (NULL: none).  cb is told the answer once
+ * (a pending_event of core/pending.h, from the loop): the output, the
+ * peer's error, TIMEOUT after PENDING_TIMEOUT_MS, or INTERNAL
+ * "connection closed".  Returns 0, or a negative errno when the call
+ * could not be sent (cb is then never called).
+ */
+int callconn_call(struct callconn *cc, const char *op, json_t *input,
+    const char *parent, pending_cb cb, void *arg);
+
+/* The identity cc's peer proved, or NULL. */
+const char *callconn_who(const struct callconn *cc);
 
 /* Closes cc: pending answers are dropped, the stream closed. */
 void callconn_close(struct callconn *cc);

@@ -905,12 +905,12 @@ registry_dispatch(struct registry *r, const struct registry_ctx *ctx,
 
 int
 registry_dispatch_request(struct registry *r,
-    const struct registry_identity *identity, const char *id, json_t *payload,
-    registry_done_cb done, void *arg)
+    const struct registry_identity *identity, void *origin, const char *id,
+    json_t *payload, registry_done_cb done, void *arg)
 {
 	json_t *op = json_object_get(payload, "operationId");
 	json_t *parent = json_object_get(payload, "parentRequestId");
-	struct registry_ctx ctx = {identity, 0, id, NULL};
+	struct registry_ctx ctx = {identity, 0, id, NULL, origin};
 
 	if (r == NULL || done == NULL)
 		return -EINVAL;
@@ -928,7 +928,7 @@ registry_call_invoke(struct registry_call *call, const char *ns, const char *op,
 {
 	char                name[REGISTRY_NAME_MAX + 1];
 	char                id[REGISTRY_NAME_MAX + 8];
-	struct registry_ctx ctx = {NULL, 1, id, NULL};
+	struct registry_ctx ctx = {NULL, 1, id, NULL, NULL};
 	int                 n;
 
 	if (call == NULL || ns == NULL || op == NULL || done == NULL)

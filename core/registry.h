@@ -98,6 +98,7 @@ struct registry_ctx {
 	int                             trusted;
 	const char                     *request_id; /* NULL reads as "" */
 	const char                     *parent_id;  /* NULL: none */
+	void *origin; /* the transport's connection; NULL: none */
 };
 
 /* An answer; every pointer lives until the done callback returns. */
@@ -194,8 +195,8 @@ int registry_dispatch(struct registry *r, const struct registry_ctx *ctx,
  * Returns as registry_dispatch.
  */
 int registry_dispatch_request(struct registry *r,
-    const struct registry_identity *identity, const char *id, json_t *payload,
-    registry_done_cb done, void *arg);
+    const struct registry_identity *identity, void *origin, const char *id,
+    json_t *payload, registry_done_cb done, void *arg);
 
 /*
  * Tells the answers queued when it starts to their done callbacks, in

@@ -248,6 +248,22 @@ upstream_on_tick(uv_timer_t *t)
 	session__kick(u->session);
 }
 
+static upstream_watch_cb watch_cb;
+static void             *watch_arg;
+
+struct session *
+upstream_session(const struct upstream *u)
+{
+	return upstream__session(u);
+}
+
+void
+upstream_set_watch(upstream_watch_cb cb, void *arg)
+{
+	watch_cb = cb;
+	watch_arg = arg;
+}
+
 static void
 upstream_up(void *arg, struct session *s)
 {
@@ -269,6 +285,8 @@ upstream_up(void *arg, struct session *s)
 	uv_timer_start(
 	    &u->timer, upstream_on_tick, UPSTREAM_TICK_MS, UPSTREAM_TICK_MS);
 	uv_timer_start(&u->pump, upstream_on_pump, 0, 0);
+	if (watch_cb != NULL)
+		watch_cb(watch_arg, u, 1);
 }
 
 static void
@@ -280,6 +298,8 @@ upstream_down(void *arg, struct session *s, const char *reason)
 
 	if (was_up)
 		upstream_emit(u, "upstream.down", reason);
+	if (was_up && watch_cb != NULL)
+		watch_cb(watch_arg, u, 0);
 	u->session = NULL;
 	u->asking = NULL;
 	uv_timer_stop(&u->timer);

@@ -35,6 +35,16 @@ struct upstream_opts {
 };
 
 /*
+ * Told, from the loop, each time an upstream's session comes up (up 1)
+ * or goes down (up 0).  One watcher; NULL stops watching.
+ */
+typedef void (*upstream_watch_cb)(void *arg, struct upstream *u, int up);
+void upstream_set_watch(upstream_watch_cb cb, void *arg);
+
+/* The session of u while it is up, else NULL. */
+struct session *upstream_session(const struct upstream *u);
+
+/*
  * Adds an upstream and starts connecting.  The key is read now: a
  * missing, PEM or encrypted key is an error.  Returns 0 and *out (may be
  * NULL), or a negative errno with a reason in err (-EINVAL, -EEXIST for a

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "node.h"
 #include "ops.h"
+#include "peers.h"
 #include "persist.h"
 #include "policy.h"
 #include "registry.h"
@@ -277,7 +278,7 @@ ops_control(void *arg, uv_loop_t *loop, int fd, struct session *s)
 	who.id = si.identity;
 	who.scopes = scopes;
 	who.resources = NULL;
-	return callconn_new(fd, &who, NULL, NULL, &cc);
+	return callconn_new(fd, &who, peers_closed, NULL, &cc);
 }
 
 /*
@@ -378,6 +379,10 @@ ops_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st, char *err,
 		snprintf(err, errlen, "cannot serve calls");
 		goto fail;
 	}
+	if ((rc = peers_start(loop, ops.r)) != 0) {
+		snprintf(err, errlen, "cannot serve workers");
+		goto fail;
+	}
 	channel_set_control(ops_control, NULL);
 	return 0;
 
@@ -397,6 +402,7 @@ ops_stop(void)
 	channel_set_control(NULL, NULL);
 	while (ops.nraw > 0)
 		acceptor_stop(ops.raw[--ops.nraw]);
+	peers_stop();
 	callconn_stop();
 	registry_free(ops.r);
 	ops.r = NULL;

@@ -6,8 +6,8 @@ import socket
 
 from conftest import (WAIT, connection_closed, echo_through, free_port,
                       listens_on, needs_fuse, parse_events, wait_for)
-from worker import (HeadServer, curl, forward_field, start_worker,
-                    wait_forward_state, write_value)
+from worker import (HeadServer, curl, data_channels, forward_field,
+                    start_worker, wait_forward_state, write_value)
 
 pytestmark = needs_fuse
 
@@ -78,25 +78,25 @@ def test_head_lists_forwarded_channel_while_open(harness):
         harness, head.uri,
         remote_forwards=[f"127.0.0.1:{rport}:127.0.0.1:{echo.port}"])
     wait_forward_state(worker, "remote0", "up")
-    assert head.node.ls("channels") == []
+    assert data_channels(head.node) == []
     events = harness.watch(head.node, "events")
 
     with socket.create_connection(("127.0.0.1", rport), timeout=WAIT) as c:
         c.sendall(b"ping\n")
         assert c.recv(5) == b"ping\n"
-        [cid] = head.node.ls("channels")
+        [cid] = data_channels(head.node)
         assert head.node.value("channels", cid, "kind") == "forwarded-tcpip"
         assert head.node.value("channels", cid, "state") == "open"
         session = head.node.value("channels", cid, "session")
         assert head.node.ls("sessions") == [session]
 
         # The worker sees the same channel coming in.
-        [wcid] = worker.ls("channels")
+        [wcid] = data_channels(worker)
         assert worker.value("channels", wcid, "kind") == "forwarded-tcpip"
 
-    wait_for(lambda: head.node.ls("channels") == [],
+    wait_for(lambda: data_channels(head.node) == [],
              "the head's channel to close")
-    wait_for(lambda: worker.ls("channels") == [],
+    wait_for(lambda: data_channels(worker) == [],
              "the worker's channel to close")
     events.terminate()
     events.wait(WAIT)
@@ -146,4 +146,4 @@ def test_remote_forward_target_refusing(harness):
         assert connection_closed(c)
     assert echo_through(rlive, b"still here\n") == b"still here\n"
     assert forward_field(worker, "remote0", "state") == "up"
-    wait_for(lambda: head.node.ls("channels") == [], "channels to close")
+    wait_for(lambda: data_channels(head.node) == [], "channels to close")

@@ -7,8 +7,8 @@ import socket
 import time
 
 from conftest import WAIT, echo_through, needs_fuse, parse_kv, wait_for
-from worker import (SOCKS_OK, cpu_ticks, curl, deep_backlog, forward_port,
-                    socks_echo, socks_request, start_worker)
+from worker import (SOCKS_OK, cpu_ticks, curl, data_channels, deep_backlog,
+                    forward_port, socks_echo, socks_request, start_worker)
 
 pytestmark = needs_fuse
 
@@ -90,8 +90,8 @@ def test_five_hundred_concurrent_socks_flows(harness):
     small = [os.urandom(1000) for _ in range(5)]
     assert asyncio.run(socks_batch(port, echo.port, small,
                                    lambda: None)) == small
-    wait_for(lambda: head.ls("channels") == [], "the head's channels")
-    wait_for(lambda: worker.ls("channels") == [], "the worker's channels")
+    wait_for(lambda: data_channels(head) == [], "the head's channels")
+    wait_for(lambda: data_channels(worker) == [], "the worker's channels")
     head_fds, worker_fds = head.fd_count(), worker.fd_count()
 
     payloads = [os.urandom(FLOW_SIZE) for _ in range(FLOWS)]
@@ -99,8 +99,8 @@ def test_five_hundred_concurrent_socks_flows(harness):
 
     def held():
         # Every flow is open at this moment, on both nodes.
-        counts["head"] = len(head.ls("channels"))
-        counts["worker"] = len(worker.ls("channels"))
+        counts["head"] = len(data_channels(head))
+        counts["worker"] = len(data_channels(worker))
         counts["socks0"] = int(worker.value("forwards", "socks0",
                                             "connections"))
 
@@ -111,9 +111,9 @@ def test_five_hundred_concurrent_socks_flows(harness):
     assert not bad, (f"{len(bad)} flows came back wrong, e.g. flow "
                      f"{bad[0]}: {len(echoed[bad[0]])} bytes")
 
-    wait_for(lambda: head.ls("channels") == [], "the head's channels",
+    wait_for(lambda: data_channels(head) == [], "the head's channels",
              timeout=60)
-    wait_for(lambda: worker.ls("channels") == [], "the worker's channels",
+    wait_for(lambda: data_channels(worker) == [], "the worker's channels",
              timeout=60)
     settle(head, head_fds, "head")
     settle(worker, worker_fds, "worker")
@@ -134,7 +134,7 @@ def test_more_clients_than_descriptors(harness):
     port = forward_port(worker, "socks0")
     local = forward_port(worker, "local0")
     assert socks_echo(port, echo.port, b"warm\n") == b"warm\n"
-    wait_for(lambda: worker.ls("channels") == [], "the warm-up channel")
+    wait_for(lambda: data_channels(worker) == [], "the warm-up channel")
     baseline = worker.fd_count()
 
     # Clients that ask for a flow and then hang on to it.

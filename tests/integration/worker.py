@@ -93,6 +93,19 @@ def start_worker(harness, uri, *, key=None, socks=(), forwards=(),
     return worker
 
 
+def data_channels(node):
+    """The node's channels but the control channel a worker keeps open
+    to its head for calls."""
+    ids = []
+    for cid in node.ls("channels"):
+        try:
+            if node.value("channels", cid, "kind") != "control":
+                ids.append(cid)
+        except FileNotFoundError:
+            pass
+    return ids
+
+
 def write_value(path, value):
     """Writes a value file in one write(); returns 0 or the errno."""
     fd = os.open(path, os.O_WRONLY)

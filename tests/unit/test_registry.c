@@ -163,7 +163,7 @@ static void
 call(struct registry *r, const struct registry_identity *id, int trusted,
     const char *name, json_t *input, struct answer *a)
 {
-	struct registry_ctx ctx = {id, trusted, "req-1", NULL};
+	struct registry_ctx ctx = {id, trusted, "req-1", NULL, NULL};
 
 	answer_clear(a);
 	assert_int_equal(
@@ -399,7 +399,7 @@ test_replace(void **state)
 	struct registry       *r = new_registry(3, 16);
 	struct answer          a = {0}, b = {0};
 	struct registry_access nothing = {NULL, NULL, NULL, NULL};
-	struct registry_ctx    ctx = {NULL, 0, "old", NULL};
+	struct registry_ctx    ctx = {NULL, 0, "old", NULL, NULL};
 	struct registry_spec   spec =
 	    spec_of("/x/op", REGISTRY_QUERY, nothing, 1);
 	json_t *out;
@@ -697,7 +697,7 @@ test_env(void **state)
 	struct answer          a = {0};
 	struct registry_access needs_admin = {admin, NULL, NULL, NULL};
 	struct registry_access nothing = {NULL, NULL, NULL, NULL};
-	struct registry_ctx    ctx = {NULL, 0, "top", NULL};
+	struct registry_ctx    ctx = {NULL, 0, "top", NULL, NULL};
 
 	reg(r, "/auth/verify", needs_admin, 0, h_inner, NULL);
 	reg(r, "/app/login", nothing, 1, h_outer, NULL);
@@ -776,7 +776,7 @@ test_env_depth(void **state)
 	struct registry       *r = new_registry(16, 64);
 	struct answer          a = {0};
 	struct registry_access nothing = {NULL, NULL, NULL, NULL};
-	struct registry_ctx    ctx = {NULL, 0, "deep", NULL};
+	struct registry_ctx    ctx = {NULL, 0, "deep", NULL, NULL};
 
 	reg(r, "/loop/self", nothing, 1, h_loop, NULL);
 	loop_calls = 0;
@@ -824,8 +824,8 @@ request(struct registry *r, const char *payload, const char *want_type,
 	assert_int_equal(frame_decode(buf, size, 0, &in, &size, NULL), 0);
 	free(buf);
 
-	assert_int_equal(
-	    registry_dispatch_request(r, NULL, in.id, in.payload, on_wire, &w),
+	assert_int_equal(registry_dispatch_request(
+	                     r, NULL, NULL, in.id, in.payload, on_wire, &w),
 	    0);
 	frame_release(&in);
 	assert_null(w.frame);
@@ -879,8 +879,8 @@ test_requests(void **state)
 		                             " \"parentRequestId\": \"p-1\"}");
 		struct answer a = {0};
 
-		assert_int_equal(
-		    registry_dispatch_request(r, NULL, "r-2", p, on_done, &a),
+		assert_int_equal(registry_dispatch_request(
+		                     r, NULL, NULL, "r-2", p, on_done, &a),
 		    0);
 		assert_int_equal(drain(r), 1);
 		assert_int_equal(seen.trusted, 0);
@@ -907,7 +907,7 @@ test_async(void **state)
 	struct answer                  a = {0}, b = {0};
 	struct registry_access         needs_admin = {admin, NULL, NULL, NULL};
 	const struct registry_identity boss = {"SHA256:b", admin, NULL};
-	struct registry_ctx            ctx = {&boss, 0, "a-1", NULL};
+	struct registry_ctx            ctx = {&boss, 0, "a-1", NULL, NULL};
 	struct registry_call          *first;
 	int                            wakeups = 0;
 	json_t                        *out;
@@ -998,7 +998,7 @@ test_teardown(void **state)
 	struct registry       *r = new_registry(16, 16);
 	struct answer          a = {0}, b = {0};
 	struct registry_access nothing = {NULL, NULL, NULL, NULL};
-	struct registry_ctx    ctx = {NULL, 0, "t", NULL};
+	struct registry_ctx    ctx = {NULL, 0, "t", NULL, NULL};
 	json_t                *in = json_pack("{s:s}", "keep", "me");
 
 	reg(r, "/slow/op", nothing, 1, h_hold, NULL);
@@ -1174,7 +1174,7 @@ static void
 test_nulls(void **state)
 {
 	struct registry    *r = (struct registry *)&r;
-	struct registry_ctx ctx = {NULL, 0, NULL, NULL};
+	struct registry_ctx ctx = {NULL, 0, NULL, NULL, NULL};
 	struct answer       a = {0};
 
 	assert_int_equal(registry_new(1, 1, &r), -EINVAL);

@@ -16,6 +16,23 @@
 #     (no-auth greeting, CONNECT to 127.0.0.1, 1-byte echo, close).
 # and prints a table with the ratio alknetd/sshd.
 #
+# Then the call protocol (docs/calls.md) against an alknetd head with a
+# mount and a raw listener: calls per second and the median and 99th
+# percentile time per call, with 1 and with 64 calls in flight on one
+# connection, over the SSH control channel (a libssh client in
+# benchtool) and over raw framing.  The call is /node/info, made by an
+# identity holding node:read that is added through the mount's ctl
+# (without /dev/fuse: /services/schema, which anyone may call).  The
+# reference is the same exchange with an echo server in place of the
+# protocol: the same request frames echoed back, through a direct-tcpip
+# channel of the same head to a local echo server with the same client,
+# and over plain TCP to that server.  A second table gives the ratio
+# calls/echo (below 1 for rates, above 1 for times: the protocol's cost).
+# The client, that head and that echo server share one CPU: with one
+# call in flight, a round trip between two CPUs costs a wake-up whose
+# price (tens of microseconds here) depends on where the scheduler
+# put each process, and would hide the protocol's cost.
+#
 # `ssh -D` is measured with each cipher; the worker cannot be given one
 # and uses libssh's default, which is read from its key exchange with the
 # head (through a short-lived second worker) and printed under the table.
@@ -30,13 +47,20 @@
 #   BENCH_CONNS         connect/echo/close cycles (default 2000)
 #   BENCH_SOCKS_CONNS   SOCKS5 handshake/echo/close cycles (default
 #                       BENCH_CONNS)
+#   BENCH_CALLS         calls per call-protocol run (default 20000)
+#   BENCH_CALLS_CPU     the CPU of the call-protocol rows (default: the
+#                       last one), or "none" to leave them unpinned
 #   BENCH_CIPHERS       ciphers to measure (default: aes128-gcm and
 #                       chacha20-poly1305)
 #   BENCH_RUNS          runs per measurement; the best is kept (default 1)
 #   BENCH_STEP_TIMEOUT  seconds before one measurement counts as failed
 #                       (default 300)
 #   BENCH_SSHD_ONLY=1   the same as --sshd-only: measure sshd alone
+#                       (no call-protocol rows)
 #   BENCH_ONLY=socks    only the SOCKS5 rows (no `ssh -L` measurements)
+#   BENCH_ONLY=calls    only the call-protocol rows (no sshd)
+#   ALKNET              the alknet command, for tokens (default: next to
+#                       ALKNETD)
 #   BENCH_KEEP=1        keep the work directory (logs) after the run
 #
 # Must run as root (sshd refuses to start otherwise on most systems).
@@ -51,6 +75,8 @@ root=$(dirname "$here")
 BYTES=${BENCH_BYTES:-1073741824}
 CONNS=${BENCH_CONNS:-2000}
 SOCKS_CONNS=${BENCH_SOCKS_CONNS:-$CONNS}
+CALLS=${BENCH_CALLS:-20000}
+CALLS_CPU=${BENCH_CALLS_CPU:-$(($(nproc) - 1))}
 CIPHERS=${BENCH_CIPHERS:-"aes128-gcm@openssh.com chacha20-poly1305@openssh.com"}
 RUNS=${BENCH_RUNS:-1}
 STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-300}
@@ -59,6 +85,7 @@ if [[ -z ${ALKNETD:-} ]]; then
 		[[ ! -x $ALKNETD ]] || break
 	done
 fi
+ALKNET=${ALKNET:-$(dirname "$ALKNETD")/alknet}
 SSHD_ONLY=${BENCH_SSHD_ONLY:-0}
 ONLY=${BENCH_ONLY:-}
 START_TIMEOUT=20
@@ -75,13 +102,18 @@ for arg in "$@"; do
 	*) echo "bench.sh: unknown argument $arg" >&2; exit 2 ;;
 	esac
 done
-if [[ -n $ONLY && $ONLY != socks ]]; then
-	echo "bench.sh: BENCH_ONLY may only be socks" >&2
+if [[ -n $ONLY && $ONLY != socks && $ONLY != calls ]]; then
+	echo "bench.sh: BENCH_ONLY may only be socks or calls" >&2
+	exit 2
+fi
+if [[ $ONLY = calls && $SSHD_ONLY = 1 ]]; then
+	echo "bench.sh: BENCH_ONLY=calls measures alknetd alone" >&2
 	exit 2
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/alknet-bench.XXXXXX")
 pids=()
+pin=()
 failed=0
 
 cleanup() {
@@ -95,6 +127,11 @@ cleanup() {
 	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
 		wait "${pids[i]}" 2>/dev/null || true
 	done
+	# A head that died leaves its mount behind; rm must not walk into it.
+	if mountpoint -q "$work/calls-mnt" 2>/dev/null; then
+		fusermount3 -u -z "$work/calls-mnt" 2>/dev/null ||
+		    umount -l "$work/calls-mnt" 2>/dev/null || true
+	fi
 	if [[ ${BENCH_KEEP:-0} = 1 ]]; then
 		echo "bench.sh: logs kept in $work" >&2
 	else
@@ -153,15 +190,24 @@ wait_file() {
 	done
 }
 
+# With the warnings and definitions of the project's CMakeLists.txt.
 build_tool() {
-	cc -O2 -std=c11 -D_GNU_SOURCE -o "$work/benchtool" \
-	    "$here/benchtool.c" || fail "cannot build benchtool"
+	local libs
+
+	read -ra libs <<<"$(pkg-config --libs libssh 2>/dev/null ||
+	    echo -lssh)"
+	cc -O2 -std=c11 -D_GNU_SOURCE -DLIBSSH_LEGACY_0_4 \
+	    -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	    -Wpointer-arith -Wformat=2 -Wno-unused-parameter \
+	    -o "$work/benchtool" "$here/benchtool.c" "${libs[@]}" ||
+	    fail "cannot build benchtool"
 }
 
 make_keys() {
 	ssh-keygen -q -t ed25519 -N '' -C bench-host -f "$work/host_key"
 	ssh-keygen -q -t ed25519 -N '' -C bench-client -f "$work/client_key"
 	ssh-keygen -q -t ed25519 -N '' -C bench-worker -f "$work/worker_key"
+	ssh-keygen -q -t ed25519 -N '' -C bench-caller -f "$work/caller_key"
 	cat "$work/client_key.pub" "$work/worker_key.pub" \
 	    >"$work/authorized_keys"
 }
@@ -209,34 +255,49 @@ EOF
 	sshd_port=$port
 }
 
-start_alknetd() {
-	local log=$work/alknetd.log pid deadline=$((SECONDS + START_TIMEOUT))
-
-	[[ -x $ALKNETD ]] ||
-	    fail "no alknetd at $ALKNETD (set ALKNETD, or use --sshd-only)"
-	mkdir -p "$work/alknet-state"
-	"$ALKNETD" --listen 127.0.0.1:0 --state-dir "$work/alknet-state" \
-	    --authorized-keys "$work/authorized_keys" --no-mount \
-	    --forwarding-rule 'allow 127.0.0.1:*' 2>"$log" &
-	pid=$!
-	pids+=("$pid")
-
-	until grep -q '^alknetd: ready pid=' "$log"; do
-		if ! kill -0 "$pid" 2>/dev/null || ((SECONDS > deadline)); then
-			tail -n 20 "$log" >&2
-			fail "alknetd did not become ready"
-		fi
-		sleep 0.05
-	done
-	alknetd_port=$(awk '/^alknetd: listener added / {
+# The port of the first "alknetd: $2 added" line of log $1 on 127.0.0.1.
+log_port() {
+	awk -v what="alknetd: $2 added " 'index($0, what) == 1 {
 		for (i = 1; i <= NF; i++)
 			if ($i ~ /^uri=tcp:\/\/127\.0\.0\.1:[0-9]+$/) {
 				sub(/.*:/, "", $i)
 				print $i
 				exit
 			}
-	}' "$log")
-	[[ -n $alknetd_port ]] || fail "no listener line in $log"
+	}' "$1"
+}
+
+# Starts an alknetd head (under pin, if set) with the log $1, the state
+# directory $2 and further arguments after them; sets head_pid and
+# head_port (its SSH listener) once it is ready.
+start_head() {
+	local log=$1 state=$2 deadline=$((SECONDS + START_TIMEOUT))
+
+	shift 2
+	[[ -x $ALKNETD ]] ||
+	    fail "no alknetd at $ALKNETD (set ALKNETD, or use --sshd-only)"
+	mkdir -p "$state"
+	"${pin[@]}" "$ALKNETD" --listen 127.0.0.1:0 --state-dir "$state" \
+	    --authorized-keys "$work/authorized_keys" \
+	    --forwarding-rule 'allow 127.0.0.1:*' "$@" 2>"$log" &
+	head_pid=$!
+	pids+=("$head_pid")
+
+	until grep -q '^alknetd: ready pid=' "$log"; do
+		if ! kill -0 "$head_pid" 2>/dev/null ||
+		    ((SECONDS > deadline)); then
+			tail -n 20 "$log" >&2
+			fail "alknetd did not become ready"
+		fi
+		sleep 0.05
+	done
+	head_port=$(log_port "$log" listener)
+	[[ -n $head_port ]] || fail "no listener line in $log"
+}
+
+start_alknetd() {
+	start_head "$work/alknetd.log" "$work/alknet-state" --no-mount
+	alknetd_port=$head_port
 }
 
 # Starts `ssh -N -L` to server port $1 with cipher $2 towards local port
@@ -267,15 +328,16 @@ start_tunnel() {
 	wait_listen "$tunnel_port" "$tunnel_pid" "$log"
 }
 
-# Runs benchtool with the arguments given RUNS times; sets secs to the
-# best time, or returns 1.
+# Runs benchtool (under pin, if set) with the arguments given RUNS
+# times; sets best to the line of the best time and secs to that time,
+# or returns 1.
 run_best() {
 	local i p out=()
 
 	for ((i = 0; i < RUNS; i++)); do
 		# In the background: a signal to this script is handled at once
 		# by `wait`, not after the step.
-		timeout "$STEP_TIMEOUT" "$work/benchtool" "$@" \
+		timeout "$STEP_TIMEOUT" "${pin[@]}" "$work/benchtool" "$@" \
 		    >"$work/step.out" &
 		p=$!
 		pids+=("$p")
@@ -283,7 +345,8 @@ run_best() {
 		forget_pid "$p"
 		out+=("$(<"$work/step.out")")
 	done
-	secs=$(printf '%s\n' "${out[@]}" | sort -g | head -n 1)
+	best=$(printf '%s\n' "${out[@]}" | sort -g | head -n 1)
+	secs=${best%% *}
 }
 
 # Sets result to the throughput in MiB/s through server port $1 with
@@ -524,13 +587,134 @@ print_table() {
 	fi
 }
 
+# Starts the head of the call-protocol rows, with a raw listener and,
+# given FUSE, a mount, and an echo server of their own; sets calls_port,
+# raw_port, calls_echo_port, call_key, call_op and call_input.
+start_calls_head() {
+	local log=$work/calls.log mnt=$work/calls-mnt kind blob
+
+	"${pin[@]}" "$work/benchtool" echo "$work/calls-echo.port" &
+	pids+=($!)
+	wait_file "$work/calls-echo.port"
+	calls_echo_port=$(<"$work/calls-echo.port")
+	if [[ -c /dev/fuse ]]; then
+		mkdir -p "$mnt"
+		start_head "$log" "$work/calls-state" \
+		    --listen-raw 127.0.0.1:0 --mount "$mnt"
+		read -r kind blob _ <"$work/caller_key.pub"
+		printf 'identity add bench-caller %s %s scopes=node:read\n' \
+		    "$kind" "$blob" 1<>"$mnt/ctl" ||
+		    fail "cannot add an identity through $mnt/ctl"
+		call_key=$work/caller_key
+		call_op=/node/info
+		call_input='{}'
+	else
+		start_head "$log" "$work/calls-state" \
+		    --listen-raw 127.0.0.1:0 --no-mount
+		call_key=$work/client_key
+		call_op=/services/schema
+		call_input='{"name":"/node/info"}'
+	fi
+	calls_port=$head_port
+	raw_port=$(log_port "$log" "raw listener")
+	[[ -n $raw_port ]] || fail "no raw listener line in $log"
+}
+
+# Runs the benchtool command given (CALLS calls); sets result to the
+# calls per second, p50 and p99 to the microseconds per call, or all
+# three to FAIL.
+calls_measure() {
+	result=FAIL
+	p50=FAIL
+	p99=FAIL
+	if run_best "$@"; then
+		read -r secs p50 p99 <<<"$best"
+		result=$(awk -v n="$CALLS" -v s="$secs" \
+		    'BEGIN { printf "%.0f", n / s }')
+	fi
+}
+
+# Appends the rows of one measurement: $1 names the transport and depth,
+# the echo reference in ref_* and the calls in result, p50 and p99.
+calls_rows() {
+	calls_metrics+=("calls/s $1" "p50 us $1" "p99 us $1")
+	calls_echo+=("$ref_rate" "$ref_p50" "$ref_p99")
+	calls_alk+=("$result" "$p50" "$p99")
+	echo "  $1: $result calls/s (echo $ref_rate)," \
+	    "p50 $p50 us, p99 $p99 us" >&2
+}
+
+keep_ref() {
+	ref_rate=$result
+	ref_p50=$p50
+	ref_p99=$p99
+}
+
+# The call-protocol rows: fills calls_metrics, calls_echo and calls_alk.
+measure_calls() {
+	local d c=${CIPHERS%% *} call=() token
+
+	calls_metrics=()
+	calls_echo=()
+	calls_alk=()
+	[[ $CALLS_CPU = none ]] || pin=(taskset -c "$CALLS_CPU")
+	start_calls_head
+	echo "calls head on 127.0.0.1:$calls_port, raw $raw_port;" \
+	    "$call_op" >&2
+	for d in 1 64; do
+		call=("$CALLS" "$d" "$call_op" "$call_input")
+		calls_measure sshcalls "$calls_port" "$work/client_key" \
+		    "$c" 127.0.0.1 "$calls_echo_port" "${call[@]}"
+		keep_ref
+		calls_measure sshcalls "$calls_port" "$call_key" "$c" \
+		    alknet-control 0 "${call[@]}"
+		calls_rows "ssh-control ($d in flight)"
+	done
+	for d in 1 64; do
+		call=("$CALLS" "$d" "$call_op" "$call_input")
+		calls_measure rawcalls "$calls_echo_port" "${call[@]}"
+		keep_ref
+		# A token holds for five minutes: a new one for each row.
+		token=$("$ALKNET" token "$call_key") ||
+		    fail "$ALKNET token failed"
+		calls_measure rawcalls "$raw_port" "${call[@]}" "$token"
+		calls_rows "raw ($d in flight)"
+	done
+	pin=()
+}
+
+print_calls_table() {
+	local i
+
+	echo
+	printf '%-58s %12s %12s %8s\n' "call protocol, $call_op" echo \
+	    calls ratio
+	for ((i = 0; i < ${#calls_metrics[@]}; i++)); do
+		printf '%-58s %12s %12s %8s\n' "${calls_metrics[i]}" \
+		    "${calls_echo[i]}" "${calls_alk[i]}" \
+		    "$(ratio "${calls_echo[i]}" "${calls_alk[i]}")"
+	done
+	echo
+	echo "echo: the same frames echoed back by a local server, through a"
+	echo "      direct-tcpip channel of the same head (ssh-control) or"
+	echo "      over plain TCP (raw); ratio: calls / echo; libssh with" \
+	    "${CIPHERS%% *}"
+	if [[ $CALLS_CPU = none ]]; then
+		echo "      client, head and echo server not pinned"
+	else
+		echo "      client, head and echo server on CPU $CALLS_CPU"
+	fi
+}
+
 print_setup() {
 	local cpu
 
 	echo "bytes per throughput run: $BYTES; channel cycles: $CONNS;" \
-	    "socks5 cycles: $SOCKS_CONNS; runs: $RUNS (best kept)"
+	    "socks5 cycles: $SOCKS_CONNS; calls: $CALLS;" \
+	    "runs: $RUNS (best kept)"
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-	echo "client: $(ssh -V 2>&1); cpu: $(nproc) x $cpu"
+	echo "client: $(ssh -V 2>&1); libssh $(pkg-config --modversion \
+	    libssh 2>/dev/null || echo '?'); cpu: $(nproc) x $cpu"
 	if [[ $SSHD_ONLY = 1 ]]; then
 		echo "alknetd: skipped"
 	else
@@ -538,17 +722,9 @@ print_setup() {
 	fi
 }
 
-main() {
-	sshd_res=()
-	alk_res=()
-	worker_cipher=default
-
-	command -v ssh >/dev/null || fail "no ssh client"
-	[[ -x /usr/sbin/sshd ]] || fail "no /usr/sbin/sshd"
-	build_tool
-	make_keys
-	start_servers
-	print_setup
+# The tunnel rows, sshd against alknetd, and their table.
+tunnels() {
+	local c
 
 	start_sshd
 	echo "sshd on 127.0.0.1:$sshd_port" >&2
@@ -570,12 +746,36 @@ main() {
 	[[ $ONLY = socks ]] || tunnel_metrics
 	add_socks_rows "$sshd_port"
 	print_table
-	for c in "${sshd_res[@]}" "${alk_res[@]}"; do
+}
+
+main() {
+	local c
+
+	sshd_res=()
+	alk_res=()
+	calls_echo=()
+	calls_alk=()
+	worker_cipher=default
+
+	command -v ssh >/dev/null || fail "no ssh client"
+	[[ $ONLY = calls || -x /usr/sbin/sshd ]] || fail "no /usr/sbin/sshd"
+	build_tool
+	make_keys
+	start_servers
+	print_setup
+
+	[[ $ONLY = calls ]] || tunnels
+	if [[ $SSHD_ONLY != 1 && ( -z $ONLY || $ONLY = calls ) ]]; then
+		measure_calls
+		print_calls_table
+	fi
+	for c in "${sshd_res[@]}" "${alk_res[@]}" "${calls_echo[@]}" \
+	    "${calls_alk[@]}"; do
 		[[ $c != FAIL ]] || failed=1
 	done
 	if ((failed)); then
-		echo "bench.sh: some measurements failed; see ssh.log" \
-		    "and worker.log" \
+		echo "bench.sh: some measurements failed; see ssh.log," \
+		    "worker.log and calls.log" \
 		    "(BENCH_KEEP=1 keeps $work)" >&2
 		exit 1
 	fi

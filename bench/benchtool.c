@@ -16,6 +16,13 @@
  *                                   CONNECT to 127.0.0.1:DPORT
  *   benchtool kexpeek PORTFILE PORT relay one connection to PORT; print
  *                                   the cipher its SSH peers agree on
+ *   benchtool rawcalls PORT N DEPTH OP INPUT [TOKEN]
+ *                                   N call frames over TCP, DEPTH in flight;
+ *                                   with TOKEN, a /auth/token call first
+ *   benchtool sshcalls PORT KEY CIPHER HOST DPORT N DEPTH OP INPUT
+ *                                   the same through a direct-tcpip
+ *                                   channel to HOST:DPORT of the SSH
+ *                                   server on PORT, logged in with KEY
  *
  * A stream to the sink starts with its length (8 bytes, big-endian); the
  * sink answers one byte once it has counted that many, so the sender's
@@ -29,6 +36,16 @@
  * sits between an SSH client and server and reads the two KEXINIT
  * messages, which travel in clear, to name the cipher they settle on
  * (the client's first choice that the server also offers).
+ *
+ * rawcalls and sshcalls send call.requested frames of operation OP with
+ * the JSON INPUT, their ids counting from 0, keeping DEPTH of them
+ * unanswered on one connection, and take the answer with the same id as
+ * the end of a call.  They print the seconds from the first request to
+ * the last answer, then the median and the 99th percentile of the time
+ * each call took, in microseconds.  Against an echo server the request
+ * itself comes back, which makes the same exchange with no protocol
+ * behind it.  An answer of type call.error fails the run.  CIPHER "-"
+ * leaves the choice to libssh; the host key is not checked.
  */
 #include <sys/socket.h>
 
@@ -39,12 +56,15 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <libssh/libssh.h>
 
 #define CHUNK   (1024 * 1024)
 #define MAXCONN 1024 /* connections a server handles at once */
@@ -682,6 +702,384 @@ cmd_kexpeek(const char *portfile, unsigned port)
 	}
 }
 
+/*
+ * rawcalls, sshcalls: one connection, a TCP socket or an SSH channel,
+ * carrying frames both ways.
+ */
+#define REQ_MAX   1024 /* bytes of one request frame */
+#define DEPTH_MAX 4096 /* requests in flight */
+
+struct link {
+	int         fd; /* the socket when there is no channel */
+	ssh_session ssh;
+	ssh_channel ch;
+};
+
+struct calls {
+	struct link   *l;
+	unsigned       n, depth, sent, done;
+	const char    *op, *input;
+	double        *start; /* per call: when its request went out */
+	double        *took;  /* per call: seconds to its answer, or -1 */
+	unsigned char *in;    /* what has arrived and is not yet parsed */
+	size_t         have;
+	char          *out; /* the requests of one write */
+};
+
+static int
+link_write(struct link *l, const void *buf, size_t len)
+{
+	if (l->ch == NULL)
+		return write_all(l->fd, buf, len);
+	if (ssh_channel_write(l->ch, buf, (uint32_t)len) != (int)len)
+		return -1;
+	return 0;
+}
+
+/* Blocks until something arrives; 0 at EOF, -1 on error. */
+static ssize_t
+link_read(struct link *l, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (l->ch != NULL) {
+		n = ssh_channel_read(l->ch, buf, (uint32_t)len, 0);
+		return n == SSH_ERROR ? -1 : n;
+	}
+	do
+		n = read(l->fd, buf, len);
+	while (n == -1 && errno == EINTR);
+	return n;
+}
+
+static void
+link_close(struct link *l)
+{
+	if (l->ch != NULL) {
+		ssh_channel_send_eof(l->ch);
+		ssh_channel_close(l->ch);
+		ssh_channel_free(l->ch);
+	}
+	if (l->ssh != NULL) {
+		ssh_disconnect(l->ssh);
+		ssh_free(l->ssh);
+	}
+	if (l->fd != -1)
+		close(l->fd);
+}
+
+/* Writes one request frame to buf (REQ_MAX bytes); returns its length. */
+static size_t
+frame_request(char *buf, const char *id, const char *op, const char *input)
+{
+	int n;
+
+	n = snprintf(buf + 4, REQ_MAX - 4,
+	    "{\"type\":\"call.requested\",\"id\":\"%s\","
+	    "\"payload\":{\"operationId\":\"%s\",\"input\":%s}}",
+	    id, op, input);
+	if (n < 0 || n >= REQ_MAX - 4) {
+		fprintf(stderr, "benchtool: request over %d bytes\n", REQ_MAX);
+		exit(1);
+	}
+	buf[0] = buf[1] = 0;
+	buf[2] = (char)(n >> 8);
+	buf[3] = (char)n;
+	return (size_t)n + 4;
+}
+
+/*
+ * The string value of the first member named key in the JSON text body
+ * (len bytes), which is not NUL-terminated; its length goes to *vlen.
+ * Good enough for the envelope, whose "type" and "id" come first.
+ */
+static const char *
+frame_field(const char *body, size_t len, const char *key, size_t *vlen)
+{
+	const char *end = body + len, *p, *q;
+	size_t      klen = strlen(key);
+
+	p = memmem(body, len, key, klen);
+	if (p == NULL)
+		return NULL;
+	for (p += klen; p < end && *p != '"'; p++) {
+		if (*p != ':' && *p != ' ')
+			return NULL;
+	}
+	if (p == end || (q = memchr(p + 1, '"', (size_t)(end - p - 1))) == NULL)
+		return NULL;
+	*vlen = (size_t)(q - p - 1);
+	return p + 1;
+}
+
+/* Takes the answer body (len bytes) arrived at time t; 0 or -1. */
+static int
+calls_answer(struct calls *c, const char *body, size_t len, double t)
+{
+	const char *type, *id;
+	size_t      tlen, ilen;
+	char        num[16];
+	unsigned    k;
+
+	type = frame_field(body, len, "\"type\"", &tlen);
+	id = frame_field(body, len, "\"id\"", &ilen);
+	if (type == NULL || id == NULL || ilen == 0 || ilen >= sizeof num) {
+		fprintf(stderr, "benchtool: an answer without type or id\n");
+		return -1;
+	}
+	if (tlen == 10 && memcmp(type, "call.error", 10) == 0) {
+		fprintf(stderr, "benchtool: call.error: %.*s\n",
+		    (int)(len < 300 ? len : 300), body);
+		return -1;
+	}
+	memcpy(num, id, ilen);
+	num[ilen] = '\0';
+	k = (unsigned)strtoul(num, NULL, 10);
+	if (k >= c->sent || c->took[k] >= 0) {
+		fprintf(stderr, "benchtool: an answer to no call: %s\n", num);
+		return -1;
+	}
+	c->took[k] = t - c->start[k];
+	c->done++;
+	return 0;
+}
+
+/* Takes every whole frame of c->in; 0, or -1 with a message. */
+static int
+calls_parse(struct calls *c, double t)
+{
+	size_t at = 0, len;
+
+	while (c->have - at >= 4) {
+		len = (size_t)c->in[at] << 24 | (size_t)c->in[at + 1] << 16 |
+		    (size_t)c->in[at + 2] << 8 | c->in[at + 3];
+		if (len == 0 || len > CHUNK - 4) {
+			fprintf(
+			    stderr, "benchtool: a frame of %zu bytes\n", len);
+			return -1;
+		}
+		if (c->have - at - 4 < len)
+			break;
+		if (calls_answer(c, (char *)c->in + at + 4, len, t) == -1)
+			return -1;
+		at += 4 + len;
+	}
+	memmove(c->in, c->in + at, c->have - at);
+	c->have -= at;
+	return 0;
+}
+
+/* Sends requests until depth are unanswered, in one write. */
+static int
+calls_fill(struct calls *c)
+{
+	unsigned first = c->sent, i;
+	size_t   len = 0;
+	char     id[16];
+	double   t;
+
+	while (c->sent < c->n && c->sent - c->done < c->depth) {
+		snprintf(id, sizeof id, "%u", c->sent++);
+		len += frame_request(c->out + len, id, c->op, c->input);
+	}
+	if (len == 0)
+		return 0;
+	t = now();
+	for (i = first; i < c->sent; i++)
+		c->start[i] = t;
+	return link_write(c->l, c->out, len);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The p-th percentile (nearest rank) of the n sorted values v, in µs. */
+static double
+percentile(const double *v, unsigned n, unsigned p)
+{
+	unsigned rank = (unsigned)(((uint64_t)n * p + 99) / 100);
+
+	return v[rank > 0 ? rank - 1 : 0] * 1e6;
+}
+
+/* Makes the calls of c on its link; prints what the header says. */
+static int
+calls_run(struct calls *c)
+{
+	double   t0, t1;
+	ssize_t  n;
+	unsigned i;
+
+	c->start = calloc(c->n, sizeof *c->start);
+	c->took = calloc(c->n, sizeof *c->took);
+	c->in = malloc(CHUNK);
+	c->out = malloc((size_t)c->depth * REQ_MAX);
+	if (c->start == NULL || c->took == NULL || c->in == NULL ||
+	    c->out == NULL)
+		die("malloc");
+	for (i = 0; i < c->n; i++)
+		c->took[i] = -1;
+
+	t0 = now();
+	while (c->done < c->n) {
+		if (calls_fill(c) == -1) {
+			fprintf(stderr, "benchtool: cannot send a request\n");
+			return 1;
+		}
+		n = link_read(c->l, c->in + c->have, CHUNK - c->have);
+		if (n <= 0) {
+			fprintf(stderr,
+			    "benchtool: the connection ended after %u "
+			    "answers\n",
+			    c->done);
+			return 1;
+		}
+		c->have += (size_t)n;
+		if (calls_parse(c, now()) == -1)
+			return 1;
+	}
+	t1 = now();
+
+	qsort(c->took, c->n, sizeof *c->took, cmp_double);
+	printf("%.6f %.1f %.1f\n", t1 - t0, percentile(c->took, c->n, 50),
+	    percentile(c->took, c->n, 99));
+	return 0;
+}
+
+/* Presents the token as the first call and waits for its answer. */
+static int
+raw_login(struct link *l, const char *token)
+{
+	char          req[REQ_MAX], input[512];
+	unsigned char buf[4096];
+	size_t        have = 0, len = 0, tlen;
+	ssize_t       n;
+	const char   *type;
+
+	snprintf(input, sizeof input, "{\"token\":\"%s\"}", token);
+	if (link_write(
+	        l, req, frame_request(req, "auth", "/auth/token", input)) == -1)
+		return -1;
+	while (have < 4 || have - 4 < len) {
+		if ((n = link_read(l, buf + have, sizeof buf - have)) <= 0)
+			return -1;
+		have += (size_t)n;
+		if (have >= 4)
+			len = (size_t)buf[0] << 24 | (size_t)buf[1] << 16 |
+			    (size_t)buf[2] << 8 | buf[3];
+		if (len > sizeof buf - 4)
+			return -1;
+	}
+	type = frame_field((char *)buf + 4, len, "\"type\"", &tlen);
+	if (type == NULL || tlen != 14 || memcmp(type, "call.responded", 14))
+		return -1;
+	return 0;
+}
+
+/* Fills c from N DEPTH OP INPUT of argv; exits on nonsense. */
+static void
+calls_args(struct calls *c, struct link *l, char **argv)
+{
+	memset(c, 0, sizeof *c);
+	c->l = l;
+	c->n = (unsigned)strtoul(argv[0], NULL, 10);
+	c->depth = (unsigned)strtoul(argv[1], NULL, 10);
+	c->op = argv[2];
+	c->input = argv[3];
+	if (c->n == 0 || c->depth == 0 || c->depth > DEPTH_MAX) {
+		fprintf(stderr, "benchtool: N > 0 and 0 < DEPTH <= %d\n",
+		    DEPTH_MAX);
+		exit(2);
+	}
+}
+
+static int
+cmd_rawcalls(unsigned port, char **argv, const char *token)
+{
+	struct link  l = {.fd = tcp_connect((uint16_t)port)};
+	struct calls c;
+	int          rc;
+
+	calls_args(&c, &l, argv);
+	if (token != NULL && raw_login(&l, token) == -1) {
+		fprintf(stderr, "benchtool: the token was not taken\n");
+		link_close(&l);
+		return 1;
+	}
+	rc = calls_run(&c);
+	link_close(&l);
+	return rc;
+}
+
+/*
+ * Logs in to the SSH server on port with key and opens a direct-tcpip
+ * channel to host:dport; 0, or -1 with a message.
+ */
+static int
+ssh_open(struct link *l, unsigned port, const char *key, const char *cipher,
+    const char *host, unsigned dport)
+{
+	ssh_key k = NULL;
+	int     on = 1, rc = -1;
+	bool    off = false;
+
+	if ((l->ssh = ssh_new()) == NULL)
+		die("ssh_new");
+	ssh_options_set(l->ssh, SSH_OPTIONS_HOST, "127.0.0.1");
+	ssh_options_set(l->ssh, SSH_OPTIONS_PORT, &port);
+	ssh_options_set(l->ssh, SSH_OPTIONS_USER, "bench");
+	ssh_options_set(l->ssh, SSH_OPTIONS_PROCESS_CONFIG, &off);
+	ssh_options_set(l->ssh, SSH_OPTIONS_NODELAY, &on);
+	if (strcmp(cipher, "-") != 0 &&
+	    (ssh_options_set(l->ssh, SSH_OPTIONS_CIPHERS_C_S, cipher) < 0 ||
+	        ssh_options_set(l->ssh, SSH_OPTIONS_CIPHERS_S_C, cipher) < 0)) {
+		fprintf(stderr, "benchtool: libssh has no %s\n", cipher);
+		return -1;
+	}
+	if (ssh_connect(l->ssh) != SSH_OK)
+		goto out;
+	if (ssh_pki_import_privkey_file(key, NULL, NULL, NULL, &k) != SSH_OK) {
+		fprintf(stderr, "benchtool: cannot read %s\n", key);
+		return -1;
+	}
+	if (ssh_userauth_publickey(l->ssh, NULL, k) != SSH_AUTH_SUCCESS)
+		goto out;
+	if ((l->ch = ssh_channel_new(l->ssh)) == NULL)
+		goto out;
+	if (ssh_channel_open_forward(l->ch, host, (int)dport, "127.0.0.1", 0) !=
+	    SSH_OK) {
+		ssh_channel_free(l->ch);
+		l->ch = NULL;
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc == -1)
+		fprintf(stderr, "benchtool: ssh: %s\n", ssh_get_error(l->ssh));
+	ssh_key_free(k);
+	return rc;
+}
+
+static int
+cmd_sshcalls(unsigned port, char **argv)
+{
+	struct link  l = {.fd = -1};
+	struct calls c;
+	int          rc = 1;
+
+	calls_args(&c, &l, argv + 4);
+	if (ssh_open(&l, port, argv[0], argv[1], argv[2],
+	        (unsigned)atoi(argv[3])) == 0)
+		rc = calls_run(&c);
+	link_close(&l);
+	return rc;
+}
+
 static void
 usage(void)
 {
@@ -689,7 +1087,9 @@ usage(void)
 	    "usage: benchtool freeport | waitlisten PORT SECS | "
 	    "sink PORTFILE | echo PORTFILE | send PORT BYTES | "
 	    "conns PORT N | sockssend PORT DPORT BYTES | "
-	    "socksconns PORT DPORT N | kexpeek PORTFILE PORT\n");
+	    "socksconns PORT DPORT N | kexpeek PORTFILE PORT | "
+	    "rawcalls PORT N DEPTH OP INPUT [TOKEN] | "
+	    "sshcalls PORT KEY CIPHER HOST DPORT N DEPTH OP INPUT\n");
 	exit(2);
 }
 
@@ -721,6 +1121,11 @@ main(int argc, char **argv)
 		    (unsigned)strtoul(argv[4], NULL, 10));
 	if (argc == 4 && strcmp(argv[1], "kexpeek") == 0)
 		return cmd_kexpeek(argv[2], (unsigned)atoi(argv[3]));
+	if ((argc == 7 || argc == 8) && strcmp(argv[1], "rawcalls") == 0)
+		return cmd_rawcalls((unsigned)atoi(argv[2]), argv + 3,
+		    argc == 8 ? argv[7] : NULL);
+	if (argc == 11 && strcmp(argv[1], "sshcalls") == 0)
+		return cmd_sshcalls((unsigned)atoi(argv[2]), argv + 3);
 	usage();
 	return 2;
 }

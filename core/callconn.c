@@ -14,6 +14,7 @@
 
 #include "callconn.h"
 #include "frame.h"
+#include "log.h"
 #include "registry.h"
 #include "reply.h"
 
@@ -33,6 +34,11 @@ struct callconn {
 	uint64_t              next_id;
 	void                 *check_arg;
 	size_t                queued; /* bytes written, not yet taken */
+	char                 *obuf;   /* gathered, not yet written */
+	size_t                olen;
+	size_t                ocap;
+	int                   dirty; /* on cs.dirty, holding a reference */
+	struct callconn      *dirty_next;
 	char                  rbuf[CALLCONN_READ_SIZE];
 	callconn_closed_cb    closed;
 	void                 *arg;
@@ -57,6 +63,7 @@ static struct {
 	struct registry *r;
 	uv_idle_t        idle;
 	uv_timer_t       sweep; /* deadlines of calls this side made */
+	struct callconn *dirty; /* with bytes to write this turn */
 	int              started;
 	size_t           n;
 	LIST_HEAD(, callconn) conns;
@@ -64,6 +71,7 @@ static struct {
 
 static void callconn_read_start(struct callconn *);
 static void callconn_on_closed(uv_handle_t *);
+static void callconn_on_idle(uv_idle_t *);
 static int  callconn_set_who(
      struct callconn *, const struct registry_identity *);
 
@@ -82,6 +90,7 @@ callconn_unref(struct callconn *cc)
 		return;
 	pending_free(cc->out);
 	frame_decoder_free(cc->dec);
+	free(cc->obuf);
 	free(cc);
 }
 
@@ -93,6 +102,8 @@ callconn_on_closed(uv_handle_t *h)
 	LIST_REMOVE(cc, entry);
 	cs.n--;
 	pending_close(cc->out);
+	/* Nobody is left to answer: the handlers may stop. */
+	registry_abort_origin(cs.r, cc);
 	if (cc->closed != NULL)
 		cc->closed(cc, cc->arg);
 	callconn_unref(cc);
@@ -124,30 +135,88 @@ callconn_on_written(uv_write_t *req, int status)
 	callconn_unref(cc);
 }
 
-/* Queues data (malloc'ed, taken) for the peer. */
+/*
+ * Writes what cc gathered in one write: the answers of a batch of calls
+ * leave in one segment, not in one system call each.
+ */
+static void
+callconn_flush(struct callconn *cc)
+{
+	struct callconn_write *w = NULL;
+	uv_buf_t               buf = uv_buf_init(cc->obuf, (unsigned)cc->olen);
+
+	if (!cc->closing && cc->olen > 0 &&
+	    (w = calloc(1, sizeof *w)) != NULL) {
+		w->cc = cc;
+		w->len = cc->olen;
+		w->data = cc->obuf;
+		w->req.data = w;
+		if (uv_write(&w->req, (uv_stream_t *)&cc->pipe, &buf, 1,
+		        callconn_on_written) == 0)
+			cc->refs++;
+		else {
+			free(w);
+			w = NULL;
+			callconn_close(cc);
+		}
+	}
+	if (w == NULL) {
+		cc->queued -= cc->olen;
+		free(cc->obuf);
+	}
+	cc->obuf = NULL;
+	cc->olen = cc->ocap = 0;
+}
+
+static void
+callconn_flush_all(void)
+{
+	struct callconn *cc;
+
+	while ((cc = cs.dirty) != NULL) {
+		cs.dirty = cc->dirty_next;
+		cc->dirty = 0;
+		callconn_flush(cc);
+		callconn_unref(cc);
+	}
+}
+
+/* Queues len bytes of data (malloc'ed, taken) for the peer; they leave
+ * with the others of this turn of the loop. */
 static void
 callconn_send(struct callconn *cc, char *data, size_t len)
 {
-	struct callconn_write *w;
-	uv_buf_t               buf = uv_buf_init(data, (unsigned)len);
+	size_t cap;
+	char  *nb;
 
-	if (cc->closing || (w = calloc(1, sizeof *w)) == NULL) {
+	if (cc->closing) {
 		free(data);
 		return;
 	}
-	w->cc = cc;
-	w->len = len;
-	w->data = data;
-	w->req.data = w;
-	if (uv_write(&w->req, (uv_stream_t *)&cc->pipe, &buf, 1,
-	        callconn_on_written) != 0) {
-		free(data);
-		free(w);
-		callconn_close(cc);
-		return;
+	if (cc->ocap - cc->olen < len) {
+		cap = cc->ocap > 0 ? cc->ocap : 4096;
+		while (cap - cc->olen < len)
+			cap *= 2;
+		if ((nb = realloc(cc->obuf, cap)) == NULL) {
+			free(data);
+			callconn_close(cc);
+			return;
+		}
+		cc->obuf = nb;
+		cc->ocap = cap;
 	}
-	cc->refs++;
+	memcpy(cc->obuf + cc->olen, data, len);
+	cc->olen += len;
 	cc->queued += len;
+	free(data);
+
+	if (!cc->dirty) {
+		cc->dirty = 1;
+		cc->refs++;
+		cc->dirty_next = cs.dirty;
+		cs.dirty = cc;
+		uv_idle_start(&cs.idle, callconn_on_idle);
+	}
 
 	/* A peer that does not read its answers stops being read. */
 	if (cc->queued > CALLCONN_QUEUE_MAX && cc->reading) {
@@ -171,14 +240,39 @@ callconn_answer(struct callconn *cc, const char *id, json_t *output,
 	callconn_send(cc, data, len);
 }
 
+/* A frame of type t with an empty payload, for call.completed and
+ * call.aborted. */
+static void
+callconn_signal(struct callconn *cc, enum frame_type t, const char *id)
+{
+	json_t *empty = json_object();
+	void   *data = NULL;
+	size_t  len;
+	int     rc = -ENOMEM;
+
+	if (empty != NULL)
+		rc = frame_encode_alloc(t, id, empty, &data, &len);
+	json_decref(empty);
+	if (rc != 0) {
+		callconn_close(cc);
+		return;
+	}
+	callconn_send(cc, data, len);
+}
+
+/* What the registry tells of a peer's call: its answer, or each value
+ * of a subscription and then its end. */
 static void
 callconn_done(const struct registry_result *res, void *arg)
 {
 	struct callconn *cc = arg;
 
-	if (!cc->closing)
+	if (!cc->closing && res->output == NULL && res->error == NULL)
+		callconn_signal(cc, FRAME_COMPLETED, res->request_id);
+	else if (!cc->closing)
 		callconn_answer(cc, res->request_id, res->output, res->error);
-	callconn_unref(cc);
+	if (!res->more)
+		callconn_unref(cc);
 }
 
 static void
@@ -247,11 +341,12 @@ callconn_frame(struct callconn *cc, const struct frame *f)
 		callconn_request(cc, f);
 		break;
 	case FRAME_ABORTED:
-		/* An abort of a call this side made ends it; of one the peer
-		 * made, XXX: the registry cannot stop a running handler, so
-		 * its answer still comes. */
+		/* The peer gives up on its call, or ends one of ours. */
 		if (pending_has(cc->out, frame_request_id(f)))
 			pending_frame(cc->out, f);
+		else if (registry_abort(cs.r, cc, frame_request_id(f)) == 0)
+			log_info("call aborted by peer identity=%s id=%.64s",
+			    cc->has_who ? cc->id : "none", frame_request_id(f));
 		break;
 	default:
 		/* Answers to this side's calls; unknown ids are ignored. */
@@ -425,13 +520,14 @@ callconn_on_sweep(uv_timer_t *t)
 
 int
 callconn_call(struct callconn *cc, const char *op, json_t *input,
-    const char *parent, pending_cb cb, void *arg)
+    const char *parent, enum pending_kind kind, pending_cb cb, void *arg,
+    char *idbuf)
 {
 	struct pending_req req = {0};
 	json_t            *payload;
 	void              *data = NULL;
 	size_t             len;
-	char               id[32];
+	char               id[CALLCONN_ID_MAX];
 	int                rc;
 
 	if (cc->closing || cc->eof)
@@ -450,7 +546,8 @@ callconn_call(struct callconn *cc, const char *op, json_t *input,
 
 	req.id = id;
 	req.parent = parent;
-	req.kind = PENDING_CALL;
+	req.kind = kind;
+	req.deadline = kind == PENDING_SUBSCRIBE ? PENDING_NO_DEADLINE : 0;
 	req.cb = cb;
 	req.arg = arg;
 	if ((rc = pending_add(cc->out, &req, uv_now(cs.loop))) != 0) {
@@ -460,7 +557,26 @@ callconn_call(struct callconn *cc, const char *op, json_t *input,
 	callconn_send(cc, data, len);
 	if (!uv_is_active((uv_handle_t *)&cs.sweep))
 		uv_timer_start(&cs.sweep, callconn_on_sweep, 1000, 1000);
+	if (idbuf != NULL)
+		memcpy(idbuf, id, sizeof id);
 	return 0;
+}
+
+int
+callconn_abort(struct callconn *cc, const char *id)
+{
+	if (!pending_has(cc->out, id))
+		return -ENOENT;
+	if (!cc->closing && !cc->eof)
+		callconn_signal(cc, FRAME_ABORTED, id);
+	pending_aborted(cc->out, id);
+	return 0;
+}
+
+void *
+callconn_arg(const struct callconn *cc)
+{
+	return cc->arg;
 }
 
 const char *
@@ -479,7 +595,8 @@ static void
 callconn_on_idle(uv_idle_t *h)
 {
 	registry_deliver(cs.r);
-	if (registry_ready(cs.r) == 0)
+	callconn_flush_all();
+	if (registry_ready(cs.r) == 0 && cs.dirty == NULL)
 		uv_idle_stop(h);
 }
 
@@ -512,12 +629,19 @@ callconn_stop(void)
 	if (!cs.started)
 		return;
 	LIST_FOREACH(cc, &cs.conns, entry)
-	callconn_close(cc);
+	{
+		callconn_close(cc);
+		registry_abort_origin(cs.r, cc);
+	}
 
 	/* Answers still queued hold their connections: let them go. */
 	while (registry_ready(cs.r) > 0)
 		registry_deliver(cs.r);
+	callconn_flush_all();
 	registry_set_wakeup(cs.r, NULL, NULL);
+	/* The registry is its owner's to free now; the connections'
+	 * close callbacks, still to come, must not reach it. */
+	cs.r = NULL;
 	uv_close((uv_handle_t *)&cs.idle, NULL);
 	uv_close((uv_handle_t *)&cs.sweep, NULL);
 	cs.started = 0;

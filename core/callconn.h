@@ -66,16 +66,32 @@ typedef int (*callconn_token_cb)(
 int callconn_new_token(int fd, callconn_token_cb check, void *check_arg,
     callconn_closed_cb closed, void *arg, struct callconn **out);
 
+#define CALLCONN_ID_MAX 24 /* bytes of a request id this side makes */
+
 /*
  * Calls op on cc's peer with input (borrowed; NULL is JSON null) on
- * behalf of the request parent (NULL: none).  cb is told the answer once
- * (a pending_event of core/pending.h, from the loop): the output, the
- * peer's error, TIMEOUT after PENDING_TIMEOUT_MS, or INTERNAL
- * "connection closed".  Returns 0, or a negative errno when the call
- * could not be sent (cb is then never called).
+ * behalf of the request parent (NULL: none), as a call or a
+ * subscription (kind), under a request id of cc's written to id
+ * (CALLCONN_ID_MAX bytes; may be NULL).  cb is told what comes (a
+ * pending_event of core/pending.h, from the loop): the output, or each
+ * value and the end; the peer's error; TIMEOUT after PENDING_TIMEOUT_MS
+ * for a call; or INTERNAL "connection closed".  Returns 0, or a
+ * negative errno when the call could not be sent (cb is then never
+ * called).
  */
 int callconn_call(struct callconn *cc, const char *op, json_t *input,
-    const char *parent, pending_cb cb, void *arg);
+    const char *parent, enum pending_kind kind, pending_cb cb, void *arg,
+    char *id);
+
+/*
+ * Gives up on the call id that this side made on cc: the peer is sent
+ * call.aborted and the call's callback is told PENDING_ABORTED.
+ * Returns 0, or -ENOENT when id is not pending.
+ */
+int callconn_abort(struct callconn *cc, const char *id);
+
+/* The arg cc was made with (for its closed callback). */
+void *callconn_arg(const struct callconn *cc);
 
 /* The identity cc's peer proved, or NULL. */
 const char *callconn_who(const struct callconn *cc);

@@ -8,8 +8,13 @@
  * calls that are running on it intact; the registry itself is counted
  * by its owner and by every call, for the same reason.
  *
- * A call goes: refused or handed to its handler; answered, which puts
- * it on the ready queue; delivered by registry_deliver, which frees it.
+ * A call goes: refused or handed to its handler; answered (a
+ * subscription: any number of values, then its end), which puts it on
+ * the ready queue; delivered by registry_deliver.  It is freed when
+ * both sides are done with it: its handler has answered (or been told
+ * of an abort) and its caller has been told the last answer.  Calls
+ * whose last answer is still open sit on a live list, where an abort
+ * finds them by their caller's origin and request id.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -48,6 +53,7 @@ struct registry {
 	size_t                 max_ops;
 	size_t                 calls;
 	size_t                 max_calls;
+	struct registry_call  *live; /* calls whose last answer is open */
 	struct registry_call  *ready;
 	struct registry_call **ready_tail;
 	size_t                 nready;
@@ -58,20 +64,36 @@ struct registry {
 struct registry_call {
 	struct registry      *r;
 	struct registry_op   *op; /* NULL while refused before a handler */
+	struct registry_call *up; /* the call that made this one, or NULL */
 	struct registry_ctx   ctx;
 	char                 *id;
 	char                 *parent;
 	int                   depth;
-	int                   running;  /* its handler has not returned */
-	int                   answered; /* and has answered meanwhile */
-	json_t               *input;
-	registry_done_cb      done;
+	registry_done_cb      done; /* NULL: nobody is told */
 	void                 *arg;
-	json_t               *output;
-	int                   failed;
-	struct reply_error    err;
-	char                  msg[REGISTRY_MSG_MAX];
-	struct registry_call *next;
+	registry_abort_cb     abort_cb;
+	void                 *abort_arg;
+
+	/* Who still holds the call; it is freed when nobody does. */
+	int owned;    /* its handler, until it answers or is told */
+	int running;  /* its handler is running now */
+	int telling;  /* registry_deliver is telling its caller */
+	int queued;   /* on the ready queue */
+	int deferred; /* to be queued when its handler returns */
+	int told;     /* its caller was told the last answer */
+
+	int                finished; /* the last answer is decided */
+	int                failed;
+	int                completed; /* a subscription's end */
+	json_t            *input;
+	json_t            *output;
+	json_t            *values; /* a subscription's, not yet told */
+	struct reply_error err;
+	char               msg[REGISTRY_MSG_MAX];
+
+	int                   live; /* on the live list */
+	struct registry_call *live_prev, *live_next;
+	struct registry_call *next; /* on the ready queue */
 };
 
 static const char *const registry_kind_names[REGISTRY_NKINDS] = {
@@ -678,12 +700,36 @@ registry_unref(struct registry *r)
 }
 
 static void
-registry_call_free(struct registry_call *c)
+registry_live_remove(struct registry_call *c)
+{
+	if (!c->live)
+		return;
+	if (c->live_prev != NULL)
+		c->live_prev->live_next = c->live_next;
+	else
+		c->r->live = c->live_next;
+	if (c->live_next != NULL)
+		c->live_next->live_prev = c->live_prev;
+	c->live = 0;
+	c->live_prev = c->live_next = NULL;
+}
+
+/*
+ * Frees c once nobody holds it: its handler has let it go (answered it
+ * or been told of the abort) and is not running, and its caller has
+ * been told its last answer or is never to be.
+ */
+static void
+registry_call_release(struct registry_call *c)
 {
 	struct registry *r = c->r;
 
+	if (c->owned || c->running || c->telling || c->queued || !c->told)
+		return;
+	registry_live_remove(c);
 	json_decref(c->input);
 	json_decref(c->output);
+	json_decref(c->values);
 	registry_op_unref(c->op);
 	free(c->id);
 	free(c->parent);
@@ -703,9 +749,12 @@ registry_call_new(struct registry *r, const struct registry_ctx *ctx,
 		return -ENOMEM;
 	c->id = strdup(id);
 	c->parent = ctx->parent_id != NULL ? strdup(ctx->parent_id) : NULL;
-	if (c->id == NULL || (ctx->parent_id != NULL && c->parent == NULL)) {
+	c->values = json_array();
+	if (c->id == NULL || c->values == NULL ||
+	    (ctx->parent_id != NULL && c->parent == NULL)) {
 		free(c->id);
 		free(c->parent);
+		json_decref(c->values);
 		free(c);
 		return -ENOMEM;
 	}
@@ -716,29 +765,39 @@ registry_call_new(struct registry *r, const struct registry_ctx *ctx,
 	c->ctx.parent_id = c->parent;
 	c->depth = depth;
 	c->input = json_incref(input != NULL ? input : json_null());
+
+	c->live = 1;
+	c->live_next = r->live;
+	if (r->live != NULL)
+		r->live->live_prev = c;
+	r->live = c;
 	r->refs++;
 	r->calls++;
 	*out = c;
 	return 0;
 }
 
-/* An answered call waits for registry_deliver, or goes at once when the
- * registry was freed and nobody is left to tell.  One answered by its
- * handler is queued when the handler returns, so that nothing, not even
- * a registry_deliver inside the handler, frees it under the handler. */
+/* Puts c on the ready queue for registry_deliver, once.  An answer
+ * given while the handler runs waits until it returns, so that nothing,
+ * not even a registry_deliver inside the handler, tells the caller from
+ * inside registry_dispatch.  Once the registry is freed nobody is left
+ * to tell: the caller is never told. */
 static void
 registry_call_queue(struct registry_call *c)
 {
 	struct registry *r = c->r;
 
 	if (c->running) {
-		c->answered = 1;
+		c->deferred = 1;
 		return;
 	}
+	if (c->queued)
+		return;
 	if (r->closed) {
-		registry_call_free(c);
+		c->told = 1;
 		return;
 	}
+	c->queued = 1;
 	c->next = NULL;
 	*r->ready_tail = c;
 	r->ready_tail = &c->next;
@@ -746,10 +805,26 @@ registry_call_queue(struct registry_call *c)
 		r->wakeup(r->wakeup_arg);
 }
 
+/* The last answer of c is decided: no abort can reach it any more. */
+static void
+registry_call_finish(struct registry_call *c)
+{
+	c->finished = 1;
+	registry_live_remove(c);
+	registry_call_queue(c);
+}
+
 static void
 registry_call_vfail(struct registry_call *c, enum reply_code code,
     int retryable, const char *fmt, va_list ap)
 {
+	if (c->finished) {
+		/* Aborted before the handler answered: its answer goes
+		 * nowhere, and the handler lets go of the call. */
+		c->owned = 0;
+		registry_call_release(c);
+		return;
+	}
 	if (reply_code_name(code) == NULL)
 		code = REPLY_INTERNAL;
 	vsnprintf(c->msg, sizeof c->msg, fmt, ap);
@@ -760,7 +835,9 @@ registry_call_vfail(struct registry_call *c, enum reply_code code,
 	c->err.message = c->msg;
 	c->err.retryable = retryable != 0;
 	c->err.details = NULL;
-	registry_call_queue(c);
+	c->owned = 0;
+	registry_call_finish(c);
+	registry_call_release(c);
 }
 
 void
@@ -774,21 +851,78 @@ registry_call_fail(struct registry_call *c, enum reply_code code, int retryable,
 	va_end(ap);
 }
 
-void
-registry_call_ok(struct registry_call *c, json_t *output)
+/* output (never NULL) when it matches the spec's output schema; else
+ * answers c INTERNAL and returns -1. */
+static int
+registry_check_output(struct registry_call *c, json_t *output)
 {
 	char why[REGISTRY_ERR_MAX];
 
+	if (c->op == NULL || c->op->output == NULL ||
+	    schema_validate(c->op->output, output, "output", why, sizeof why) >=
+	        0)
+		return 0;
+	registry_call_fail(c, REPLY_INTERNAL, 0, "%s", why);
+	return -1;
+}
+
+void
+registry_call_ok(struct registry_call *c, json_t *output)
+{
 	if (output == NULL)
 		output = json_null();
-	if (c->op != NULL && c->op->output != NULL &&
-	    schema_validate(c->op->output, output, "output", why, sizeof why) <
-	        0) {
-		registry_call_fail(c, REPLY_INTERNAL, 0, "%s", why);
+	if (c->finished) {
+		c->owned = 0;
+		registry_call_release(c);
+		return;
+	}
+	if (registry_check_output(c, output) < 0)
+		return;
+
+	if (c->op != NULL && c->op->kind == REGISTRY_SUBSCRIPTION) {
+		registry_call_emit(c, output);
+		registry_call_complete(c);
 		return;
 	}
 	c->output = json_incref(output);
+	c->owned = 0;
+	registry_call_finish(c);
+	registry_call_release(c);
+}
+
+int
+registry_call_emit(struct registry_call *c, json_t *value)
+{
+	if (value == NULL)
+		value = json_null();
+	if (c->finished)
+		return -ECANCELED;
+	if (c->op == NULL || c->op->kind != REGISTRY_SUBSCRIPTION)
+		return -EINVAL;
+	if (registry_check_output(c, value) < 0)
+		return -EINVAL;
+	if (json_array_append(c->values, value) != 0)
+		return -ENOMEM;
 	registry_call_queue(c);
+	return 0;
+}
+
+void
+registry_call_complete(struct registry_call *c)
+{
+	c->owned = 0;
+	if (!c->finished) {
+		c->completed = 1;
+		registry_call_finish(c);
+	}
+	registry_call_release(c);
+}
+
+void
+registry_call_on_abort(struct registry_call *c, registry_abort_cb cb, void *arg)
+{
+	c->abort_cb = cb;
+	c->abort_arg = arg;
 }
 
 const struct registry_ctx *
@@ -858,21 +992,25 @@ registry_route(struct registry_call *c, const char *name)
 
 	op->refs++;
 	c->op = op;
+	c->owned = 1;
 	c->running = 1;
 	op->handler(c, c->input, op->arg);
 	c->running = 0;
+	if (c->deferred) {
+		c->deferred = 0;
+		registry_call_queue(c);
+	}
 
 	/* The identity belongs to the transport and need not outlive this
 	 * call of the handler; the call may. */
 	c->ctx.identity = NULL;
-	if (c->answered)
-		registry_call_queue(c);
+	registry_call_release(c);
 }
 
 static int
 registry_start(struct registry *r, const struct registry_ctx *ctx,
-    const char *name, json_t *input, int depth, registry_done_cb done,
-    void *arg)
+    const char *name, json_t *input, struct registry_call *up,
+    registry_done_cb done, void *arg)
 {
 	struct registry_call *c;
 	int                   rc;
@@ -881,8 +1019,11 @@ registry_start(struct registry *r, const struct registry_ctx *ctx,
 		return -ESHUTDOWN;
 	if (r->calls >= r->max_calls)
 		return -ENOSPC;
-	if ((rc = registry_call_new(r, ctx, input, depth, &c)) < 0)
+	rc = registry_call_new(
+	    r, ctx, input, up != NULL ? up->depth + 1 : 0, &c);
+	if (rc < 0)
 		return rc;
+	c->up = up;
 	c->done = done;
 	c->arg = arg;
 
@@ -900,7 +1041,7 @@ registry_dispatch(struct registry *r, const struct registry_ctx *ctx,
 {
 	if (r == NULL || ctx == NULL || name == NULL || done == NULL)
 		return -EINVAL;
-	return registry_start(r, ctx, name, input, 0, done, arg);
+	return registry_start(r, ctx, name, input, NULL, done, arg);
 }
 
 int
@@ -919,7 +1060,7 @@ registry_dispatch_request(struct registry *r,
 
 	return registry_start(r, &ctx,
 	    json_is_string(op) ? json_string_value(op) : NULL,
-	    json_object_get(payload, "input"), 0, done, arg);
+	    json_object_get(payload, "input"), NULL, done, arg);
 }
 
 int
@@ -941,16 +1082,115 @@ registry_call_invoke(struct registry_call *call, const char *ns, const char *op,
 		return -ENAMETOOLONG;
 	snprintf(id, sizeof id, "env/%s/%s", ns, op);
 	ctx.parent_id = call->ctx.request_id;
-	return registry_start(
-	    call->r, &ctx, name, input, call->depth + 1, done, arg);
+	return registry_start(call->r, &ctx, name, input, call, done, arg);
+}
+
+/*
+ * Ends c, which is live, as ABORTED.  The calls it made through the env
+ * go first; when c's handler is told (it has an abort callback), their
+ * answers would reach a handler that is gone, so nobody is told them.
+ */
+static void
+registry_call_abort(struct registry_call *c)
+{
+	struct registry_call *x, *next;
+	int                   quiet = c->abort_cb != NULL;
+
+	for (x = c->r->live; x != NULL; x = next) {
+		next = x->live_next;
+		if (x->up != c)
+			continue;
+		if (quiet)
+			x->done = NULL;
+		registry_call_abort(x);
+		/* The list changed under us: start over. */
+		next = c->r->live;
+	}
+
+	json_array_clear(c->values);
+	c->failed = 1;
+	c->err.code = REPLY_ABORTED;
+	c->err.message = "aborted";
+	c->err.retryable = 0;
+	c->err.details = NULL;
+	registry_call_finish(c);
+
+	if (c->abort_cb != NULL && c->owned) {
+		c->owned = 0;
+		c->abort_cb(c, c->abort_arg);
+	}
+	registry_call_release(c);
+}
+
+int
+registry_abort(struct registry *r, const void *origin, const char *request_id)
+{
+	struct registry_call *c;
+
+	if (r == NULL || request_id == NULL)
+		return -EINVAL;
+	for (c = r->live; c != NULL; c = c->live_next) {
+		if (c->up == NULL && c->ctx.origin == origin &&
+		    strcmp(c->id, request_id) == 0) {
+			registry_call_abort(c);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+size_t
+registry_abort_origin(struct registry *r, const void *origin)
+{
+	struct registry_call *c;
+	size_t                n = 0;
+
+	if (r == NULL || origin == NULL)
+		return 0;
+	for (c = r->live; c != NULL;) {
+		if (c->up == NULL && c->ctx.origin == origin) {
+			registry_call_abort(c);
+			n++;
+			c = r->live;
+		} else {
+			c = c->live_next;
+		}
+	}
+	return n;
+}
+
+/* Tells c's caller what waits for it: values, then the last answer. */
+static void
+registry_tell(struct registry_call *c)
+{
+	struct registry_result res = {c->id, NULL, NULL, 0};
+	json_t                *v;
+
+	res.more = 1;
+	while (json_array_size(c->values) > 0) {
+		v = json_incref(json_array_get(c->values, 0));
+		json_array_remove(c->values, 0);
+		res.output = v;
+		if (c->done != NULL)
+			c->done(&res, c->arg);
+		json_decref(v);
+	}
+	if (!c->finished || c->told)
+		return;
+
+	c->told = 1;
+	res.more = 0;
+	res.output = c->failed || c->completed ? NULL : c->output;
+	res.error = c->failed ? &c->err : NULL;
+	if (c->done != NULL)
+		c->done(&res, c->arg);
 }
 
 size_t
 registry_deliver(struct registry *r)
 {
-	struct registry_call  *c, *next;
-	struct registry_result res;
-	size_t                 n = 0;
+	struct registry_call *c, *next;
+	size_t                n = 0;
 
 	if (r == NULL)
 		return 0;
@@ -961,11 +1201,13 @@ registry_deliver(struct registry *r)
 
 	for (; c != NULL; c = next, n++) {
 		next = c->next;
-		res.request_id = c->id;
-		res.output = c->failed ? NULL : c->output;
-		res.error = c->failed ? &c->err : NULL;
-		c->done(&res, c->arg);
-		registry_call_free(c);
+		c->queued = 0;
+		/* A done callback may queue c again (an abort of a
+		 * subscription, say); that waits for the next run. */
+		c->telling = 1;
+		registry_tell(c);
+		c->telling = 0;
+		registry_call_release(c);
 	}
 	return n;
 }
@@ -1081,13 +1323,24 @@ registry_free(struct registry *r)
 		return;
 	r->closed = 1;
 
+	/* Handlers that would go on working for nobody are told so. */
+	for (c = r->live; c != NULL; c = next) {
+		next = c->live_next;
+		if (c->up == NULL) {
+			registry_call_abort(c);
+			next = r->live;
+		}
+	}
+
 	for (i = 0; i < r->nops; i++)
 		registry_op_unref(r->ops[i]);
 	r->nops = 0;
 
 	for (c = r->ready; c != NULL; c = next) {
 		next = c->next;
-		registry_call_free(c);
+		c->queued = 0;
+		c->told = 1;
+		registry_call_release(c);
 	}
 	r->ready = NULL;
 	r->ready_tail = &r->ready;

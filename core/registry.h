@@ -101,11 +101,17 @@ struct registry_ctx {
 	void *origin; /* the transport's connection; NULL: none */
 };
 
-/* An answer; every pointer lives until the done callback returns. */
+/*
+ * An answer; every pointer lives until the done callback returns.  A
+ * call is told one: output on success, else error.  A subscription is
+ * told each value with more set, then one last answer: error, or
+ * neither output nor error for its end (call.completed).
+ */
 struct registry_result {
 	const char               *request_id;
-	json_t                   *output; /* on success, never NULL */
+	json_t                   *output; /* a value; NULL at the end */
 	const struct reply_error *error;  /* NULL on success */
+	int                       more;   /* 1: more answers follow */
 };
 
 struct registry;
@@ -121,6 +127,7 @@ typedef void (*registry_handler_cb)(
     struct registry_call *call, json_t *input, void *arg);
 typedef void (*registry_done_cb)(const struct registry_result *res, void *arg);
 typedef void (*registry_wakeup_cb)(void *arg);
+typedef void (*registry_abort_cb)(struct registry_call *call, void *arg);
 
 /*
  * A registry for at most max_ops operations, the two discovery ones
@@ -132,9 +139,10 @@ typedef void (*registry_wakeup_cb)(void *arg);
 int registry_new(size_t max_ops, size_t max_calls, struct registry **out);
 
 /*
- * Frees r; accepts NULL.  Answers not yet delivered are dropped without
- * calling anyone back; calls whose handlers still hold them keep what
- * they need and are dropped when answered.  Must not be called from a
+ * Frees r; accepts NULL.  Open calls are aborted first, as
+ * registry_abort does, and answers not yet delivered are dropped, all
+ * without telling their callers; calls whose handlers still hold them
+ * keep what they need and are dropped when answered.  Must not be called from a
  * handler or a done callback.
  */
 void registry_free(struct registry *r);
@@ -220,20 +228,55 @@ const struct registry_ctx *registry_call_ctx(const struct registry_call *call);
  * Answers call with output (borrowed; NULL is JSON null).  An output
  * that does not match the spec's output schema is answered as INTERNAL
  * with the schema's message instead, so a caller never receives what
- * the spec does not promise.
+ * the spec does not promise.  For a subscription: one value, then its
+ * end.
  */
 void registry_call_ok(struct registry_call *call, json_t *output);
 
 /*
- * Answers call with an error; the message is cut to REGISTRY_MSG_MAX
- * bytes, between characters.
- *
- * XXX: a call is answered once.  Further values of a subscription and
- * cancelling a running handler (call.aborted) are not carried yet; a
- * caller that gives up still gets, and must ignore, the answer.
+ * Answers call with an error, which ends a subscription too; the
+ * message is cut to REGISTRY_MSG_MAX bytes, between characters.
  */
 void registry_call_fail(struct registry_call *call, enum reply_code code,
     int retryable, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * One value of a subscription (borrowed; NULL is JSON null), checked
+ * against the output schema as registry_call_ok does.  Returns 0;
+ * -EINVAL when call is not a subscription or the value fails the schema
+ * (the call is then answered INTERNAL); -ECANCELED once the caller gave
+ * up; or -ENOMEM.  The call stays the handler's until it ends it with
+ * registry_call_complete or registry_call_fail.
+ */
+int registry_call_emit(struct registry_call *call, json_t *value);
+
+/* Ends a subscription: its caller is told the end after its values. */
+void registry_call_complete(struct registry_call *call);
+
+/*
+ * cb(call, arg) runs if the caller gives up on call before its last
+ * answer (registry_abort, registry_abort_origin).  call is gone when cb
+ * returns: cb stops whatever works for it and never answers it.  A
+ * handler without one keeps the call until it answers, and that answer
+ * goes nowhere.
+ */
+void registry_call_on_abort(
+    struct registry_call *call, registry_abort_cb cb, void *arg);
+
+/*
+ * The caller origin (as its ctx gave it) gives up on its call
+ * request_id, a call of its own, not one nested through the env: the
+ * handler learns it as registry_call_on_abort says, calls nested under
+ * it are aborted too, and done is told ABORTED "aborted" as the last
+ * answer.  Returns 0, -EINVAL, or -ENOENT when no such call is open
+ * (none, or its last answer is decided already).
+ */
+int registry_abort(
+    struct registry *r, const void *origin, const char *request_id);
+
+/* Aborts every open call of origin (a connection that closed), as
+ * registry_abort does.  Returns how many. */
+size_t registry_abort_origin(struct registry *r, const void *origin);
 
 /*
  * The env of a handler: calls "/ns/op" on call's behalf, trusted, with

@@ -814,13 +814,19 @@ call_name_ok(const char *op)
 	return 1;
 }
 
-/* The whole answer of the call on fd, NUL-terminated. */
-static char *
-call_read(int fd)
+/*
+ * Reads the answers on fd, one JSON line each (one for a call, one per
+ * value of a subscription, as they come), and hands each to cb until it
+ * returns nonzero.  Returns that, or 0 at the end of the answers.
+ */
+static int
+call_lines(
+    int fd, int (*cb)(const char *, char *, size_t), char *err, size_t errlen)
 {
-	char   *buf = NULL, *nb;
+	char   *buf = NULL, *nb, *nl, *line;
 	size_t  len = 0, cap = 0;
 	ssize_t n;
+	int     rc = 0;
 
 	for (;;) {
 		if (cap - len < 4096) {
@@ -833,17 +839,33 @@ call_read(int fd)
 			cap += 65536;
 		}
 		n = read(fd, buf + len, cap - len - 1);
-		if (n == 0)
-			break;
-		if (n < 0 && errno != EINTR) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
 			free(buf);
 			die("cannot read the answer: %s", strerror(errno));
 		}
-		if (n > 0)
-			len += (size_t)n;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+
+		line = buf;
+		while (rc == 0 && (nl = strchr(line, '\n')) != NULL) {
+			*nl = '\0';
+			rc = cb(line, err, errlen);
+			line = nl + 1;
+		}
+		len -= (size_t)(line - buf);
+		memmove(buf, line, len);
+		if (rc != 0)
+			break;
 	}
 	buf[len] = '\0';
-	return buf;
+	if (rc == 0 && len > 0)
+		rc = cb(buf, err, errlen);
+	free(buf);
+	return rc;
 }
 
 /*
@@ -872,6 +894,7 @@ call_answer(const char *text, char *err, size_t errlen)
 	if (dump == NULL)
 		return -1;
 	printf("%s\n", dump);
+	fflush(stdout);
 	free(dump);
 	return 0;
 }
@@ -886,7 +909,7 @@ cmd_call(const struct command *c, int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char  *mount = CALL_MOUNT, *op, *input;
-	char         path[PATH_MAX], *answer, err[1024];
+	char         path[PATH_MAX], err[1024];
 	json_error_t jerr;
 	json_t      *in;
 	int          ch, fd, rc;
@@ -911,10 +934,8 @@ cmd_call(const struct command *c, int argc, char **argv)
 		die("cannot open %s: %s", path, strerror(errno));
 	if (write(fd, input, strlen(input)) != (ssize_t)strlen(input))
 		die("cannot call %s: %s", op, strerror(errno));
-	answer = call_read(fd);
+	rc = call_lines(fd, call_answer, err, sizeof err);
 	close(fd);
-	rc = call_answer(answer, err, sizeof err);
-	free(answer);
 	if (rc != 0)
 		die("%s", err);
 }
@@ -975,7 +996,9 @@ static const struct command commands[] = {
     {"call", cmd_call, "OP JSON [--mount DIR]", "call an operation of the node",
         "Calls the operation OP (\"/sessions/list\") with the input\n"
         "JSON through the node's mount, as the user running it, and\n"
-        "prints the output as one line of JSON.  An error of the call\n"
+        "prints the output as one line of JSON.  A subscription\n"
+        "(\"/events/subscribe\") prints a line per value as it comes,\n"
+        "until it ends or alknet is interrupted.  An error of the call\n"
         "goes to stderr as \"alknet: error: CODE: message\", with exit\n"
         "status 1.\n\n"
         "  --mount DIR   the node's mount (default " CALL_MOUNT ")\n"},

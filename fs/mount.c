@@ -78,9 +78,11 @@ struct mount_handle {
 	fuse_req_t              wreq; /* a write waiting for its call */
 	size_t                  wsize;
 	uint64_t                woff;
-	uid_t                   uid;      /* who wrote */
-	int                     asked;    /* a transaction's input came */
-	int                     answered; /* and its answer */
+	uid_t                   uid;       /* who wrote */
+	int                     asked;     /* a transaction's input came */
+	int                     answered;  /* and its (last) answer */
+	int                     streaming; /* values of a subscription */
+	uint64_t                dbase;     /* a stream's offset of data[0] */
 };
 
 struct mount {
@@ -459,6 +461,46 @@ mount_reply_slice(
 	fuse_reply_buf(req, data + off, size);
 }
 
+/*
+ * Answers a read of a transaction file at pos (after its input).  A
+ * call's answer stays for any number of reads; a stream lets go of what
+ * was read, since a subscription may run for as long as it is open.
+ */
+static void
+mount_serve_call(
+    struct mount_handle *h, fuse_req_t req, uint64_t pos, size_t size)
+{
+	size_t n, drop;
+
+	if (!h->streaming) {
+		mount_reply_slice(req, h->data, h->len, pos, size);
+		return;
+	}
+	if (pos < h->dbase)
+		pos = h->dbase;
+	n = pos - h->dbase < h->len ? h->len - (size_t)(pos - h->dbase) : 0;
+	if (n > size)
+		n = size;
+	fuse_reply_buf(req, n > 0 ? h->data + (pos - h->dbase) : NULL, n);
+
+	drop = (size_t)(pos - h->dbase) + n;
+	if (drop > h->len)
+		drop = h->len;
+	memmove(h->data, h->data + drop, h->len - drop);
+	h->len -= drop;
+	h->dbase += drop;
+}
+
+/* Whether a read at pos has something to return now. */
+static int
+mount_call_ready(const struct mount_handle *h, uint64_t pos)
+{
+	if (h->answered)
+		return 1;
+	return h->streaming && h->len > 0 &&
+	    (pos < h->dbase || pos - h->dbase < h->len);
+}
+
 /* A transaction file's answer, once it came; until then a read waits. */
 static void
 mount_read_call(struct mount_handle *h, fuse_req_t req, size_t size,
@@ -469,8 +511,8 @@ mount_read_call(struct mount_handle *h, fuse_req_t req, size_t size,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	if (h->answered) {
-		mount_reply_slice(req, h->data, h->len, pos, size);
+	if (mount_call_ready(h, pos)) {
+		mount_serve_call(h, req, pos, size);
 		return;
 	}
 	if (h->pending != NULL || (flags & O_NONBLOCK)) {
@@ -640,23 +682,54 @@ mount_write_op(struct mount *m, struct mount_handle *h, fuse_req_t req,
 	return rc;
 }
 
-/* A transaction's answer: a blocked read takes it, a poller wakes. */
+/* Adds line (taken) to what a stream has for its reader. */
+static void
+mount_stream_add(struct mount_handle *h, char *line)
+{
+	size_t n = strlen(line);
+	char  *data;
+
+	if ((data = realloc(h->data, h->len + n)) == NULL) {
+		free(line);
+		return;
+	}
+	memcpy(data + h->len, line, n);
+	h->data = data;
+	h->len += n;
+	free(line);
+}
+
+/*
+ * A transaction's answer: a blocked read takes it, a poller wakes.  A
+ * subscription's values come as lines, one each, and its end as the
+ * end of the file.
+ */
 static void
 mount_answered(const struct registry_result *res, void *arg)
 {
 	struct mount_handle *h = arg;
 	fuse_req_t           req = h->pending;
+	char                *line = NULL;
 
-	h->call = NULL;
-	h->answered = 1;
-	free(h->data);
-	h->len = 0;
-	if ((h->data = opcall_text(res)) != NULL)
-		h->len = strlen(h->data);
+	if (res->output != NULL || res->error != NULL)
+		line = opcall_text(res);
+	if (res->more)
+		h->streaming = 1;
+	if (!res->more) {
+		h->call = NULL;
+		h->answered = 1;
+	}
+	if (h->streaming && line != NULL) {
+		mount_stream_add(h, line);
+	} else if (!h->streaming) {
+		free(h->data);
+		h->data = line;
+		h->len = line != NULL ? strlen(line) : 0;
+	}
 
-	if (req != NULL) {
+	if (req != NULL && mount_call_ready(h, h->roff)) {
 		h->pending = NULL;
-		mount_reply_slice(req, h->data, h->len, h->roff, h->want);
+		mount_serve_call(h, req, h->roff, h->want);
 	}
 	if (h->ph != NULL) {
 		fuse_lowlevel_notify_poll(h->ph);
@@ -764,7 +837,8 @@ mount_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	 * notification for a waiting stream comes from mount_ready(). */
 	if (((h->kind == NS_STREAM && h->rest == NULL &&
 	         !events_readable(h->sub)) ||
-	        (h->kind == NS_CALL && h->asked && !h->answered)) &&
+	        (h->kind == NS_CALL && h->asked && !h->answered &&
+	            (!h->streaming || h->len == 0))) &&
 	    !m->stopping && !m->gone) {
 		revents = 0;
 		if (ph != NULL) {

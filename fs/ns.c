@@ -121,6 +121,7 @@ ns_free(struct ns *ns)
 	ns_names_free(&ns->upstreams);
 	ns_names_free(&ns->forwards);
 	ns_names_free(&ns->ops);
+	ns_names_free(&ns->peers);
 	identities_free(ns->ids);
 	free(ns);
 }

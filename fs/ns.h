@@ -50,6 +50,7 @@ enum ns_class {
 	NS_KEYS,       /* keys/, one object as acl/ */
 	NS_DEVICE_KEY, /* the files of keys/devices/ */
 	NS_OP,         /* a directory of ops/, by its path */
+	NS_PEER,       /* peers/<node>/: a worker registered here */
 	NS_NCLASSES
 };
 

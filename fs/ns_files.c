@@ -33,6 +33,7 @@
 #include "session.h"
 #include "sshd.h"
 #include "stats.h"
+#include "peers.h"
 #include "upstream.h"
 
 static int
@@ -248,6 +249,59 @@ ns_fill_upstream(struct ns *ns, uint64_t obj, struct ns_rec *r)
 	ns__rec_int(r, "rtt_ms", ui.rtt_ms);
 	ns__rec_u64(r, "session", ui.session);
 	return 0;
+}
+
+static void *
+ns_peer(struct ns *ns, uint64_t obj)
+{
+	const char       *node = ns__names_get(&ns->peers, obj);
+	struct peers_info pi;
+
+	return node != NULL && peers_get(node, &pi) == 0 ? (void *)node : NULL;
+}
+
+static int
+ns_fill_peer(struct ns *ns, uint64_t obj, struct ns_rec *r)
+{
+	struct peers_info pi;
+
+	if (peers_get(ns__names_get(&ns->peers, obj), &pi) != 0)
+		return -ENOENT;
+	ns__rec_str(r, "id", pi.identity);
+	ns__rec_u64(r, "session", pi.session);
+	ns__rec_time(r, "since", pi.since);
+	ns__rec_u64(r, "operations", pi.noperations);
+	return 0;
+}
+
+static int
+ns_resolve_peer(struct ns *ns, const char *name, uint64_t *obj)
+{
+	struct peers_info pi;
+
+	if (peers_get(name, &pi) != 0)
+		return -ENOENT;
+	return ns__names_obj(&ns->peers, name, obj);
+}
+
+static int ns_gen_close(FILE *, char **);
+
+/* The operations a worker registered, by their names on it, one a
+ * line. */
+static int
+ns_gen_peer_ops(struct ns *ns, uint64_t obj, char **buf, size_t *len)
+{
+	const char *node = ns__names_get(&ns->peers, obj), *op;
+	FILE       *f;
+	size_t      i;
+
+	if (node == NULL || ns_peer(ns, obj) == NULL)
+		return -ENOENT;
+	if ((f = open_memstream(buf, len)) == NULL)
+		return -ENOMEM;
+	for (i = 0; (op = peers_operation(node, i)) != NULL; i++)
+		fprintf(f, "%s\n", op);
+	return ns_gen_close(f, buf);
 }
 
 static void *
@@ -637,6 +691,20 @@ ns_list_upstreams(struct ns *ns, struct ns_dirlist *dl)
 }
 
 static int
+ns_list_peers(struct ns *ns, struct ns_dirlist *dl)
+{
+	const char *node;
+	size_t      i;
+	int         rc;
+
+	for (i = 0; (node = peers_node(i)) != NULL; i++) {
+		if ((rc = ns_dirlist_named(dl, &ns->peers, NS_PEER, node)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
 ns_list_forwards(struct ns *ns, struct ns_dirlist *dl)
 {
 	struct forward     *f = NULL;
@@ -861,6 +929,7 @@ const struct ns_entry ns__top[NS_NTOP] = {
         .gen = ns_gen_penalties},
     [NS_T_KEYS] = NS_TOPDIR("keys", NS_KEYS),
     [NS_T_OPS] = NS_TOPDIR("ops", NS_OP),
+    [NS_T_PEERS] = NS_TOPDIR("peers", NS_PEER),
 };
 
 #define NS_FIELD(n)                                                            \
@@ -937,6 +1006,17 @@ static const struct ns_entry ns_identity_files[] = {
     NS_FIELD("source"),
     NS_FIELD("error"),
     NS_OBJCTL,
+};
+
+static const struct ns_entry ns_peer_files[] = {
+    NS_OBJDIR,
+    NS_FIELD("id"),
+    NS_FIELD("session"),
+    NS_FIELD("since"),
+    {.name = "operations",
+        .kind = NS_VALUE,
+        .perm = 0444,
+        .gen = ns_gen_peer_ops},
 };
 
 static const struct ns_entry ns_upstream_files[] = {
@@ -1077,4 +1157,6 @@ const struct ns_classdef ns__classes[NS_NCLASSES] = {
         NS_CTL_NODE},
     [NS_OP] = {NS_T_OPS, NS_FILES(ns_op_files), ns__ops_fill, NULL, NULL, NULL,
         NS_CTL_NODE},
+    [NS_PEER] = {NS_T_PEERS, NS_FILES(ns_peer_files), ns_fill_peer,
+        ns_resolve_peer, ns_list_peers, ns_peer, NS_CTL_NODE},
 };

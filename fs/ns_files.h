@@ -37,6 +37,7 @@ struct ns {
 	struct ns_names    upstreams;
 	struct ns_names    forwards;
 	struct ns_names    ops; /* paths of ops/ directories */
+	struct ns_names    peers;
 	char rules_error[SSHD_NRULES][NS_MSG_MAX]; /* acl/NAME.error */
 	char limits_error[NS_MSG_MAX];             /* acl/limits.error */
 	char grants_error[NS_MSG_MAX];             /* acl/operations.error */
@@ -121,6 +122,7 @@ enum {
 	NS_T_PENALTIES,
 	NS_T_KEYS,
 	NS_T_OPS,
+	NS_T_PEERS,
 	NS_NTOP
 };
 

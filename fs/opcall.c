@@ -17,8 +17,10 @@
 #define OPCALL_PW_BUF 4096
 
 struct opcall {
-	opcall_cb cb; /* NULL once aborted */
-	void     *arg;
+	opcall_cb        cb; /* NULL once aborted */
+	void            *arg;
+	struct registry *r;
+	char             id[32];
 };
 
 static uint64_t opcall_seq;
@@ -54,7 +56,8 @@ opcall_done(const struct registry_result *res, void *arg)
 
 	if (c->cb != NULL)
 		c->cb(res, c->arg);
-	free(c);
+	if (!res->more)
+		free(c);
 }
 
 int
@@ -64,18 +67,20 @@ opcall_start(struct registry *r, const struct registry_identity *who,
 {
 	struct registry_ctx ctx;
 	struct opcall      *c;
-	char                id[32];
 	int                 rc;
 
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		return -ENOMEM;
 	c->cb = cb;
 	c->arg = arg;
+	c->r = r;
 
-	snprintf(id, sizeof id, "fs-%llu", (unsigned long long)++opcall_seq);
+	snprintf(
+	    c->id, sizeof c->id, "fs-%llu", (unsigned long long)++opcall_seq);
 	memset(&ctx, 0, sizeof ctx);
 	ctx.identity = who;
-	ctx.request_id = id;
+	ctx.request_id = c->id;
+	ctx.origin = c;
 	if ((rc = registry_dispatch(r, &ctx, name, input, opcall_done, c)) !=
 	    0) {
 		free(c);
@@ -88,8 +93,12 @@ opcall_start(struct registry *r, const struct registry_identity *who,
 void
 opcall_abort(struct opcall *c)
 {
-	if (c != NULL)
-		c->cb = NULL;
+	if (c == NULL)
+		return;
+	c->cb = NULL;
+	/* The record goes with the last answer, ABORTED or one that was
+	 * on its way already. */
+	registry_abort(c->r, c, c->id);
 }
 
 int

@@ -38,8 +38,9 @@ int opcall_local(uid_t uid, const struct grants *g, struct opcall_who *who);
 
 /*
  * Calls name with input (borrowed; NULL is JSON null) as who, with a
- * request id of its own ("fs-N").  cb(res, arg) is told the answer once,
- * from registry_deliver, unless the call is aborted first.  Returns 0
+ * request id of its own ("fs-N").  cb(res, arg) is told the answer (a
+ * subscription's values, then its end), from registry_deliver, unless
+ * the call is aborted first.  Returns 0
  * and *out, which is valid until cb runs or opcall_abort, or what
  * registry_dispatch returns, or -ENOMEM; on failure cb is not called.
  */
@@ -48,11 +49,8 @@ int opcall_start(struct registry *r, const struct registry_identity *who,
     struct opcall **out);
 
 /*
- * Gives up on c: its callback is never called.  Accepts NULL.
- *
- * XXX: the registry cannot stop a handler that is running; the call
- * goes on and its answer is dropped when it comes.  A call whose
- * handler never answers is never freed.
+ * Gives up on c: its callback is never called again, and the registry
+ * aborts the call (registry_abort).  Accepts NULL.
  */
 void opcall_abort(struct opcall *c);
 

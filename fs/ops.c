@@ -3,6 +3,10 @@
  * and a handler in one table; the table is the list of what a peer with
  * the right scopes can do over the control channel.
  */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include "log.h"
 #include "node.h"
 #include "ops.h"
+#include "ops_events.h"
 #include "peers.h"
 #include "persist.h"
 #include "policy.h"
@@ -278,7 +283,8 @@ ops_control(void *arg, uv_loop_t *loop, int fd, struct session *s)
 	who.id = si.identity;
 	who.scopes = scopes;
 	who.resources = NULL;
-	return callconn_new(fd, &who, peers_closed, NULL, &cc);
+	return callconn_new(
+	    fd, &who, peers_closed, (void *)(uintptr_t)si.id, &cc);
 }
 
 /*
@@ -318,7 +324,11 @@ static void
 ops_raw_accept(void *arg, int fd, const struct sockaddr *peer)
 {
 	struct callconn *cc;
+	int              one = 1;
 
+	/* Answers are gathered per turn of the loop already; Nagle would
+	 * hold the next batch back for the peer's delayed ACK. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	callconn_new_token(fd, ops_token, NULL, NULL, NULL, &cc);
 }
 
@@ -375,6 +385,8 @@ ops_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st, char *err,
 		if ((rc = ops_register(&ops_defs[i], err, errlen)) != 0)
 			goto fail;
 	}
+	if ((rc = ops_events_register(ops.r, err, errlen)) != 0)
+		goto fail;
 	if ((rc = callconn_start(loop, ops.r)) != 0) {
 		snprintf(err, errlen, "cannot serve calls");
 		goto fail;

@@ -29,13 +29,17 @@ struct peer;
 
 /* One operation of a worker, as the head serves it. */
 struct route {
-	struct peer *peer;
-	char         name[REGISTRY_NAME_MAX + 1];   /* on the head */
-	char         target[REGISTRY_NAME_MAX + 1]; /* on the worker */
+	struct peer       *peer;
+	char               name[REGISTRY_NAME_MAX + 1];   /* on the head */
+	char               target[REGISTRY_NAME_MAX + 1]; /* on the worker */
+	enum registry_kind kind;
 };
 
 struct peer {
 	char             node[64];
+	char             identity[160];
+	uint64_t         session;
+	int64_t          since;
 	struct callconn *cc;
 	size_t           n;
 	struct route    *routes[PEERS_OPS_MAX];
@@ -63,23 +67,53 @@ static const char *const peers_head_scopes[] = {
  * The head's side.
  */
 
+/* A call relayed to a worker, while either side may still end it. */
+struct relay {
+	struct registry_call *call; /* NULL once its caller gave up */
+	struct callconn      *cc;
+	char                  id[CALLCONN_ID_MAX]; /* on cc */
+};
+
+/* What the worker answers, passed on under the caller's id. */
 static void
 peers_answer(const struct pending_event *ev, void *arg)
 {
-	struct registry_call *call = arg;
+	struct relay         *rl = arg;
+	struct registry_call *call = rl->call;
 
-	switch (ev->what) {
-	case PENDING_VALUE:
-		registry_call_ok(call, ev->value);
-		break;
-	case PENDING_ERROR:
-		registry_call_fail(call, ev->err.code, ev->err.retryable, "%s",
-		    ev->err.message != NULL ? ev->err.message : "");
-		break;
-	default:
-		registry_call_fail(call, REPLY_ABORTED, 0, "aborted");
-		break;
+	if (call != NULL) {
+		switch (ev->what) {
+		case PENDING_VALUE:
+			if (ev->last)
+				registry_call_ok(call, ev->value);
+			else
+				registry_call_emit(call, ev->value);
+			break;
+		case PENDING_END:
+			registry_call_complete(call);
+			break;
+		case PENDING_ERROR:
+			registry_call_fail(call, ev->err.code,
+			    ev->err.retryable, "%s",
+			    ev->err.message != NULL ? ev->err.message : "");
+			break;
+		default:
+			registry_call_fail(call, REPLY_ABORTED, 0, "aborted");
+			break;
+		}
 	}
+	if (ev->last)
+		free(rl);
+}
+
+/* The caller gave up: so does the worker. */
+static void
+peers_give_up(struct registry_call *call, void *arg)
+{
+	struct relay *rl = arg;
+
+	rl->call = NULL;
+	callconn_abort(rl->cc, rl->id);
 }
 
 /* A call of "/<node><name>": the worker answers it under our id. */
@@ -88,11 +122,24 @@ peers_route(struct registry_call *call, json_t *input, void *arg)
 {
 	struct route              *rt = arg;
 	const struct registry_ctx *ctx = registry_call_ctx(call);
+	struct relay              *rl;
 
-	if (callconn_call(rt->peer->cc, rt->target, input, ctx->request_id,
-	        peers_answer, call) != 0)
+	if ((rl = calloc(1, sizeof *rl)) == NULL) {
+		registry_call_fail(call, REPLY_INTERNAL, 1, "out of memory");
+		return;
+	}
+	rl->call = call;
+	rl->cc = rt->peer->cc;
+	if (callconn_call(rl->cc, rt->target, input, ctx->request_id,
+	        rt->kind == REGISTRY_SUBSCRIPTION ? PENDING_SUBSCRIBE
+	                                          : PENDING_CALL,
+	        peers_answer, rl, rl->id) != 0) {
+		free(rl);
 		registry_call_fail(
 		    call, REPLY_INTERNAL, 1, "connection closed");
+		return;
+	}
+	registry_call_on_abort(call, peers_give_up, rl);
 }
 
 static void
@@ -177,9 +224,12 @@ peers_route_add(struct peer *p, const char *name, const char *kind)
 
 	memset(&spec, 0, sizeof spec);
 	spec.name = rt->name;
-	spec.kind = kind != NULL && strcmp(kind, "query") == 0
-	    ? REGISTRY_QUERY
-	    : REGISTRY_MUTATION;
+	spec.kind = REGISTRY_MUTATION;
+	if (kind != NULL && strcmp(kind, "query") == 0)
+		spec.kind = REGISTRY_QUERY;
+	else if (kind != NULL && strcmp(kind, "subscription") == 0)
+		spec.kind = REGISTRY_SUBSCRIPTION;
+	rt->kind = spec.kind;
 	spec.access.scopes =
 	    spec.kind == REGISTRY_QUERY ? peers_read : peers_admin;
 	if (registry_register(pz.r, &spec, peers_route, rt, err, sizeof err) !=
@@ -213,6 +263,10 @@ peers_register(struct registry_call *call, json_t *input, void *arg)
 		return;
 	}
 	snprintf(p->node, sizeof p->node, "%s", node);
+	snprintf(p->identity, sizeof p->identity, "%s",
+	    callconn_who(ctx->origin) != NULL ? callconn_who(ctx->origin) : "");
+	p->session = (uint64_t)(uintptr_t)callconn_arg(ctx->origin);
+	p->since = node_now_ms();
 	p->cc = ctx->origin;
 	pz.peers[pz.n++] = p;
 
@@ -324,7 +378,7 @@ peers_dial(struct session *s, const char *upname)
 	name = strdup(upname);
 	if (offer == NULL || name == NULL ||
 	    callconn_call(cc, "/head/services/register", offer, NULL,
-	        peers_registered, name) != 0)
+	        PENDING_CALL, peers_registered, name, NULL) != 0)
 		free(name);
 	json_decref(offer);
 	return 0;
@@ -413,4 +467,35 @@ size_t
 peers_count(void)
 {
 	return pz.n;
+}
+
+const char *
+peers_node(size_t i)
+{
+	return i < pz.n ? pz.peers[i]->node : NULL;
+}
+
+int
+peers_get(const char *node, struct peers_info *pi)
+{
+	struct peer *p;
+
+	if (node == NULL || (p = peers_find(node)) == NULL)
+		return -ENOENT;
+	pi->node = p->node;
+	pi->identity = p->identity;
+	pi->session = p->session;
+	pi->since = p->since;
+	pi->noperations = p->n;
+	return 0;
+}
+
+const char *
+peers_operation(const char *node, size_t i)
+{
+	struct peer *p;
+
+	if (node == NULL || (p = peers_find(node)) == NULL || i >= p->n)
+		return NULL;
+	return p->routes[i]->target;
 }

@@ -503,7 +503,7 @@ test_root(void **state)
 	const char       *names[] = {".", "..", "node", "node.json", "stats",
 	          "stats.json", "ctl", "events", "events.log", "listeners",
 	          "sessions", "channels", "identities", "upstreams", "forwards",
-	          "acl", "penalties", "keys", "ops"};
+	          "acl", "penalties", "keys", "ops", "peers"};
 	struct tree      *t = *state;
 	struct ns_dirent *ents;
 	struct ns_attr    a;

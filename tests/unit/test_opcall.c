@@ -193,7 +193,7 @@ test_errno(void **state)
 	    {REPLY_LOCKED, -EIO},
 	};
 	struct reply_error     e = {REPLY_INTERNAL, "m", 0, NULL};
-	struct registry_result res = {"x", NULL, &e};
+	struct registry_result res = {"x", NULL, &e, 0};
 	size_t                 i;
 
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {

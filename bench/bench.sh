@@ -441,7 +441,7 @@ measure_sshd_socks() {
 wait_line() {
 	local deadline=$((SECONDS + START_TIMEOUT))
 
-	until grep -q "^$3" "$2"; do
+	until grep -qs "^$3" "$2"; do
 		if ! kill -0 "$1" 2>/dev/null || ((SECONDS > deadline)); then
 			tail -n 20 "$2" >&2 || true
 			return 1

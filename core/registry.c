@@ -69,6 +69,7 @@ struct registry_call {
 	void                 *arg;
 	json_t               *output;
 	int                   failed;
+	int                   errnum;
 	struct reply_error    err;
 	char                  msg[REGISTRY_MSG_MAX];
 	struct registry_call *next;
@@ -775,6 +776,18 @@ registry_call_fail(struct registry_call *c, enum reply_code code, int retryable,
 }
 
 void
+registry_call_fail_errno(struct registry_call *c, int errnum,
+    enum reply_code code, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->errnum = errnum;
+	va_start(ap, fmt);
+	registry_call_vfail(c, code, reply_code_retryable(code), fmt, ap);
+	va_end(ap);
+}
+
+void
 registry_call_ok(struct registry_call *c, json_t *output)
 {
 	char why[REGISTRY_ERR_MAX];
@@ -964,6 +977,7 @@ registry_deliver(struct registry *r)
 		res.request_id = c->id;
 		res.output = c->failed ? NULL : c->output;
 		res.error = c->failed ? &c->err : NULL;
+		res.errnum = c->failed ? c->errnum : 0;
 		c->done(&res, c->arg);
 		registry_call_free(c);
 	}

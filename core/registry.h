@@ -106,6 +106,7 @@ struct registry_result {
 	const char               *request_id;
 	json_t                   *output; /* on success, never NULL */
 	const struct reply_error *error;  /* NULL on success */
+	int errnum; /* a failure's errno for a local caller, 0: none */
 };
 
 struct registry;
@@ -234,6 +235,16 @@ void registry_call_ok(struct registry_call *call, json_t *output);
  */
 void registry_call_fail(struct registry_call *call, enum reply_code code,
     int retryable, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * registry_call_fail, with errnum (a positive errno) for a caller on
+ * this node that speaks errno, such as a write of the filesystem, to
+ * answer instead of one derived from code.  It is in the result
+ * registry_deliver hands over and never goes on the wire.
+ */
+void registry_call_fail_errno(struct registry_call *call, int errnum,
+    enum reply_code code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /*
  * The env of a handler: calls "/ns/op" on call's behalf, trusted, with

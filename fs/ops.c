@@ -21,6 +21,7 @@
 #include "log.h"
 #include "node.h"
 #include "ops.h"
+#include "ops_ctl.h"
 #include "peers.h"
 #include "persist.h"
 #include "policy.h"
@@ -375,6 +376,8 @@ ops_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st, char *err,
 		if ((rc = ops_register(&ops_defs[i], err, errlen)) != 0)
 			goto fail;
 	}
+	if ((rc = ops_ctl_start(ops.r, loop, sshd, st, err, errlen)) != 0)
+		goto fail;
 	if ((rc = callconn_start(loop, ops.r)) != 0) {
 		snprintf(err, errlen, "cannot serve calls");
 		goto fail;
@@ -387,6 +390,7 @@ ops_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st, char *err,
 	return 0;
 
 fail:
+	ops_ctl_stop();
 	registry_free(ops.r);
 	ops.r = NULL;
 	grants_free(ops.grants);
@@ -404,6 +408,7 @@ ops_stop(void)
 		acceptor_stop(ops.raw[--ops.nraw]);
 	peers_stop();
 	callconn_stop();
+	ops_ctl_stop();
 	registry_free(ops.r);
 	ops.r = NULL;
 	grants_free(ops.grants);

@@ -244,6 +244,135 @@ test_exec_checks(void **state)
 	assert_int_equal(exec_node("reload", msg, sizeof msg), -ENOTSUP);
 }
 
+/* The operation line stands for on target's object self, as sorted
+ * JSON after the name: "/forwards/up {\"name\":\"db\"}". */
+static char *
+bridge(enum ns_ctl_target target, const char *self, const char *line)
+{
+	struct ns_cmd cmd;
+	struct ns_op  op;
+	char          msg[256], *text, *out;
+
+	assert_int_equal(
+	    ns_ctl_parse(line, strlen(line), &cmd, msg, sizeof msg), 0);
+	if (ns_ctl_op(target, self, &cmd, &op, msg, sizeof msg) != 0)
+		fail_msg("\"%s\" refused: %s", line, msg);
+	text = json_dumps(op.input, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_true(asprintf(&out, "%s %s", op.name, text) > 0);
+	free(text);
+	json_decref(op.input);
+	return out;
+}
+
+static void
+expect_bridge(enum ns_ctl_target target, const char *self, const char *line,
+    const char *want)
+{
+	char *got = bridge(target, self, line);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("\"%s\" is %s, not %s", line, got, want);
+	free(got);
+}
+
+static void
+test_bridge(void **state)
+{
+	expect_bridge(NS_CTL_NODE, NULL, "unforward db",
+	    "/forwards/remove {\"name\":\"db\"}");
+	expect_bridge(NS_CTL_NODE, NULL, "reload", "/node/reload {}");
+	expect_bridge(NS_CTL_NODE, NULL, "listen tcp://127.0.0.1:0 name=l",
+	    "/listeners/add {\"name\":\"l\",\"uri\":\"tcp://127.0.0.1:0\"}");
+	expect_bridge(NS_CTL_NODE, NULL,
+	    "connect tcp://h:1 identity=/k name=up hostkey=SHA256:x",
+	    "/upstreams/connect {\"hostkey\":\"SHA256:x\",\"identity\":\"/k\","
+	    "\"name\":\"up\",\"uri\":\"tcp://h:1\"}");
+	expect_bridge(NS_CTL_NODE, NULL,
+	    "forward remote 127.0.0.1:15432 db:5432 via=head",
+	    "/forwards/add {\"kind\":\"remote\",\"listen\":\"127.0.0.1:15432\","
+	    "\"target\":\"db:5432\",\"via\":\"head\"}");
+	expect_bridge(NS_CTL_NODE, NULL, "forward local 8080:web:80 name=w",
+	    "/forwards/add {\"kind\":\"local\",\"listen\":\"127.0.0.1:8080\","
+	    "\"name\":\"w\",\"target\":\"web:80\"}");
+	expect_bridge(NS_CTL_NODE, NULL, "socks [::1]:1080",
+	    "/forwards/add {\"kind\":\"socks\",\"listen\":\"[::1]:1080\"}");
+	expect_bridge(NS_CTL_NODE, NULL,
+	    "identity add ann ssh-ed25519 AAAA= ann@x scopes=a:b",
+	    "/identities/add {\"key\":\"ssh-ed25519 AAAA= ann@x\","
+	    "\"name\":\"ann\",\"scopes\":\"a:b\"}");
+	expect_bridge(NS_CTL_NODE, NULL, "identity remove ann",
+	    "/identities/remove {\"name\":\"ann\"}");
+	expect_bridge(
+	    NS_CTL_NODE, NULL, "token abc", "/auth/token {\"token\":\"abc\"}");
+
+	/* An object's ctl names its object: sessions and channels by
+	 * number. */
+	expect_bridge(
+	    NS_CTL_SESSION, "7", "close", "/sessions/close {\"id\":7}");
+	expect_bridge(
+	    NS_CTL_CHANNEL, "12", "close", "/channels/close {\"id\":12}");
+	expect_bridge(
+	    NS_CTL_FORWARD, "db", "up", "/forwards/up {\"name\":\"db\"}");
+	expect_bridge(NS_CTL_LISTENER, "l", "close",
+	    "/listeners/remove {\"name\":\"l\"}");
+	expect_bridge(NS_CTL_UPSTREAM, "head", "disconnect",
+	    "/upstreams/disconnect {\"name\":\"head\"}");
+	expect_bridge(NS_CTL_IDENTITY, "ann", "remove",
+	    "/identities/remove {\"name\":\"ann\"}");
+}
+
+static void
+test_bridge_refusals(void **state)
+{
+	const char   *bad[] = {"bogus", "reload now", "listen", "unlisten a b",
+	      "listen tcp://h:1 port=2", "connect tcp://h:1",
+	      "forward sideways 1 h:2", "forward local nonsense",
+	      "identity add ann ssh-ed25519", "identity remove ann scopes=x",
+	      "identity drop ann"};
+	struct ns_cmd cmd;
+	struct ns_op  op;
+	char          msg[256];
+	size_t        i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(
+		    ns_ctl_parse(bad[i], strlen(bad[i]), &cmd, msg, sizeof msg),
+		    0);
+		assert_int_equal(
+		    ns_ctl_op(NS_CTL_NODE, NULL, &cmd, &op, msg, sizeof msg),
+		    -EINVAL);
+		assert_null(op.input);
+		assert_true(msg[0] != '\0');
+	}
+	assert_int_equal(ns_ctl_parse("up", 2, &cmd, msg, sizeof msg), 0);
+	assert_int_equal(
+	    ns_ctl_op(NS_CTL_SESSION, "7", &cmd, &op, msg, sizeof msg),
+	    -EINVAL);
+	assert_string_equal(msg, "unknown command up");
+}
+
+static void
+test_detail(void **state)
+{
+	const char *const shows[NS_CTL_SHOWS] = {"name", "uri", "n"};
+	json_t           *out;
+	char              buf[64];
+
+	out = json_pack("{s:s,s:s,s:i,s:s}", "uri", "tcp://h:1", "name", "l",
+	    "n", 3, "other", "x");
+	ns_ctl_detail(shows, out, buf, sizeof buf);
+	assert_string_equal(buf, "name=l uri=tcp://h:1 n=3");
+	json_decref(out);
+
+	/* What the output lacks is left out; nothing to show is "". */
+	out = json_pack("{s:s}", "uri", "u");
+	ns_ctl_detail(shows, out, buf, sizeof buf);
+	assert_string_equal(buf, "uri=u");
+	ns_ctl_detail(NULL, out, buf, sizeof buf);
+	assert_string_equal(buf, "");
+	json_decref(out);
+}
+
 static void
 test_ino_classes_apart(void **state)
 {
@@ -1222,6 +1351,9 @@ main(void)
 	    cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test_setup_teardown(
 	        test_exec_checks, bare_setup, bare_teardown),
+	    cmocka_unit_test(test_bridge),
+	    cmocka_unit_test(test_bridge_refusals),
+	    cmocka_unit_test(test_detail),
 	    cmocka_unit_test(test_ino_classes_apart),
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test_setup_teardown(

@@ -589,6 +589,15 @@ mount_reread(struct mount *m, struct mount_handle *h, uid_t uid)
 	}
 }
 
+/* Whether the registry refused the call before its action ran: the
+ * operation ACL did not let the caller through. */
+static int
+mount_refused(const struct registry_result *res)
+{
+	return res->error != NULL && res->error->code == REPLY_FORBIDDEN &&
+	    res->errnum == 0;
+}
+
 /*
  * Why a call failed, as the writer reads it: the registry's refusal
  * names who asked for what, so that "access denied" says which grant
@@ -600,7 +609,7 @@ mount_why(const struct mount_handle *h, const struct registry_result *res,
 {
 	const char *msg = res->error->message;
 
-	if (res->error->code == REPLY_FORBIDDEN && res->errnum == 0)
+	if (mount_refused(res))
 		snprintf(
 		    buf, len, "%s: %s may not call %s", msg, h->who, h->opname);
 	else
@@ -624,7 +633,9 @@ mount_written(const struct registry_result *res, void *arg)
 		mount_why(h, res, text, sizeof text);
 	if (h->kind == NS_CTL)
 		mount_ctl_answer(h, rc, text);
-	if (h->kind == NS_VALUE)
+	/* A value's .error file keeps why the action refused it; a caller
+	 * the ACL refused changes nothing, that reason included. */
+	if (h->kind == NS_VALUE && !mount_refused(res))
 		ns_op_done(h->m->ns, h->ino, rc == 0 ? NULL : text);
 	if (h->kind == NS_VALUE && rc == 0)
 		mount_reread(h->m, h, h->uid);

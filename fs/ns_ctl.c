@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "forward.h"
-#include "name.h"
 #include "ns_ctl.h"
 
 #define NS_CTL_KEYS      5
@@ -134,12 +133,6 @@ ns_ctl_parse(
 		return -EINVAL;
 	}
 	return 0;
-}
-
-int
-ns_ctl_name_ok(const char *name)
-{
-	return name_valid(name);
 }
 
 const char *

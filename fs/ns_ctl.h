@@ -50,10 +50,6 @@ enum ns_ctl_target {
 int ns_ctl_parse(
     const char *data, size_t len, struct ns_cmd *cmd, char *err, size_t errlen);
 
-/* Whether name may name an object that a command or mkdir creates, by
- * the rule of name_valid. */
-int ns_ctl_name_ok(const char *name);
-
 /* The value of option key, or NULL. */
 const char *ns_ctl_option(const struct ns_cmd *cmd, const char *key);
 

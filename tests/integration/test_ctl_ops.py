@@ -381,6 +381,8 @@ def test_local_user_needs_node_admin(harness, node):
     assert "Permission denied" in done.stderr
     assert node.ls("forwards") == []
     assert limits(node)["max_auth_attempts"] != "2"
+    # A refused caller leaves no reason behind for root to read.
+    assert node.read("acl", "limits.error") == ""
 
     with open(node.path("acl", "operations"), "w") as f:
         f.write("local:nobody node:admin\n")

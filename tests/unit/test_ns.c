@@ -29,6 +29,7 @@
 #include "forward.h"
 #include "keys.h"
 #include "listener.h"
+#include "name.h"
 #include "ns.h"
 #include "ns_ctl.h"
 #include "nsrun.h"
@@ -412,23 +413,23 @@ test_names(void **state)
 {
 	char name[80];
 
-	assert_true(ns_ctl_name_ok("db"));
-	assert_true(ns_ctl_name_ok("a.b-c_1"));
-	assert_true(ns_ctl_name_ok("..."));
+	assert_true(name_valid("db"));
+	assert_true(name_valid("a.b-c_1"));
+	assert_true(name_valid("..."));
 	memset(name, 'a', 63);
 	name[63] = '\0';
-	assert_true(ns_ctl_name_ok(name));
+	assert_true(name_valid(name));
 
 	name[63] = 'a';
 	name[64] = '\0';
-	assert_false(ns_ctl_name_ok(name));
-	assert_false(ns_ctl_name_ok(""));
-	assert_false(ns_ctl_name_ok("."));
-	assert_false(ns_ctl_name_ok(".."));
-	assert_false(ns_ctl_name_ok("a b"));
-	assert_false(ns_ctl_name_ok("a/b"));
-	assert_false(ns_ctl_name_ok("a=b"));
-	assert_false(ns_ctl_name_ok("caf\xc3\xa9"));
+	assert_false(name_valid(name));
+	assert_false(name_valid(""));
+	assert_false(name_valid("."));
+	assert_false(name_valid(".."));
+	assert_false(name_valid("a b"));
+	assert_false(name_valid("a/b"));
+	assert_false(name_valid("a=b"));
+	assert_false(name_valid("caf\xc3\xa9"));
 }
 
 static void

@@ -24,7 +24,15 @@
 static struct ops_ctl_env ops_ctl_env;
 
 static const char *const ops_ctl_read[] = {OPS_SCOPE_READ, NULL};
-static const char *const ops_ctl_admin[] = {OPS_SCOPE_ADMIN, NULL};
+static const char *const ops_ctl_admin_scopes[] = {OPS_SCOPE_ADMIN, NULL};
+
+int
+ops_ctl_admin(const struct ops_ctl_env *env)
+{
+	struct registry_access a = {ops_ctl_admin_scopes, NULL, NULL, NULL};
+
+	return env->who != NULL && registry_allows(&a, env->who);
+}
 
 const char *
 ops_ctl_str(json_t *input, const char *key)
@@ -80,11 +88,13 @@ static void
 ops_ctl_handler(struct registry_call *call, json_t *input, void *arg)
 {
 	const struct ops_ctl_def *d = arg;
+	struct ops_ctl_env        env = ops_ctl_env;
 	json_t                   *out = NULL;
 	char                      msg[OPS_CTL_MSG_MAX] = "";
 	int                       rc;
 
-	rc = d->run(&ops_ctl_env, input, &out, msg, sizeof msg);
+	env.who = registry_call_ctx(call)->identity;
+	rc = d->run(&env, input, &out, msg, sizeof msg);
 	if (rc < 0) {
 		registry_call_fail_errno(call, -rc, ops_ctl_code(rc), "%s",
 		    msg[0] != '\0' ? msg : strerror(-rc));
@@ -112,7 +122,7 @@ ops_ctl_register_one(
 	spec.input = json_loads(d->input, 0, NULL);
 	spec.output = d->output != NULL ? json_loads(d->output, 0, NULL) : NULL;
 	spec.access.scopes =
-	    d->kind == REGISTRY_QUERY ? ops_ctl_read : ops_ctl_admin;
+	    d->kind == REGISTRY_QUERY ? ops_ctl_read : ops_ctl_admin_scopes;
 	rc = registry_register(
 	    r, &spec, ops_ctl_handler, (void *)d, err, errlen);
 	json_decref(spec.input);

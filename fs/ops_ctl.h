@@ -24,12 +24,14 @@ struct storage;
 #define OPS_CTL_SSHD 0x1 /* an SSH server */
 #define OPS_CTL_IDS  0x2 /* run-time identities */
 
-/* What actions act on, set by ops_ctl_start. */
+/* What actions act on, set by ops_ctl_start, and who asks. */
 struct ops_ctl_env {
-	uv_loop_t         *loop;
-	struct sshd       *sshd; /* may be NULL */
-	struct storage    *st;   /* may be NULL: changes are not kept */
-	struct identities *ids;  /* NULL without an SSH server */
+	uv_loop_t                      *loop;
+	struct sshd                    *sshd; /* may be NULL */
+	struct storage                 *st;   /* may be NULL: changes are not
+	                                      * kept */
+	struct identities              *ids;  /* NULL without an SSH server */
+	const struct registry_identity *who;  /* the caller; NULL: trusted */
 };
 
 /*
@@ -96,6 +98,10 @@ struct identities *ops_ctl_identities(void);
  * ...), INTERNAL for the rest.
  */
 enum reply_code ops_ctl_code(int rc);
+
+/* Whether the caller holds node:admin (local:root does), to whom
+ * queries show destinations as the mount shows them to root. */
+int ops_ctl_admin(const struct ops_ctl_env *env);
 
 /* A string member of input, or NULL. */
 const char *ops_ctl_str(json_t *input, const char *key);

@@ -178,24 +178,28 @@ ops_forwards_set(const struct ops_ctl_env *env, json_t *input, json_t **out,
 	    ops_ctl_str(input, "value"), msg, msglen);
 }
 
-/* Forwards without their targets: destinations are for local:root to
- * read in forwards/<name>/target. */
+/* Forwards, with their targets for a caller holding node:admin only:
+ * destinations are for local:root to read in forwards/<name>/target. */
 static int
 ops_forwards_list(const struct ops_ctl_env *env, json_t *input, json_t **out,
     char *msg, size_t msglen)
 {
 	struct forward     *f = NULL;
 	struct forward_info fi;
-	json_t             *list = json_array();
+	json_t             *list = json_array(), *o;
+	int                 admin = ops_ctl_admin(env);
 
 	while (list != NULL && (f = forward_next(f)) != NULL) {
 		forward_info(f, &fi);
-		ops_ctl_append(&list,
-		    json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "name",
-		        fi.name, "kind", fi.kind, "listen", fi.listen, "via",
-		        fi.via, "state", fi.state, "connections",
-		        (json_int_t)fi.connections, "connections_total",
-		        (json_int_t)fi.connections_total, "error", fi.error));
+		o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "name",
+		    fi.name, "kind", fi.kind, "listen", fi.listen, "via",
+		    fi.via, "state", fi.state, "connections",
+		    (json_int_t)fi.connections, "connections_total",
+		    (json_int_t)fi.connections_total, "error", fi.error);
+		if (o != NULL && admin)
+			json_object_set_new(
+			    o, "target", json_string(fi.target));
+		ops_ctl_append(&list, o);
 	}
 	return ops_ctl_wrap("forwards", list, out);
 }

@@ -150,25 +150,29 @@ ops_links_close(const struct ops_ctl_env *env, json_t *input, json_t **out,
 	return channel_end(c);
 }
 
-/* Channels without their targets: destinations are for local:root to
- * read in channels/<id>/target. */
+/* Channels, with their targets for a caller holding node:admin only:
+ * destinations are for local:root to read in channels/<id>/target. */
 static int
 ops_links_channels(const struct ops_ctl_env *env, json_t *input, json_t **out,
     char *msg, size_t msglen)
 {
 	struct channel     *c = NULL;
 	struct channel_info ci;
-	json_t             *list = json_array();
+	json_t             *list = json_array(), *o;
+	int                 admin = ops_ctl_admin(env);
 
 	while (list != NULL && (c = channel_next(c)) != NULL) {
 		channel_info(c, &ci);
-		ops_ctl_append(&list,
-		    json_pack("{s:I,s:I,s:s,s:s,s:s,s:I,s:I,s:I}", "id",
-		        (json_int_t)ci.id, "session", (json_int_t)ci.session,
-		        "kind", ci.kind, "identity", ci.identity, "state",
-		        ci.state, "opened", (json_int_t)ci.opened, "bytes_in",
-		        (json_int_t)ci.bytes_in, "bytes_out",
-		        (json_int_t)ci.bytes_out));
+		o = json_pack("{s:I,s:I,s:s,s:s,s:s,s:I,s:I,s:I}", "id",
+		    (json_int_t)ci.id, "session", (json_int_t)ci.session,
+		    "kind", ci.kind, "identity", ci.identity, "state", ci.state,
+		    "opened", (json_int_t)ci.opened, "bytes_in",
+		    (json_int_t)ci.bytes_in, "bytes_out",
+		    (json_int_t)ci.bytes_out);
+		if (o != NULL && admin)
+			json_object_set_new(
+			    o, "target", json_string(ci.target));
+		ops_ctl_append(&list, o);
 	}
 	return ops_ctl_wrap("channels", list, out);
 }

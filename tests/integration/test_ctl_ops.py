@@ -14,7 +14,7 @@ import pytest
 from conftest import free_port, needs_fuse, parse_kv, wait_for
 from test_ops_fs import (NOBODY, admin_login, call_cli, open_to_nobody,
                          sh)
-from test_raw import token
+from test_raw import login, token
 from test_raw import node  # noqa: F401  (the node with --listen-raw)
 
 pytestmark = needs_fuse
@@ -76,6 +76,12 @@ def test_every_command_is_an_operation(harness, node):
     assert spec["access"]["scopes"] == ["node:read"]
 
 
+def key_words(harness):
+    key = harness.make_key()
+    kind, blob = key.line().split()
+    return key, kind, blob
+
+
 def forward_state(node, name):
     return node.value("forwards", name, "state")
 
@@ -103,8 +109,20 @@ def test_forwards_three_ways(harness, node):
         assert node.value("forwards", name, "target") == "127.0.0.1:9"
         assert listed[name]["listen"] == f"127.0.0.1:{port}"
         assert listed[name]["state"] == "up"
-        assert "target" not in listed[name]
+        assert listed[name]["target"] == "127.0.0.1:9"
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+    # Destinations are for node:admin, as they are for root's eyes.
+    key, kind, blob = key_words(harness)
+    assert w.ctl(f"identity add reader {kind} {blob} scopes=node:read") == \
+        (0, "ok name=reader\n")
+    reader = login(node, key)
+    seen = reader.call("l", "/forwards/list", {})["payload"]["output"]
+    assert sorted(f["name"] for f in seen["forwards"]) == ["a", "b", "c"]
+    assert not any("target" in f for f in seen["forwards"])
+    assert reader.call("d", "/forwards/down", {"name": "a"})["payload"][
+        "code"] == "FORBIDDEN"
+    reader.close()
 
     # Down and up again, each a different way.
     assert w.ctl("down", "forwards", "a", "ctl") == (0, "ok\n")
@@ -213,12 +231,6 @@ def test_listeners_three_ways(harness, node):
     assert w.ctl("unlisten l1") == (errno.ENOENT,
                                     "error: no listener named l1\n")
     w.raw.close()
-
-
-def key_words(harness):
-    key = harness.make_key()
-    kind, blob = key.line().split()
-    return key, kind, blob
 
 
 def test_identities_three_ways(harness, node):

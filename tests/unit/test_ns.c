@@ -29,7 +29,6 @@
 #include "forward.h"
 #include "keys.h"
 #include "listener.h"
-#include "name.h"
 #include "ns.h"
 #include "ns_ctl.h"
 #include "nsrun.h"
@@ -406,30 +405,6 @@ test_ino_classes_apart(void **state)
 	ns_ino_split(ns_ino(NS_UPSTREAM, NS_OBJ_MAX, 0), &cls, &obj, &field);
 	assert_int_equal(cls, NS_UPSTREAM);
 	assert_int_equal(obj, NS_OBJ_MAX);
-}
-
-static void
-test_names(void **state)
-{
-	char name[80];
-
-	assert_true(name_valid("db"));
-	assert_true(name_valid("a.b-c_1"));
-	assert_true(name_valid("..."));
-	memset(name, 'a', 63);
-	name[63] = '\0';
-	assert_true(name_valid(name));
-
-	name[63] = 'a';
-	name[64] = '\0';
-	assert_false(name_valid(name));
-	assert_false(name_valid(""));
-	assert_false(name_valid("."));
-	assert_false(name_valid(".."));
-	assert_false(name_valid("a b"));
-	assert_false(name_valid("a/b"));
-	assert_false(name_valid("a=b"));
-	assert_false(name_valid("caf\xc3\xa9"));
 }
 
 static void
@@ -1356,7 +1331,6 @@ main(void)
 	    cmocka_unit_test(test_bridge_refusals),
 	    cmocka_unit_test(test_detail),
 	    cmocka_unit_test(test_ino_classes_apart),
-	    cmocka_unit_test(test_names),
 	    cmocka_unit_test_setup_teardown(
 	        test_exec_worker_checks, bare_setup, bare_teardown),
 	    T(test_root),

@@ -84,6 +84,7 @@ struct registry_call {
 
 	int                finished; /* the last answer is decided */
 	int                failed;
+	int                errnum;    /* for a local caller; 0: none */
 	int                completed; /* a subscription's end */
 	json_t            *input;
 	json_t            *output;
@@ -851,6 +852,19 @@ registry_call_fail(struct registry_call *c, enum reply_code code, int retryable,
 	va_end(ap);
 }
 
+void
+registry_call_fail_errno(struct registry_call *c, int errnum,
+    enum reply_code code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!c->finished)
+		c->errnum = errnum;
+	va_start(ap, fmt);
+	registry_call_vfail(c, code, reply_code_retryable(code), fmt, ap);
+	va_end(ap);
+}
+
 /* output (never NULL) when it matches the spec's output schema; else
  * answers c INTERNAL and returns -1. */
 static int
@@ -1163,7 +1177,7 @@ registry_abort_origin(struct registry *r, const void *origin)
 static void
 registry_tell(struct registry_call *c)
 {
-	struct registry_result res = {c->id, NULL, NULL, 0};
+	struct registry_result res = {c->id, NULL, NULL, 0, 0};
 	json_t                *v;
 
 	res.more = 1;
@@ -1182,6 +1196,7 @@ registry_tell(struct registry_call *c)
 	res.more = 0;
 	res.output = c->failed || c->completed ? NULL : c->output;
 	res.error = c->failed ? &c->err : NULL;
+	res.errnum = c->failed ? c->errnum : 0;
 	if (c->done != NULL)
 		c->done(&res, c->arg);
 }

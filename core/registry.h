@@ -112,6 +112,7 @@ struct registry_result {
 	json_t                   *output; /* a value; NULL at the end */
 	const struct reply_error *error;  /* NULL on success */
 	int                       more;   /* 1: more answers follow */
+	int errnum; /* a failure's errno for a local caller, 0: none */
 };
 
 struct registry;
@@ -277,6 +278,16 @@ int registry_abort(
 /* Aborts every open call of origin (a connection that closed), as
  * registry_abort does.  Returns how many. */
 size_t registry_abort_origin(struct registry *r, const void *origin);
+
+/*
+ * registry_call_fail, with errnum (a positive errno) for a caller on
+ * this node that speaks errno, such as a write of the filesystem, to
+ * answer instead of one derived from code.  It is in the result
+ * registry_deliver hands over and never goes on the wire.
+ */
+void registry_call_fail_errno(struct registry_call *call, int errnum,
+    enum reply_code code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /*
  * The env of a handler: calls "/ns/op" on call's behalf, trusted, with

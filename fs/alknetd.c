@@ -872,8 +872,8 @@ main(int argc, char **argv)
 	if (!o.no_mount) {
 		if (o.mount == NULL)
 			o.mount = DEFAULT_MOUNT;
-		if (mount_start(d.loop, d.sshd, persist_storage(d.persist),
-		        o.mount, &d.mount, err, sizeof err) != 0)
+		if (mount_start(d.loop, d.sshd, o.mount, &d.mount, err,
+		        sizeof err) != 0)
 			die("cannot mount %s: %s", o.mount, err);
 		log_info("mounted dir=%s", o.mount);
 	}

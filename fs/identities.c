@@ -555,9 +555,12 @@ int
 identities_get(
     struct identities *ids, const char *name, struct identities_info *info)
 {
-	struct identities_draft *d = identities_draft(ids, name);
+	struct identities_draft *d;
 	struct authkey_info      ai;
 
+	if (ids == NULL)
+		return -ENOENT;
+	d = identities_draft(ids, name);
 	if (d != NULL && d->pending) {
 		*info = (struct identities_info){
 		    "", "", d->kind, d->scopes, "pending", d->error};
@@ -575,7 +578,7 @@ identities_pending(const struct identities *ids, size_t i)
 {
 	size_t k;
 
-	for (k = 0; k < ids->n; k++) {
+	for (k = 0; ids != NULL && k < ids->n; k++) {
 		if (ids->drafts[k].pending && i-- == 0)
 			return ids->drafts[k].name;
 	}

@@ -87,12 +87,13 @@ int identities_set(struct identities *ids, const char *name, const char *field,
 
 /*
  * Fills *info for name; the strings live until the next change.
- * Returns 0 or -ENOENT.
+ * Returns 0 or -ENOENT (also for a NULL ids).
  */
 int identities_get(
     struct identities *ids, const char *name, struct identities_info *info);
 
-/* The name of the i-th pending identity, or NULL past the last. */
+/* The name of the i-th pending identity, or NULL past the last (or for
+ * a NULL ids). */
 const char *identities_pending(const struct identities *ids, size_t i);
 
 #endif

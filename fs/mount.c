@@ -7,13 +7,13 @@
  * read and one poll handle.  Blocked reads are answered from the event
  * bus's ready callback, interrupted ones from an idle handle, so nothing
  * is sent to the kernel from inside another request's handler but that
- * request's own reply.  A write to a writable value file sets it to all
- * that was written on the handle; mkdir and rmdir make and remove the
- * objects of forwards/.
+ * request's own reply.
  *
- * Writes that are operations (a session's "close", the rule sets of acl/)
- * and transaction files go to the registry as the writer's local
- * identity.  Such a write is answered when its call is; a transaction
+ * Every change goes to the registry as the writer's local identity: a
+ * command written to a ctl file, a value written to a writable value
+ * file (all that was written on the handle), mkdir and rmdir of
+ * forwards/ and identities/, and the input of a transaction file.  A
+ * write, mkdir or rmdir is answered when its call is; a transaction
  * file's write returns at once and its read waits for the answer, as a
  * blocked read of the events stream does.
  */
@@ -78,11 +78,25 @@ struct mount_handle {
 	fuse_req_t              wreq; /* a write waiting for its call */
 	size_t                  wsize;
 	uint64_t                woff;
-	uid_t                   uid;       /* who wrote */
+	uid_t                   uid; /* who wrote */
+	char                    who[OPCALL_ID_MAX];
+	char                    opname[REGISTRY_NAME_MAX + 1];
+	const char *const      *shows;     /* what a command's answer shows */
 	int                     asked;     /* a transaction's input came */
 	int                     answered;  /* and its (last) answer */
 	int                     streaming; /* values of a subscription */
 	uint64_t                dbase;     /* a stream's offset of data[0] */
+};
+
+/* A mkdir or rmdir waiting for its call. */
+struct mount_dirop {
+	LIST_ENTRY(mount_dirop) entry;
+	struct mount  *m;
+	fuse_req_t     req; /* NULL once answered */
+	uint64_t       parent;
+	int            make;
+	struct opcall *call;
+	char           name[NS_NAME_MAX];
 };
 
 struct mount {
@@ -99,6 +113,7 @@ struct mount {
 	int                  stopping;
 	LIST_HEAD(, mount_handle) handles;
 	size_t nhandles;
+	LIST_HEAD(, mount_dirop) dirops;
 };
 
 static struct mount_handle *
@@ -562,21 +577,23 @@ mount_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 }
 
-/* A command: its answer replaces the handle's data. */
-static int
-mount_write_ctl(
-    struct mount *m, struct mount_handle *h, const char *buf, size_t size)
+/*
+ * A command's answer, which a read on the handle returns: "ok[ detail]"
+ * or "error: <why>".
+ */
+static void
+mount_ctl_answer(struct mount_handle *h, int rc, const char *detail)
 {
-	char answer[MOUNT_REPLY_MAX], *copy;
-	int  rc;
+	char *answer;
 
-	rc = ns_ctl(m->ns, h->ino, buf, size, answer, sizeof answer);
-	if ((copy = strdup(answer)) != NULL) {
-		free(h->data);
-		h->data = copy;
-		h->len = strlen(copy);
-	}
-	return rc;
+	if (rc != 0 && detail[0] == '\0')
+		detail = strerror(-rc);
+	if (asprintf(&answer, "%s%s%s\n", rc == 0 ? "ok" : "error: ",
+	        rc == 0 && detail[0] != '\0' ? " " : "", detail) < 0)
+		return;
+	free(h->data);
+	h->data = answer;
+	h->len = strlen(answer);
 }
 
 /*
@@ -614,15 +631,31 @@ mount_reread(struct mount *m, struct mount_handle *h, uid_t uid)
 	}
 }
 
+/* Whether the registry refused the call before its action ran: the
+ * operation ACL did not let the caller through. */
 static int
-mount_write_value(struct mount *m, struct mount_handle *h, uid_t uid)
+mount_refused(const struct registry_result *res)
 {
-	int rc;
+	return res->error != NULL && res->error->code == REPLY_FORBIDDEN &&
+	    res->errnum == 0;
+}
 
-	if ((rc = ns_write(m->ns, h->ino, h->wbuf, h->wlen)) != 0)
-		return rc;
-	mount_reread(m, h, uid);
-	return 0;
+/*
+ * Why a call failed, as the writer reads it: the registry's refusal
+ * names who asked for what, so that "access denied" says which grant
+ * is missing.
+ */
+static void
+mount_why(const struct mount_handle *h, const struct registry_result *res,
+    char *buf, size_t len)
+{
+	const char *msg = res->error->message;
+
+	if (mount_refused(res))
+		snprintf(
+		    buf, len, "%s: %s may not call %s", msg, h->who, h->opname);
+	else
+		snprintf(buf, len, "%s", msg);
 }
 
 /* The answer of a write that was an operation. */
@@ -630,25 +663,27 @@ static void
 mount_written(const struct registry_result *res, void *arg)
 {
 	struct mount_handle *h = arg;
-	const char *msg = res->error != NULL ? res->error->message : "";
-	char       *answer = NULL;
-	fuse_req_t  req = h->wreq;
-	int         rc = opcall_errno(res);
+	char                 text[MOUNT_REPLY_MAX];
+	fuse_req_t           req = h->wreq;
+	int                  rc = opcall_errno(res);
 
 	h->call = NULL;
 	h->wreq = NULL;
-	if (h->kind == NS_CTL &&
-	    asprintf(&answer, rc == 0 ? "ok\n" : "error: %s\n", msg) >= 0) {
-		free(h->data);
-		h->data = answer;
-		h->len = strlen(answer);
-	}
-	if (h->kind == NS_VALUE)
-		ns_op_done(h->m->ns, h->ino, rc == 0 ? NULL : msg);
+	if (rc == 0)
+		ns_ctl_detail(h->shows, res->output, text, sizeof text);
+	else
+		mount_why(h, res, text, sizeof text);
+	if (h->kind == NS_CTL)
+		mount_ctl_answer(h, rc, text);
+	/* A value's .error file keeps why the action refused it; a caller
+	 * the ACL refused changes nothing, that reason included. */
+	if (h->kind == NS_VALUE && !mount_refused(res))
+		ns_op_done(h->m->ns, h->ino, rc == 0 ? NULL : text);
 	if (h->kind == NS_VALUE && rc == 0)
 		mount_reread(h->m, h, h->uid);
 
-	/* As for the tree's commands: a failed one leaves the position. */
+	/* A failed command leaves the position, so that its answer is read
+	 * where the command was written. */
 	if (h->kind == NS_CTL || rc == 0)
 		h->base = h->woff + (rc == 0 ? h->wsize : 0);
 	if (req != NULL && rc == 0)
@@ -658,27 +693,55 @@ mount_written(const struct registry_result *res, void *arg)
 }
 
 /*
- * Sends op, what data written to h stands for, to the registry as the
- * writer; the write is answered with the call.  Returns 0 or a negative
- * errno for the write to answer now.
+ * Calls op as the local user uid, with cb(arg) told the answer; op's
+ * input is dropped.  who (OPCALL_ID_MAX bytes, may be NULL) gets the
+ * caller's id.  Returns 0 and *call, or a negative errno with a reason
+ * in msg: -ENOTSUP when the node has not got the operation.
  */
 static int
-mount_write_op(struct mount *m, struct mount_handle *h, fuse_req_t req,
-    struct ns_op *op, size_t size, off_t off)
+mount_call(uid_t uid, struct ns_op *op, opcall_cb cb, void *arg,
+    struct opcall **call, char *who, char *msg, size_t msglen)
 {
 	struct registry  *r = ops_registry();
-	struct opcall_who who;
+	struct opcall_who w;
 	int               rc = -EIO;
 
+	if (r != NULL && !registry_has(r, op->name)) {
+		snprintf(
+		    msg, msglen, "%s", op->absent != NULL ? op->absent : "");
+		rc = -ENOTSUP;
+	} else if (r != NULL &&
+	    (rc = opcall_local(uid, ops_grants(), &w)) == 0 &&
+	    (rc = opcall_start(r, &w.id, op->name, op->input, cb, arg, call)) ==
+	        0 &&
+	    who != NULL)
+		snprintf(who, OPCALL_ID_MAX, "%s", w.text);
+	json_decref(op->input);
+	op->input = NULL;
+	return rc;
+}
+
+/*
+ * Calls op, what data written to h stands for, as the writer; the write
+ * is answered with the call.  Returns 0, or a negative errno with a
+ * reason in msg for the write to answer now.
+ */
+static int
+mount_write_op(struct mount_handle *h, fuse_req_t req, struct ns_op *op,
+    size_t size, off_t off, char *msg, size_t msglen)
+{
+	int rc;
+
 	h->uid = fuse_req_ctx(req)->uid;
-	if (r != NULL && (rc = opcall_local(h->uid, ops_grants(), &who)) == 0 &&
-	    (rc = opcall_start(r, &who.id, op->name, op->input, mount_written,
-	         h, &h->call)) == 0) {
+	h->shows = op->shows;
+	snprintf(h->opname, sizeof h->opname, "%s", op->name);
+	rc = mount_call(
+	    h->uid, op, mount_written, h, &h->call, h->who, msg, msglen);
+	if (rc == 0) {
 		h->wreq = req;
 		h->wsize = size;
 		h->woff = (uint64_t)off;
 	}
-	json_decref(op->input);
 	return rc;
 }
 
@@ -773,6 +836,22 @@ mount_write_call(struct mount *m, struct mount_handle *h, fuse_req_t req,
 	return rc;
 }
 
+/* What a write of a command or of more of a value stands for. */
+static int
+mount_write_of(struct mount *m, struct mount_handle *h, const char *buf,
+    size_t size, struct ns_op *op, char *msg, size_t msglen)
+{
+	int rc;
+
+	if (h->kind == NS_CTL)
+		return ns_op_of(m->ns, h->ino, buf, size, op, msg, msglen);
+	if (h->kind != NS_VALUE)
+		return -EBADF;
+	if ((rc = mount_append(h, buf, size)) != 0)
+		return rc;
+	return ns_op_of(m->ns, h->ino, h->wbuf, h->wlen, op, msg, msglen);
+}
+
 static void
 mount_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
     off_t off, struct fuse_file_info *fi)
@@ -780,29 +859,24 @@ mount_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	struct mount        *m = fuse_req_userdata(req);
 	struct mount_handle *h = mount_handle(fi);
 	struct ns_op         op;
+	char                 msg[MOUNT_REPLY_MAX] = "";
 	int                  rc;
 
 	/* Offsets, O_APPEND and O_TRUNC mean nothing here: a write is one
 	 * command, more of a value, or a call's input. */
-	rc = h->kind == NS_VALUE ? mount_append(h, buf, size) : 0;
-	if (rc == 0 && h->kind == NS_VALUE)
-		rc = ns_op_of(m->ns, ino, h->wbuf, h->wlen, &op);
-	else if (rc == 0 && h->kind == NS_CTL)
-		rc = ns_op_of(m->ns, ino, buf, size, &op);
-	if (rc == 1) {
-		if ((rc = mount_write_op(m, h, req, &op, size, off)) == 0)
-			return;
-	} else if (rc == 0 && h->kind == NS_CTL)
-		rc = mount_write_ctl(m, h, buf, size);
-	else if (rc == 0 && h->kind == NS_VALUE)
-		rc = mount_write_value(m, h, fuse_req_ctx(req)->uid);
-	else if (rc == 0 && h->kind == NS_CALL)
+	if (h->kind == NS_CALL)
 		rc = mount_write_call(m, h, req, buf, size);
-	else if (rc == 0)
-		rc = -EBADF;
+	else if ((rc = mount_write_of(m, h, buf, size, &op, msg, sizeof msg)) ==
+	    1) {
+		rc = mount_write_op(h, req, &op, size, off, msg, sizeof msg);
+		if (rc == 0)
+			return;
+	}
 
 	/* A command that failed does not move the file position, so its
 	 * answer is read where the command was written. */
+	if (h->kind == NS_CTL && rc != 0)
+		mount_ctl_answer(h, rc, msg);
 	if (h->kind == NS_CTL || rc == 0)
 		h->base = (uint64_t)off + (rc == 0 ? size : 0);
 	if (rc == 0)
@@ -914,26 +988,74 @@ mount_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 static void
-mount_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+mount_dirop_free(struct mount_dirop *d)
 {
-	struct mount  *m = fuse_req_userdata(req);
-	struct ns_attr a;
-	int            rc;
+	LIST_REMOVE(d, entry);
+	free(d);
+}
 
-	/* The mode asked for is ignored: the tree's modes are fixed. */
-	if ((rc = ns_mkdir(m->ns, parent, name, &a)) != 0) {
+/* The answer of a mkdir or rmdir: a new directory's entry, or errno. */
+static void
+mount_dir_done(const struct registry_result *res, void *arg)
+{
+	struct mount_dirop *d = arg;
+	struct ns_attr      a;
+	int                 rc = opcall_errno(res);
+
+	if (rc == 0 && d->make && d->req != NULL)
+		rc = ns_lookup(d->m->ns, d->parent, d->name, &a);
+	if (d->req != NULL && rc == 0 && d->make)
+		mount_reply_entry(d->req, &a);
+	else if (d->req != NULL)
+		fuse_reply_err(d->req, -rc);
+	mount_dirop_free(d);
+}
+
+/* mkdir (make) or rmdir of name in parent, called as the asker. */
+static void
+mount_dir(fuse_req_t req, fuse_ino_t parent, const char *name, int make)
+{
+	struct mount       *m = fuse_req_userdata(req);
+	struct mount_dirop *d;
+	struct ns_op        op;
+	char                msg[MOUNT_REPLY_MAX];
+	int                 rc;
+
+	if ((rc = ns_dir_op(m->ns, parent, name, make, &op)) != 1) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	mount_reply_entry(req, &a);
+	if ((d = calloc(1, sizeof *d)) == NULL) {
+		json_decref(op.input);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	d->m = m;
+	d->req = req;
+	d->parent = parent;
+	d->make = make;
+	snprintf(d->name, sizeof d->name, "%s", name);
+	LIST_INSERT_HEAD(&m->dirops, d, entry);
+
+	rc = mount_call(fuse_req_ctx(req)->uid, &op, mount_dir_done, d,
+	    &d->call, NULL, msg, sizeof msg);
+	if (rc != 0) {
+		mount_dirop_free(d);
+		fuse_reply_err(req, -rc);
+	}
+}
+
+static void
+mount_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	/* The mode asked for is ignored: the tree's modes are fixed. */
+	mount_dir(req, parent, name, 1);
 }
 
 static void
 mount_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct mount *m = fuse_req_userdata(req);
-
-	fuse_reply_err(req, -ns_rmdir(m->ns, parent, name));
+	mount_dir(req, parent, name, 0);
 }
 
 static void
@@ -1005,11 +1127,13 @@ mount_on_idle(uv_idle_t *idle)
 	}
 }
 
-/* Blocked readers get EOF, pollers a last wakeup. */
+/* Blocked readers get EOF, pollers a last wakeup, waiting writes, mkdir
+ * and rmdir EIO. */
 static void
 mount_end_readers(struct mount *m)
 {
 	struct mount_handle *h;
+	struct mount_dirop  *d;
 	fuse_req_t           req;
 
 	LIST_FOREACH(h, &m->handles, entry)
@@ -1026,6 +1150,13 @@ mount_end_readers(struct mount *m)
 			fuse_lowlevel_notify_poll(h->ph);
 			fuse_pollhandle_destroy(h->ph);
 			h->ph = NULL;
+		}
+	}
+	LIST_FOREACH(d, &m->dirops, entry)
+	{
+		if ((req = d->req) != NULL) {
+			d->req = NULL;
+			fuse_reply_err(req, EIO);
 		}
 	}
 }
@@ -1181,9 +1312,14 @@ static void
 mount_free(struct mount *m)
 {
 	struct mount_handle *h;
+	struct mount_dirop  *d;
 
 	while ((h = LIST_FIRST(&m->handles)) != NULL)
 		mount_handle_free(h);
+	while ((d = LIST_FIRST(&m->dirops)) != NULL) {
+		opcall_abort(d->call);
+		mount_dirop_free(d);
+	}
 	if (m->se != NULL) {
 		fuse_session_unmount(m->se);
 		fuse_session_destroy(m->se);
@@ -1202,8 +1338,8 @@ mount_free(struct mount *m)
 }
 
 int
-mount_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st,
-    const char *dir, struct mount **out, char *err, size_t errlen)
+mount_start(uv_loop_t *loop, struct sshd *sshd, const char *dir,
+    struct mount **out, char *err, size_t errlen)
 {
 	struct mount *m;
 	int           rc;
@@ -1218,8 +1354,9 @@ mount_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st,
 	}
 	m->loop = loop;
 	LIST_INIT(&m->handles);
+	LIST_INIT(&m->dirops);
 
-	if ((rc = ns_new(loop, sshd, st, &m->ns)) != 0)
+	if ((rc = ns_new(loop, sshd, &m->ns)) != 0)
 		snprintf(err, errlen, "out of memory");
 	else if ((rc = mount_session(m, dir, err, errlen)) == 0)
 		rc = mount_watch(m, err, errlen);

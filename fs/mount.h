@@ -12,18 +12,17 @@
 
 struct mount;
 struct sshd;
-struct storage;
 
 /*
  * Mounts the namespace at dir (creating dir 0755 if missing; a stale FUSE
  * mount left there by a crashed daemon, on which stat fails with ENOTCONN,
  * is detached first with umount2(MNT_DETACH)) and serves it on loop.
- * sshd gives access to reload and listener creation, st (may be NULL)
- * keeps what writes change.  Returns 0 and *out, or a negative errno
- * with a reason in err.
+ * sshd gives access to its identities and rules; what writes change,
+ * the node's operations (ops.h) change.  Returns 0 and *out, or a
+ * negative errno with a reason in err.
  */
-int mount_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st,
-    const char *dir, struct mount **out, char *err, size_t errlen);
+int mount_start(uv_loop_t *loop, struct sshd *sshd, const char *dir,
+    struct mount **out, char *err, size_t errlen);
 
 /*
  * Ends blocked readers with EOF, unmounts, frees; accepts NULL.  The

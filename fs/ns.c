@@ -94,7 +94,7 @@ ns_names_free(struct ns_names *names)
 }
 
 int
-ns_new(uv_loop_t *loop, struct sshd *sshd, struct storage *st, struct ns **out)
+ns_new(uv_loop_t *loop, struct sshd *sshd, struct ns **out)
 {
 	struct ns *ns;
 
@@ -102,11 +102,6 @@ ns_new(uv_loop_t *loop, struct sshd *sshd, struct storage *st, struct ns **out)
 		return -ENOMEM;
 	ns->loop = loop;
 	ns->sshd = sshd;
-	ns->store = st;
-	if (identities_new(sshd, st, &ns->ids) != 0) {
-		free(ns);
-		return -ENOMEM;
-	}
 	*out = ns;
 	return 0;
 }
@@ -122,7 +117,6 @@ ns_free(struct ns *ns)
 	ns_names_free(&ns->forwards);
 	ns_names_free(&ns->ops);
 	ns_names_free(&ns->peers);
-	identities_free(ns->ids);
 	free(ns);
 }
 
@@ -338,9 +332,8 @@ ns__entry(uint64_t ino, unsigned *cls, uint64_t *obj)
 	return ns_entry_of(ino, cls, obj, &field);
 }
 
-/* Whether the object behind a class inode still exists. */
-static int
-ns_exists(struct ns *ns, unsigned cls, uint64_t obj)
+int
+ns__exists(struct ns *ns, unsigned cls, uint64_t obj)
 {
 	struct ns_rec *r;
 	int            rc;
@@ -373,7 +366,7 @@ ns_getattr(struct ns *ns, uint64_t ino, struct ns_attr *attr)
 			return rc;
 		free(buf);
 		attr->size = len;
-	} else if ((rc = ns_exists(ns, cls, obj)) != 0)
+	} else if ((rc = ns__exists(ns, cls, obj)) != 0)
 		return rc;
 
 	if (e->kind == NS_LOG)
@@ -382,7 +375,7 @@ ns_getattr(struct ns *ns, uint64_t ino, struct ns_attr *attr)
 	attr->kind = e->kind;
 	attr->mode = (e->kind == NS_DIR ? S_IFDIR : S_IFREG) | e->perm;
 	attr->fixed = cls == NS_TOP;
-	attr->writable = e->set != NULL || e->op != NULL;
+	attr->writable = e->op != NULL;
 	return 0;
 }
 
@@ -473,7 +466,7 @@ ns_list(struct ns *ns, unsigned cls, uint64_t obj, const struct ns_entry *e,
 	if (cls == NS_TOP) {
 		cls = e->child;
 		obj = 1;
-		if (ns_exists(ns, cls, obj) != 0)
+		if (ns__exists(ns, cls, obj) != 0)
 			return 0;
 	}
 
@@ -499,7 +492,7 @@ ns_readdir(struct ns *ns, uint64_t ino, struct ns_dirent **ents, size_t *n)
 		return -ENOENT;
 	if (e->kind != NS_DIR)
 		return -ENOTDIR;
-	if ((rc = ns_exists(ns, cls, obj)) != 0)
+	if ((rc = ns__exists(ns, cls, obj)) != 0)
 		return rc;
 
 	if ((rc = ns__dirlist_add(&dl, ".", ino, S_IFDIR)) != 0 ||
@@ -530,55 +523,6 @@ ns_read(struct ns *ns, uint64_t ino, uid_t uid, char **buf, size_t *len)
 	return ns_generate(ns, cls, obj, e, buf, len);
 }
 
-static int
-ns_ctl_run(struct ns *ns, unsigned cls, uint64_t obj, const struct ns_cmd *cmd,
-    char *msg, size_t msglen)
-{
-	struct ns_ctl_ctx  ctx = {ns->loop, ns->sshd, NULL, ns->ids};
-	enum ns_ctl_target target = NS_CTL_NODE;
-
-	if (cls != NS_TOP) {
-		target = ns__classes[cls].target;
-		if ((ctx.obj = ns__classes[cls].object(ns, obj)) == NULL) {
-			snprintf(msg, msglen, "it is gone");
-			return -ENOENT;
-		}
-	}
-	return ns_ctl_exec(target, &ctx, cmd, msg, msglen);
-}
-
-int
-ns_ctl(struct ns *ns, uint64_t ino, const char *data, size_t len, char *reply,
-    size_t replylen)
-{
-	const struct ns_entry *e;
-	struct ns_cmd         *cmd;
-	unsigned               cls, field;
-	uint64_t               obj;
-	char                   msg[NS_MSG_MAX] = "";
-	int                    rc;
-
-	if ((e = ns_entry_of(ino, &cls, &obj, &field)) == NULL)
-		return -ENOENT;
-	if (e->kind != NS_CTL)
-		return -EINVAL;
-	if ((cmd = malloc(sizeof *cmd)) == NULL)
-		return -ENOMEM;
-
-	rc = ns_ctl_parse(data, len, cmd, msg, sizeof msg);
-	if (rc == 0)
-		rc = ns_ctl_run(ns, cls, obj, cmd, msg, sizeof msg);
-	free(cmd);
-
-	if (rc == 0)
-		snprintf(reply, replylen, "ok%s%s\n", msg[0] != '\0' ? " " : "",
-		    msg);
-	else
-		snprintf(reply, replylen, "error: %s\n",
-		    msg[0] != '\0' ? msg : strerror(-rc));
-	return rc;
-}
-
 int
 ns__value_len(const char *data, size_t *len)
 {
@@ -589,29 +533,6 @@ ns__value_len(const char *data, size_t *len)
 	if (memchr(data, '\0', *len) != NULL)
 		return -EINVAL;
 	return 0;
-}
-
-int
-ns_write(struct ns *ns, uint64_t ino, const char *data, size_t len)
-{
-	const struct ns_entry *e;
-	unsigned               cls, field;
-	uint64_t               obj;
-	char                  *value;
-	int                    rc;
-
-	if ((e = ns_entry_of(ino, &cls, &obj, &field)) == NULL)
-		return -ENOENT;
-	if (e->set == NULL)
-		return -EACCES;
-	if ((rc = ns__value_len(data, &len)) != 0)
-		return rc;
-
-	if ((value = strndup(data, len)) == NULL)
-		return -ENOMEM;
-	rc = e->set(ns, obj, e, value);
-	free(value);
-	return rc;
 }
 
 /* The class whose objects are the entries of top-level directory ino. */
@@ -633,29 +554,22 @@ ns_top_class(uint64_t ino, const struct ns_classdef **c)
 }
 
 int
-ns_mkdir(struct ns *ns, uint64_t parent, const char *name, struct ns_attr *attr)
+ns_dir_op(struct ns *ns, uint64_t parent, const char *name, int make,
+    struct ns_op *op)
 {
 	const struct ns_classdef *c;
+	const char               *what;
 	int                       rc;
 
+	op->input = NULL;
 	if ((rc = ns_top_class(parent, &c)) != 0)
 		return rc;
-	if (c->make == NULL)
+	if ((what = make ? c->make : c->unmake) == NULL)
 		return -EPERM;
-	if ((rc = c->make(ns, name)) != 0)
-		return rc;
-	return ns_lookup(ns, parent, name, attr);
-}
 
-int
-ns_rmdir(struct ns *ns, uint64_t parent, const char *name)
-{
-	const struct ns_classdef *c;
-	int                       rc;
-
-	if ((rc = ns_top_class(parent, &c)) != 0)
-		return rc;
-	if (c->unmake == NULL)
-		return -EPERM;
-	return c->unmake(ns, name);
+	snprintf(op->name, sizeof op->name, "%s", what);
+	op->shows = NULL;
+	op->absent = NULL;
+	op->input = json_pack("{s:s}", "name", name);
+	return op->input != NULL ? 1 : -ENOMEM;
 }

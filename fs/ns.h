@@ -1,7 +1,8 @@
 /*
  * The namespace tree at /run/alknet, independent of FUSE: which names
  * exist, their inode numbers and attributes, what their files hold and
- * what their control files do.  Everything runs on the loop thread.
+ * which operation each write stands for.  Everything runs on the loop
+ * thread.
  *
  * An inode number says what a file is: bits 56-63 hold the class, bits
  * 48-55 the field (0 for an object's directory, n for its n-th file) and
@@ -36,7 +37,6 @@
 
 struct ns;
 struct sshd;
-struct storage;
 
 enum ns_class {
 	NS_TOP,
@@ -85,12 +85,11 @@ uint64_t ns_ino(unsigned cls, uint64_t obj, unsigned field);
 void ns_ino_split(uint64_t ino, unsigned *cls, uint64_t *obj, unsigned *field);
 
 /*
- * A tree over core's objects.  sshd may be NULL (no identities, no
- * reload, no listen, no acl files); st may be NULL (changes are not
- * kept).  Returns 0 and *out, or -ENOMEM.
+ * A tree over core's objects and the run-time identities of the node's
+ * operations (ops_ctl.h).  sshd may be NULL (no identities, no acl
+ * files).  Returns 0 and *out, or -ENOMEM.
  */
-int ns_new(
-    uv_loop_t *loop, struct sshd *sshd, struct storage *st, struct ns **out);
+int ns_new(uv_loop_t *loop, struct sshd *sshd, struct ns **out);
 
 /* Frees the tree; accepts NULL. */
 void ns_free(struct ns *ns);
@@ -121,43 +120,31 @@ int ns_readdir(struct ns *ns, uint64_t ino, struct ns_dirent **ents, size_t *n);
  */
 int ns_read(struct ns *ns, uint64_t ino, uid_t uid, char **buf, size_t *len);
 
-/*
- * Runs the command in the len bytes at data on control file ino.  The
- * answer a read returns is put in reply: "ok[ detail]\n" or "error:
- * <message>\n".  "listen" answers "ok name=N uri=URI" with the bound
- * port.  Returns 0 or a negative errno (see ns_ctl_exec(), and -ENOENT
- * when the object has gone).
- */
-int ns_ctl(struct ns *ns, uint64_t ino, const char *data, size_t len,
-    char *reply, size_t replylen);
-
-/*
- * Sets writable value file ino to the len bytes at data, the whole value
- * in one write; one trailing newline is dropped.  A refused value leaves
- * everything as it was.  Returns 0, -ENOENT (the object has gone),
- * -EACCES (not a writable file), -EFBIG (over NS_WRITE_MAX), -EINVAL (a
- * NUL byte, or a value core refused), -EBUSY (a forward that is up) or
- * -ENOMEM.  Why acl/listen refused a rule set is kept for a read of
- * acl/listen.error.
- */
-int ns_write(struct ns *ns, uint64_t ino, const char *data, size_t len);
-
 /* An operation of the registry that a write stands for. */
 struct ns_op {
-	char    name[64];
-	json_t *input; /* a new reference */
+	char               name[64];
+	json_t            *input;  /* a new reference */
+	const char *const *shows;  /* output members a ctl answer shows */
+	const char        *absent; /* why, where the node has not got it */
 };
 
 /*
- * Whether writing the len bytes at data to ino is an operation of the
- * registry: a command on a session's ctl ("close": /sessions/close
- * {"id"}), or a rule set of acl/ (/acl/NAME/set {"rules"}, one trailing
- * newline dropped).  Returns 1 and *op, 0 when the write is the tree's
- * (ns_ctl, ns_write, which also report bad commands), -EFBIG or -EINVAL
- * (a NUL byte) for a rule set, or -ENOMEM.
+ * The operation that writing the len bytes at data to ino stands for.
+ * On a control file, the command (ns_ctl_op): "unforward db" on ctl is
+ * /forwards/remove {"name":"db"}, "close" on sessions/7/ctl
+ * /sessions/close {"id":7}.  On a writable value file, the whole value
+ * with one trailing newline dropped: /acl/NAME/set {"rules"} for the
+ * rule sets, /acl/limits/set {"limits"}, and /forwards/set or
+ * /identities/set {"name", "field", "value"} for an object's field.
+ * Returns 1 and *op, or a negative errno with the reason in msg (may
+ * be ""): -EINVAL for a command that does not parse or a value holding
+ * a NUL, -EFBIG for a value over NS_WRITE_MAX, -ENOENT when the object
+ * has gone ("it is gone"), -EACCES for a file that takes no writes, or
+ * -ENOMEM.  op->absent says why a node that has not registered the
+ * operation cannot do it; the caller answers -ENOTSUP with it.
  */
 int ns_op_of(struct ns *ns, uint64_t ino, const char *data, size_t len,
-    struct ns_op *op);
+    struct ns_op *op, char *msg, size_t msglen);
 
 /*
  * Keeps why the operation written to ino failed (msg) for a read of its
@@ -172,19 +159,13 @@ void ns_op_done(struct ns *ns, uint64_t ino, const char *msg);
 int ns_call_name(struct ns *ns, uint64_t ino, char *buf, size_t len);
 
 /*
- * Makes directory name in parent, which only forwards/ allows: a new
- * forward, down and of kind local.  Returns 0 and the new directory's
- * *attr, -EPERM for another parent, -ENOTDIR, -EINVAL for a bad name,
- * -EEXIST, or what core answered.
+ * The operation that mkdir (make != 0) or rmdir of name in parent
+ * stands for: /forwards/create or /forwards/remove {"name"} in
+ * forwards/, /identities/create or /identities/remove in identities/.
+ * Returns 1 and *op, -EPERM for another parent, -ENOTDIR, -ENOENT or
+ * -ENOMEM.
  */
-int ns_mkdir(
-    struct ns *ns, uint64_t parent, const char *name, struct ns_attr *attr);
-
-/*
- * Removes directory name from parent (forwards/ only): the forward is
- * taken down if it is up and removed.  Returns 0, -EPERM for another
- * parent, -ENOTDIR or -ENOENT.
- */
-int ns_rmdir(struct ns *ns, uint64_t parent, const char *name);
+int ns_dir_op(struct ns *ns, uint64_t parent, const char *name, int make,
+    struct ns_op *op);
 
 #endif

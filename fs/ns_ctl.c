@@ -1,32 +1,33 @@
 /*
- * Control-file commands.  Each target has a table of verbs; a verb names
- * how many arguments it takes and which options it knows, so that the
- * checks that make a shell typo fail with EINVAL live in one place.
+ * Control-file commands and the operations they stand for.  Each target
+ * has a table of verbs; a verb names how many arguments it takes and
+ * which options it knows, so that the checks that make a shell typo fail
+ * with EINVAL live in one place, and which operation it is: its
+ * arguments become the members its table names, its options members of
+ * their own names, and a few verbs shape the input themselves.  The
+ * answer read back from the file shows the output's members the verb
+ * names.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "authkeys.h"
-#include "channel.h"
 #include "forward.h"
-#include "identities.h"
-#include "listener.h"
-#include "name.h"
-#include "node.h"
 #include "ns_ctl.h"
-#include "session.h"
-#include "sshd.h"
-#include "upstream.h"
 
 #define NS_CTL_KEYS      5
+#define NS_CTL_ARGS      2
 #define NS_CTL_KEY_CHARS "abcdefghijklmnopqrstuvwxyz0123456789_-"
-#define NS_CTL_ERR_MAX   512
 #define NS_CTL_SPEC_MAX  300 /* listen or target text of a forward */
 
-typedef int (*ns_verb_fn)(
-    const struct ns_ctl_ctx *, const struct ns_cmd *, char *, size_t);
+#define NS_CTL_NO_SSHD "this node runs no SSH server"
+#define NS_CTL_NO_IDS  "this node keeps no identities"
+
+/* Fills what the table cannot say of a verb's input; may change the
+ * operation.  Returns 0 or -EINVAL with a reason in msg. */
+typedef int (*ns_shape_fn)(
+    const struct ns_cmd *, struct ns_op *, char *, size_t);
 
 struct ns_verb {
 	const char *verb;
@@ -34,7 +35,11 @@ struct ns_verb {
 	size_t      maxargs;
 	const char *keys[NS_CTL_KEYS];
 	const char *usage;
-	ns_verb_fn  run;
+	const char *op;
+	const char *args[NS_CTL_ARGS]; /* the members of the arguments */
+	ns_shape_fn shape;             /* or the verb's own */
+	const char *shows[NS_CTL_SHOWS];
+	const char *absent; /* why, where the operation is not */
 };
 
 static int
@@ -130,12 +135,6 @@ ns_ctl_parse(
 	return 0;
 }
 
-int
-ns_ctl_name_ok(const char *name)
-{
-	return name_valid(name);
-}
-
 const char *
 ns_ctl_option(const struct ns_cmd *cmd, const char *key)
 {
@@ -148,262 +147,13 @@ ns_ctl_option(const struct ns_cmd *cmd, const char *key)
 	return NULL;
 }
 
-/* Core's message, or the errno's text when core left none. */
+/* input[key] = value, a string. */
 static int
-ns_ctl_fail(int rc, const char *why, char *msg, size_t msglen)
+ns_ctl_put(json_t *input, const char *key, const char *value)
 {
-	if (why[0] == '\0')
-		why = strerror(-rc);
-	if (why != msg)
-		snprintf(msg, msglen, "%s", why);
-	return rc;
-}
-
-static int
-ns_ctl_reload(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd, char *msg,
-    size_t msglen)
-{
-	char err[512] = "";
-	int  rc;
-
-	if (ctx->sshd == NULL) {
-		snprintf(msg, msglen, "this node runs no SSH server");
-		return -ENOTSUP;
-	}
-	if ((rc = sshd_reload(ctx->sshd, err, sizeof err)) != 0)
-		return ns_ctl_fail(rc, err, msg, msglen);
-	snprintf(msg, msglen, "identities=%zu",
-	    authkeys_count(sshd_authkeys(ctx->sshd)));
-	return 0;
-}
-
-/*
- * Whom a token speaks for, as a peer presenting it would be known.  The
- * token is a bearer secret: it is neither kept nor logged.
- */
-static int
-ns_ctl_token(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd, char *msg,
-    size_t msglen)
-{
-	struct authkey_info info;
-	int                 rc;
-
-	if (ctx->sshd == NULL) {
-		snprintf(msg, msglen, "this node runs no SSH server");
-		return -ENOTSUP;
-	}
-	rc = sshd_token_identity(ctx->sshd, cmd->args[0], (uint64_t)time(NULL));
-	switch (rc) {
-	case -EINVAL:
-		return ns_ctl_fail(rc, "not a token", msg, msglen);
-	case -ENOENT:
-		return ns_ctl_fail(
-		    -EACCES, "no identity holds its key", msg, msglen);
-	case -EPERM:
-		return ns_ctl_fail(-EACCES, "bad signature", msg, msglen);
-	case -ETIMEDOUT:
-		return ns_ctl_fail(
-		    -EACCES, "out of its time window", msg, msglen);
-	}
-	if (rc < 0)
-		return ns_ctl_fail(rc, "", msg, msglen);
-
-	authkeys_get(sshd_authkeys(ctx->sshd), (size_t)rc, &info);
-	snprintf(msg, msglen, "identity=%s name=%s scopes=%s", info.id,
-	    info.name, info.scopes);
-	return 0;
-}
-
-static int
-ns_ctl_shutdown(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
-    char *msg, size_t msglen)
-{
-	/* node_stop() defers: the write is answered before anything stops. */
-	node_stop();
-	return 0;
-}
-
-static int
-ns_ctl_listen(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd, char *msg,
-    size_t msglen)
-{
-	struct listener     *l = NULL;
-	struct listener_info li;
-	char                 err[512] = "";
-	int                  rc;
-
-	if (ctx->sshd == NULL) {
-		snprintf(msg, msglen, "this node runs no SSH server");
-		return -ENOTSUP;
-	}
-	rc = listener_add(ctx->loop, ctx->sshd, cmd->args[0],
-	    ns_ctl_option(cmd, "name"), &l, err, sizeof err);
-	if (rc != 0)
-		return ns_ctl_fail(rc, err, msg, msglen);
-
-	listener_info(l, &li);
-	snprintf(msg, msglen, "name=%s uri=%s", li.name, li.uri);
-	return 0;
-}
-
-static int
-ns_ctl_unlisten(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
-    char *msg, size_t msglen)
-{
-	struct listener *l;
-
-	if ((l = listener_find(cmd->args[0])) == NULL) {
-		snprintf(msg, msglen, "no listener named %.64s", cmd->args[0]);
-		return -ENOENT;
-	}
-	listener_remove(l);
-	return 0;
-}
-
-static int
-ns_ctl_listener_close(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
-    char *msg, size_t msglen)
-{
-	listener_remove(ctx->obj);
-	return 0;
-}
-
-static int
-ns_ctl_session_close(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
-    char *msg, size_t msglen)
-{
-	int rc;
-
-	if ((rc = session_close(ctx->obj, "closed by operator")) != 0)
-		return ns_ctl_fail(rc, "", msg, msglen);
-	return 0;
-}
-
-static int
-ns_ctl_channel_close(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
-    char *msg, size_t msglen)
-{
-	int rc;
-
-	if ((rc = channel_end(ctx->obj)) != 0)
-		return ns_ctl_fail(rc, "", msg, msglen);
-	return 0;
-}
-
-/* A key or certificate path, which the daemon resolves from its own
- * directory, not the writer's: only absolute paths are taken. */
-static int
-ns_ctl_path(const char *key, const char *path, char *msg, size_t msglen)
-{
-	if (path == NULL || path[0] == '/')
-		return 0;
-	snprintf(msg, msglen, "%s must be an absolute path", key);
-	return -EINVAL;
-}
-
-static int
-ns_ctl_connect(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
-    char *msg, size_t msglen)
-{
-	struct upstream_opts o;
-	struct upstream     *u = NULL;
-	struct upstream_info ui;
-	char                 err[NS_CTL_ERR_MAX] = "";
-	int                  rc;
-
-	memset(&o, 0, sizeof o);
-	o.uri = cmd->args[0];
-	o.identity = ns_ctl_option(cmd, "identity");
-	o.cert = ns_ctl_option(cmd, "cert");
-	o.hostkey = ns_ctl_option(cmd, "hostkey");
-	o.name = ns_ctl_option(cmd, "name");
-	o.user = ns_ctl_option(cmd, "user");
-	if (o.identity == NULL) {
-		snprintf(msg, msglen, "connect needs identity=PATH");
-		return -EINVAL;
-	}
-	if ((rc = ns_ctl_path("identity", o.identity, msg, msglen)) != 0 ||
-	    (rc = ns_ctl_path("cert", o.cert, msg, msglen)) != 0)
-		return rc;
-
-	rc = upstream_add(ctx->loop, &o, &u, err, sizeof err);
-	if (rc != 0)
-		return ns_ctl_fail(rc, err, msg, msglen);
-	upstream_info(u, &ui);
-	snprintf(msg, msglen, "name=%s", ui.name);
-	return 0;
-}
-
-static int
-ns_ctl_disconnect(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
-    char *msg, size_t msglen)
-{
-	struct upstream *u;
-
-	if ((u = upstream_find(cmd->args[0])) == NULL) {
-		snprintf(msg, msglen, "no upstream named %.64s", cmd->args[0]);
-		return -ENOENT;
-	}
-	upstream_remove(u);
-	return 0;
-}
-
-/* The first of KIND0, KIND1, ... that names no forward. */
-static void
-ns_ctl_forward_name(const char *kind, char *buf, size_t len)
-{
-	size_t i, n = forward_count();
-
-	/* n forwards use at most n names: one of n + 1 is free. */
-	for (i = 0; i <= n; i++) {
-		snprintf(buf, len, "%s%zu", kind, i);
-		if (forward_find(buf) == NULL)
-			return;
-	}
-}
-
-/* Creates, fills and starts a forward; on any failure removes it. */
-static int
-ns_ctl_forward_make(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
-    enum forward_kind kind, const char *listen, const char *target, char *msg,
-    size_t msglen)
-{
-	static const char *kinds[] = {"local", "remote", "socks"};
-	const char        *name = ns_ctl_option(cmd, "name");
-	const char        *via = ns_ctl_option(cmd, "via");
-	struct forward    *f = NULL;
-	char               buf[64], err[NS_CTL_ERR_MAX] = "";
-	int                rc;
-
-	if (name == NULL) {
-		ns_ctl_forward_name(kinds[kind], buf, sizeof buf);
-		name = buf;
-	}
-	if (!name_valid(name)) {
-		snprintf(msg, msglen,
-		    "bad forward name: use letters, digits, '.', '_' and "
-		    "'-'");
-		return -EINVAL;
-	}
-	if (forward_find(name) != NULL) {
-		snprintf(msg, msglen, "forward %s exists", name);
-		return -EEXIST;
-	}
-	if ((rc = forward_new(ctx->loop, name, kind, &f, err, sizeof err)) != 0)
-		return ns_ctl_fail(rc, err, msg, msglen);
-
-	if ((rc = forward_set(f, "listen", listen, err, sizeof err)) != 0 ||
-	    (target != NULL &&
-	        (rc = forward_set(f, "target", target, err, sizeof err)) !=
-	            0) ||
-	    (via != NULL &&
-	        (rc = forward_set(f, "via", via, err, sizeof err)) != 0) ||
-	    (rc = forward_up(f, err, sizeof err)) != 0) {
-		forward_remove(f);
-		return ns_ctl_fail(rc, err, msg, msglen);
-	}
-	snprintf(msg, msglen, "name=%s", name);
-	return 0;
+	return json_object_set_new(input, key, json_string(value)) == 0
+	    ? 0
+	    : -ENOMEM;
 }
 
 /*
@@ -411,12 +161,12 @@ ns_ctl_forward_make(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
  * spec "[BIND:]PORT:HOST:PORT".
  */
 static int
-ns_ctl_forward(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
-    char *msg, size_t msglen)
+ns_ctl_forward(
+    const struct ns_cmd *cmd, struct ns_op *op, char *msg, size_t msglen)
 {
 	enum forward_kind kind;
-	char              listen[NS_CTL_SPEC_MAX], target[NS_CTL_SPEC_MAX];
-	char              err[NS_CTL_ERR_MAX] = "";
+	char              lbuf[NS_CTL_SPEC_MAX], tbuf[NS_CTL_SPEC_MAX];
+	const char       *listen = cmd->args[1], *target = cmd->args[2];
 	int               rc;
 
 	if (strcmp(cmd->args[0], "local") == 0)
@@ -428,132 +178,68 @@ ns_ctl_forward(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
 		return -EINVAL;
 	}
 
-	if (cmd->nargs == 3)
-		return ns_ctl_forward_make(
-		    ctx, cmd, kind, cmd->args[1], cmd->args[2], msg, msglen);
-	rc = forward_parse_spec(kind, cmd->args[1], listen, sizeof listen,
-	    target, sizeof target, err, sizeof err);
-	if (rc != 0)
-		return ns_ctl_fail(rc, err, msg, msglen);
-	return ns_ctl_forward_make(ctx, cmd, kind, listen, target, msg, msglen);
+	if (cmd->nargs == 2) {
+		rc = forward_parse_spec(kind, cmd->args[1], lbuf, sizeof lbuf,
+		    tbuf, sizeof tbuf, msg, msglen);
+		if (rc != 0)
+			return rc;
+		listen = lbuf;
+		target = tbuf;
+	}
+
+	if ((rc = ns_ctl_put(op->input, "kind", cmd->args[0])) != 0 ||
+	    (rc = ns_ctl_put(op->input, "listen", listen)) != 0)
+		return rc;
+	return ns_ctl_put(op->input, "target", target);
 }
 
 static int
-ns_ctl_socks(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd, char *msg,
-    size_t msglen)
+ns_ctl_socks(
+    const struct ns_cmd *cmd, struct ns_op *op, char *msg, size_t msglen)
 {
 	char listen[NS_CTL_SPEC_MAX], target[NS_CTL_SPEC_MAX];
-	char err[NS_CTL_ERR_MAX] = "";
 	int  rc;
 
 	rc = forward_parse_spec(FORWARD_SOCKS, cmd->args[0], listen,
-	    sizeof listen, target, sizeof target, err, sizeof err);
-	if (rc != 0)
-		return ns_ctl_fail(rc, err, msg, msglen);
-	return ns_ctl_forward_make(
-	    ctx, cmd, FORWARD_SOCKS, listen, NULL, msg, msglen);
+	    sizeof listen, target, sizeof target, msg, msglen);
+	if (rc != 0 || (rc = ns_ctl_put(op->input, "kind", "socks")) != 0)
+		return rc;
+	return ns_ctl_put(op->input, "listen", listen);
 }
 
 static int
-ns_ctl_unforward(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
-    char *msg, size_t msglen)
+ns_ctl_connect(
+    const struct ns_cmd *cmd, struct ns_op *op, char *msg, size_t msglen)
 {
-	struct forward *f;
-
-	if ((f = forward_find(cmd->args[0])) == NULL) {
-		snprintf(msg, msglen, "no forward named %.64s", cmd->args[0]);
-		return -ENOENT;
-	}
-	forward_remove(f);
-	return 0;
+	if (ns_ctl_option(cmd, "identity") != NULL)
+		return 0;
+	snprintf(msg, msglen, "connect needs identity=PATH");
+	return -EINVAL;
 }
 
+/* "identity add NAME KEYTYPE BASE64 [COMMENT]": the key line is the
+ * words after the name. */
 static int
-ns_ctl_upstream_disconnect(const struct ns_ctl_ctx *ctx,
-    const struct ns_cmd *cmd, char *msg, size_t msglen)
+ns_ctl_identity_add(
+    const struct ns_cmd *cmd, struct ns_op *op, char *msg, size_t msglen)
 {
-	upstream_remove(ctx->obj);
-	return 0;
-}
-
-static int
-ns_ctl_forward_up(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
-    char *msg, size_t msglen)
-{
-	char err[NS_CTL_ERR_MAX] = "";
-	int  rc;
-
-	if ((rc = forward_up(ctx->obj, err, sizeof err)) != 0)
-		return ns_ctl_fail(rc, err, msg, msglen);
-	return 0;
-}
-
-static int
-ns_ctl_forward_down(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
-    char *msg, size_t msglen)
-{
-	forward_down(ctx->obj);
-	return 0;
-}
-
-static int
-ns_ctl_forward_remove(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
-    char *msg, size_t msglen)
-{
-	forward_remove(ctx->obj);
-	return 0;
-}
-
-/* The key line of "identity add NAME TYPE BASE64 [COMMENT]". */
-static int
-ns_ctl_keyline(const struct ns_cmd *cmd, char *buf, size_t len)
-{
-	int n;
-
-	n = snprintf(buf, len, "%s %s%s%s", cmd->args[2], cmd->args[3],
-	    cmd->nargs > 4 ? " " : "", cmd->nargs > 4 ? cmd->args[4] : "");
-	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
-}
-
-static int
-ns_ctl_identity_add(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
-    char *msg, size_t msglen)
-{
-	struct authkey_spec spec;
-	const char         *kind = ns_ctl_option(cmd, "kind");
-	const char         *scopes = ns_ctl_option(cmd, "scopes");
-	char                line[NS_CTL_LINE_MAX + 1], err[NS_CTL_ERR_MAX] = "";
-	int                 rc;
+	char line[NS_CTL_LINE_MAX + 1];
+	int  n, rc;
 
 	if (cmd->nargs < 4) {
 		snprintf(msg, msglen,
 		    "usage: identity add NAME KEYTYPE BASE64 [COMMENT]");
 		return -EINVAL;
 	}
-	if (ns_ctl_keyline(cmd, line, sizeof line) != 0) {
+	n = snprintf(line, sizeof line, "%s %s%s%s", cmd->args[2], cmd->args[3],
+	    cmd->nargs > 4 ? " " : "", cmd->nargs > 4 ? cmd->args[4] : "");
+	if (n < 0 || (size_t)n >= sizeof line) {
 		snprintf(msg, msglen, "key line too long");
 		return -EINVAL;
 	}
-	spec.name = cmd->args[1];
-	spec.kind = kind != NULL ? kind : "key";
-	spec.keyline = line;
-	spec.scopes = scopes != NULL ? scopes : "relay:connect";
-	if ((rc = identities_add(ctx->ids, &spec, err, sizeof err)) != 0)
-		return ns_ctl_fail(rc, err, msg, msglen);
-	snprintf(msg, msglen, "name=%s", spec.name);
-	return 0;
-}
-
-static int
-ns_ctl_identity_remove(
-    const struct ns_ctl_ctx *ctx, const char *name, char *msg, size_t msglen)
-{
-	char err[NS_CTL_ERR_MAX] = "";
-	int  rc;
-
-	if ((rc = identities_remove(ctx->ids, name, err, sizeof err)) != 0)
-		return ns_ctl_fail(rc, err, msg, msglen);
-	return 0;
+	if ((rc = ns_ctl_put(op->input, "name", cmd->args[1])) != 0)
+		return rc;
+	return ns_ctl_put(op->input, "key", line);
 }
 
 /*
@@ -561,100 +247,159 @@ ns_ctl_identity_remove(
  * "identity remove NAME".
  */
 static int
-ns_ctl_identity(const struct ns_ctl_ctx *ctx, const struct ns_cmd *cmd,
-    char *msg, size_t msglen)
+ns_ctl_identity(
+    const struct ns_cmd *cmd, struct ns_op *op, char *msg, size_t msglen)
 {
-	if (ctx->ids == NULL) {
-		snprintf(msg, msglen, "this node keeps no identities");
-		return -ENOTSUP;
-	}
 	if (strcmp(cmd->args[0], "add") == 0)
-		return ns_ctl_identity_add(ctx, cmd, msg, msglen);
+		return ns_ctl_identity_add(cmd, op, msg, msglen);
 	if (strcmp(cmd->args[0], "remove") == 0 && cmd->nargs == 2 &&
-	    cmd->nopts == 0)
-		return ns_ctl_identity_remove(ctx, cmd->args[1], msg, msglen);
+	    cmd->nopts == 0) {
+		snprintf(op->name, sizeof op->name, "/identities/remove");
+		return ns_ctl_put(op->input, "name", cmd->args[1]);
+	}
 	snprintf(msg, msglen,
 	    "usage: identity add NAME KEYTYPE BASE64 [COMMENT] "
 	    "[scopes=a,b] [kind=K] | identity remove NAME");
 	return -EINVAL;
 }
 
-static int
-ns_ctl_identity_self_remove(const struct ns_ctl_ctx *ctx,
-    const struct ns_cmd *cmd, char *msg, size_t msglen)
-{
-	if (ctx->ids == NULL) {
-		snprintf(msg, msglen, "this node keeps no identities");
-		return -ENOTSUP;
-	}
-	return ns_ctl_identity_remove(ctx, ctx->obj, msg, msglen);
-}
-
 static const struct ns_verb ns_verbs_node[] = {
-    {"reload", 0, 0, {NULL}, "reload", ns_ctl_reload},
-    {"shutdown", 0, 0, {NULL}, "shutdown", ns_ctl_shutdown},
-    {"listen", 1, 1, {"name"}, "listen URI [name=N]", ns_ctl_listen},
-    {"unlisten", 1, 1, {NULL}, "unlisten NAME", ns_ctl_unlisten},
-    {"connect", 1, 1, {"identity", "name", "hostkey", "cert", "user"},
-        "connect URI identity=PATH [name=N] [hostkey=SHA256:...] "
-        "[cert=PATH] [user=U]",
-        ns_ctl_connect},
-    {"disconnect", 1, 1, {NULL}, "disconnect NAME", ns_ctl_disconnect},
-    {"forward", 2, 3, {"via", "name"},
-        "forward local|remote [BIND:]PORT HOST:PORT [via=U] [name=N]",
-        ns_ctl_forward},
-    {"socks", 1, 1, {"via", "name"}, "socks [BIND:]PORT [via=U] [name=N]",
-        ns_ctl_socks},
-    {"unforward", 1, 1, {NULL}, "unforward NAME", ns_ctl_unforward},
-    {"token", 1, 1, {NULL}, "token TOKEN", ns_ctl_token},
-    {"identity", 2, 5, {"scopes", "kind"},
-        "identity add NAME KEYTYPE BASE64 [COMMENT] [scopes=a,b] "
-        "[kind=key|cert-authority|token-key] | identity remove NAME",
-        ns_ctl_identity},
+    {.verb = "reload",
+        .usage = "reload",
+        .op = "/node/reload",
+        .shows = {"identities"},
+        .absent = NS_CTL_NO_SSHD},
+    {.verb = "shutdown", .usage = "shutdown", .op = "/node/shutdown"},
+    {.verb = "listen",
+        .minargs = 1,
+        .maxargs = 1,
+        .keys = {"name"},
+        .usage = "listen URI [name=N]",
+        .op = "/listeners/add",
+        .args = {"uri"},
+        .shows = {"name", "uri"},
+        .absent = NS_CTL_NO_SSHD},
+    {.verb = "unlisten",
+        .minargs = 1,
+        .maxargs = 1,
+        .usage = "unlisten NAME",
+        .op = "/listeners/remove",
+        .args = {"name"}},
+    {.verb = "connect",
+        .minargs = 1,
+        .maxargs = 1,
+        .keys = {"identity", "name", "hostkey", "cert", "user"},
+        .usage = "connect URI identity=PATH [name=N] [hostkey=SHA256:...] "
+                 "[cert=PATH] [user=U]",
+        .op = "/upstreams/connect",
+        .args = {"uri"},
+        .shape = ns_ctl_connect,
+        .shows = {"name"}},
+    {.verb = "disconnect",
+        .minargs = 1,
+        .maxargs = 1,
+        .usage = "disconnect NAME",
+        .op = "/upstreams/disconnect",
+        .args = {"name"}},
+    {.verb = "forward",
+        .minargs = 2,
+        .maxargs = 3,
+        .keys = {"via", "name"},
+        .usage = "forward local|remote [BIND:]PORT HOST:PORT [via=U] "
+                 "[name=N]",
+        .op = "/forwards/add",
+        .shape = ns_ctl_forward,
+        .shows = {"name"}},
+    {.verb = "socks",
+        .minargs = 1,
+        .maxargs = 1,
+        .keys = {"via", "name"},
+        .usage = "socks [BIND:]PORT [via=U] [name=N]",
+        .op = "/forwards/add",
+        .shape = ns_ctl_socks,
+        .shows = {"name"}},
+    {.verb = "unforward",
+        .minargs = 1,
+        .maxargs = 1,
+        .usage = "unforward NAME",
+        .op = "/forwards/remove",
+        .args = {"name"}},
+    {.verb = "token",
+        .minargs = 1,
+        .maxargs = 1,
+        .usage = "token TOKEN",
+        .op = "/auth/token",
+        .args = {"token"},
+        .shows = {"identity", "name", "scopes"},
+        .absent = NS_CTL_NO_SSHD},
+    {.verb = "identity",
+        .minargs = 2,
+        .maxargs = 5,
+        .keys = {"scopes", "kind"},
+        .usage = "identity add NAME KEYTYPE BASE64 [COMMENT] [scopes=a,b] "
+                 "[kind=key|cert-authority|token-key] | identity remove "
+                 "NAME",
+        .op = "/identities/add",
+        .shape = ns_ctl_identity,
+        .shows = {"name"},
+        .absent = NS_CTL_NO_IDS},
 };
 
+/* The commands of an object's ctl act on the object: they take no
+ * arguments. */
+#define NS_OBJVERB(v, o)                                                       \
+	{                                                                      \
+		.verb = v, .usage = v, .op = o                                 \
+	}
+
 static const struct ns_verb ns_verbs_listener[] = {
-    {"close", 0, 0, {NULL}, "close", ns_ctl_listener_close},
+    NS_OBJVERB("close", "/listeners/remove"),
 };
 
 static const struct ns_verb ns_verbs_session[] = {
-    {"close", 0, 0, {NULL}, "close", ns_ctl_session_close},
+    NS_OBJVERB("close", "/sessions/close"),
 };
 
 static const struct ns_verb ns_verbs_channel[] = {
-    {"close", 0, 0, {NULL}, "close", ns_ctl_channel_close},
+    NS_OBJVERB("close", "/channels/close"),
 };
 
 static const struct ns_verb ns_verbs_upstream[] = {
-    {"disconnect", 0, 0, {NULL}, "disconnect", ns_ctl_upstream_disconnect},
+    NS_OBJVERB("disconnect", "/upstreams/disconnect"),
 };
 
 static const struct ns_verb ns_verbs_forward[] = {
-    {"up", 0, 0, {NULL}, "up", ns_ctl_forward_up},
-    {"down", 0, 0, {NULL}, "down", ns_ctl_forward_down},
-    {"remove", 0, 0, {NULL}, "remove", ns_ctl_forward_remove},
+    NS_OBJVERB("up", "/forwards/up"),
+    NS_OBJVERB("down", "/forwards/down"),
+    NS_OBJVERB("remove", "/forwards/remove"),
 };
 
 static const struct ns_verb ns_verbs_identity[] = {
-    {"remove", 0, 0, {NULL}, "remove", ns_ctl_identity_self_remove},
+    {.verb = "remove",
+        .usage = "remove",
+        .op = "/identities/remove",
+        .absent = NS_CTL_NO_IDS},
 };
 
-#define NS_TABLE(t)                                                            \
+#define NS_TABLE(t, self)                                                      \
 	{                                                                      \
-		t, sizeof t / sizeof t[0]                                      \
+		t, sizeof t / sizeof t[0], self                                \
 	}
 
+/* Each target's verbs, and the member that names its object: a name,
+ * or the number of a session or channel ("id"). */
 static const struct {
 	const struct ns_verb *verbs;
 	size_t                n;
+	const char           *self;
 } ns_tables[] = {
-    [NS_CTL_NODE] = NS_TABLE(ns_verbs_node),
-    [NS_CTL_LISTENER] = NS_TABLE(ns_verbs_listener),
-    [NS_CTL_SESSION] = NS_TABLE(ns_verbs_session),
-    [NS_CTL_CHANNEL] = NS_TABLE(ns_verbs_channel),
-    [NS_CTL_UPSTREAM] = NS_TABLE(ns_verbs_upstream),
-    [NS_CTL_FORWARD] = NS_TABLE(ns_verbs_forward),
-    [NS_CTL_IDENTITY] = NS_TABLE(ns_verbs_identity),
+    [NS_CTL_NODE] = NS_TABLE(ns_verbs_node, NULL),
+    [NS_CTL_LISTENER] = NS_TABLE(ns_verbs_listener, "name"),
+    [NS_CTL_SESSION] = NS_TABLE(ns_verbs_session, "id"),
+    [NS_CTL_CHANNEL] = NS_TABLE(ns_verbs_channel, "id"),
+    [NS_CTL_UPSTREAM] = NS_TABLE(ns_verbs_upstream, "name"),
+    [NS_CTL_FORWARD] = NS_TABLE(ns_verbs_forward, "name"),
+    [NS_CTL_IDENTITY] = NS_TABLE(ns_verbs_identity, "name"),
 };
 
 static int
@@ -689,15 +434,51 @@ ns_ctl_usage(
 	return 0;
 }
 
+/* The member naming the object: an id is a number. */
+static int
+ns_ctl_self(json_t *input, const char *key, const char *self)
+{
+	if (strcmp(key, "id") != 0)
+		return ns_ctl_put(input, key, self);
+	return json_object_set_new(input, key,
+	           json_integer((json_int_t)strtoull(self, NULL, 10))) == 0
+	    ? 0
+	    : -ENOMEM;
+}
+
+/* The input the table makes of the object, the arguments and the
+ * options. */
+static int
+ns_ctl_input(const struct ns_verb *v, const char *key, const char *self,
+    const struct ns_cmd *cmd, json_t *input)
+{
+	size_t i;
+	int    rc;
+
+	if (key != NULL && (rc = ns_ctl_self(input, key, self)) != 0)
+		return rc;
+	for (i = 0; i < cmd->nargs && i < NS_CTL_ARGS && v->args[i] != NULL;
+	     i++) {
+		if ((rc = ns_ctl_put(input, v->args[i], cmd->args[i])) != 0)
+			return rc;
+	}
+	for (i = 0; i < cmd->nopts; i++) {
+		if ((rc = ns_ctl_put(input, cmd->keys[i], cmd->values[i])) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 int
-ns_ctl_exec(enum ns_ctl_target target, const struct ns_ctl_ctx *ctx,
-    const struct ns_cmd *cmd, char *msg, size_t msglen)
+ns_ctl_op(enum ns_ctl_target target, const char *self, const struct ns_cmd *cmd,
+    struct ns_op *op, char *msg, size_t msglen)
 {
 	const struct ns_verb *v = NULL;
 	size_t                i;
 	int                   rc;
 
 	msg[0] = '\0';
+	op->input = NULL;
 	for (i = 0; i < ns_tables[target].n; i++) {
 		if (strcmp(ns_tables[target].verbs[i].verb, cmd->verb) == 0)
 			v = &ns_tables[target].verbs[i];
@@ -706,8 +487,47 @@ ns_ctl_exec(enum ns_ctl_target target, const struct ns_ctl_ctx *ctx,
 		snprintf(msg, msglen, "unknown command %.64s", cmd->verb);
 		return -EINVAL;
 	}
-
 	if ((rc = ns_ctl_usage(v, cmd, msg, msglen)) != 0)
 		return rc;
-	return v->run(ctx, cmd, msg, msglen);
+
+	snprintf(op->name, sizeof op->name, "%s", v->op);
+	op->shows = v->shows;
+	op->absent = v->absent;
+	if ((op->input = json_object()) == NULL)
+		return -ENOMEM;
+	rc = ns_ctl_input(v, ns_tables[target].self, self, cmd, op->input);
+	if (rc == 0 && v->shape != NULL)
+		rc = v->shape(cmd, op, msg, msglen);
+	if (rc != 0) {
+		json_decref(op->input);
+		op->input = NULL;
+	}
+	return rc;
+}
+
+void
+ns_ctl_detail(const char *const *shows, json_t *output, char *buf, size_t len)
+{
+	json_t *v;
+	size_t  i, used = 0;
+	int     n;
+
+	buf[0] = '\0';
+	for (i = 0; shows != NULL && i < NS_CTL_SHOWS && shows[i] != NULL;
+	     i++) {
+		v = json_object_get(output, shows[i]);
+		if (json_is_string(v))
+			n = snprintf(buf + used, len - used, "%s%s=%s",
+			    used > 0 ? " " : "", shows[i],
+			    json_string_value(v));
+		else if (json_is_integer(v))
+			n = snprintf(buf + used, len - used, "%s%s=%lld",
+			    used > 0 ? " " : "", shows[i],
+			    (long long)json_integer_value(v));
+		else
+			continue;
+		if (n < 0 || (size_t)n >= len - used)
+			return;
+		used += (size_t)n;
+	}
 }

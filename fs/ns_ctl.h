@@ -1,18 +1,20 @@
 /*
  * Control-file commands: one line "verb arg ... key=value ..." per write,
- * parsed here and run against core's objects.
+ * parsed here and turned into the operation of the registry it stands
+ * for; the operation's output becomes the answer's detail.
  */
 #ifndef ALKNET_NS_CTL_H
 #define ALKNET_NS_CTL_H
 
 #include <stddef.h>
-#include <uv.h>
+
+#include <jansson.h>
+
+#include "ns.h"
 
 #define NS_CTL_LINE_MAX 4096 /* bytes, without the trailing newline */
 #define NS_CTL_WORDS    16   /* arguments and options together */
-
-struct sshd;
-struct identities;
+#define NS_CTL_SHOWS    3    /* output members an answer shows */
 
 /* A parsed command; the pointers point into line. */
 struct ns_cmd {
@@ -36,14 +38,6 @@ enum ns_ctl_target {
 	NS_CTL_IDENTITY,
 };
 
-struct ns_ctl_ctx {
-	uv_loop_t         *loop;
-	struct sshd       *sshd; /* may be NULL: no reload, no listen */
-	void              *obj;  /* listener, session, channel, upstream,
-	                          * forward, or an identity's name */
-	struct identities *ids;  /* may be NULL: no identity verbs */
-};
-
 /*
  * Parses the len bytes at data.  One trailing newline (or CRLF) is
  * dropped; words are separated by blanks; a word whose part before its
@@ -56,22 +50,32 @@ struct ns_ctl_ctx {
 int ns_ctl_parse(
     const char *data, size_t len, struct ns_cmd *cmd, char *err, size_t errlen);
 
-/* Whether name may name an object that a command or mkdir creates, by
- * the rule of name_valid. */
-int ns_ctl_name_ok(const char *name);
-
 /* The value of option key, or NULL. */
 const char *ns_ctl_option(const struct ns_cmd *cmd, const char *key);
 
 /*
- * Runs cmd on target.  Returns 0 with an optional detail in msg ("" when
- * there is none), or a negative errno with a message in msg: -EINVAL for
- * an unknown verb, a wrong argument count, an unknown option or a missing
- * one, else what core answered (-ENOENT, -EEXIST, -EADDRINUSE, ...).
- * "connect", "forward" and "socks" answer "name=N" with the name of what
- * they made; a forward that cannot come up is not left behind.
+ * The operation cmd stands for on target, whose object is self (its
+ * name, or the decimal id of a session or channel; NULL for the node):
+ * "unforward db" is /forwards/remove {"name":"db"}, "up" on forwards/db
+ * is /forwards/up {"name":"db"}, "close" on channels/7 is
+ * /channels/close {"id":7}.  Returns 0 and *op (op->input is the
+ * caller's to drop), or a negative errno with a message in msg:
+ * -EINVAL for an unknown verb, a wrong argument count, an unknown
+ * option, a missing one, or arguments the verb cannot read (a forward
+ * spec, a key line), or -ENOMEM.  Nothing is checked against core's
+ * objects: the operation does that.
  */
-int ns_ctl_exec(enum ns_ctl_target target, const struct ns_ctl_ctx *ctx,
-    const struct ns_cmd *cmd, char *msg, size_t msglen);
+int ns_ctl_op(enum ns_ctl_target target, const char *self,
+    const struct ns_cmd *cmd, struct ns_op *op, char *msg, size_t msglen);
+
+/*
+ * The detail of a successful answer ("name=db uri=tcp://..."): the
+ * members of output that shows names (op->shows; NULL or a NULL entry
+ * ends it), strings and integers as key=value in that order, those
+ * missing left out.  buf is "" when there is none; what does not fit
+ * in len bytes is cut.
+ */
+void ns_ctl_detail(
+    const char *const *shows, json_t *output, char *buf, size_t len);
 
 #endif

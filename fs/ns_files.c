@@ -2,8 +2,9 @@
  * What each directory of the namespace lists and what each file holds:
  * for every class of object (listener, session, channel, identity,
  * upstream, forward) how a name resolves, how the directory is listed,
- * how one object fills its record, and the table of its files; setters
- * of writable files, mkdir and rmdir of forwards, and the rules of acl/.
+ * how one object fills its record, and the table of its files, with
+ * the operations that writes, mkdir and rmdir call; and the rules of
+ * acl/.
  */
 #include <sys/stat.h>
 
@@ -27,6 +28,7 @@
 #include "ns_ctl.h"
 #include "ns_files.h"
 #include "ops.h"
+#include "ops_ctl.h"
 #include "penalty.h"
 #include "persist.h"
 #include "policy.h"
@@ -168,7 +170,8 @@ ns_identity(struct ns *ns, uint64_t obj)
 	const char            *name = ns__names_get(&ns->identities, obj);
 	struct identities_info ii;
 
-	if (name == NULL || identities_get(ns->ids, name, &ii) != 0)
+	if (name == NULL ||
+	    identities_get(ops_ctl_identities(), name, &ii) != 0)
 		return NULL;
 	return (void *)name;
 }
@@ -179,7 +182,8 @@ ns_fill_identity(struct ns *ns, uint64_t obj, struct ns_rec *r)
 	const char            *name = ns__names_get(&ns->identities, obj);
 	struct identities_info ii;
 
-	if (name == NULL || identities_get(ns->ids, name, &ii) != 0)
+	if (name == NULL ||
+	    identities_get(ops_ctl_identities(), name, &ii) != 0)
 		return -ENOENT;
 	ns__rec_str(r, "id", ii.id);
 	ns__rec_str(r, "key", ii.key);
@@ -188,39 +192,6 @@ ns_fill_identity(struct ns *ns, uint64_t obj, struct ns_rec *r)
 	ns__rec_str(r, "source", ii.source);
 	ns__rec_str(r, "error", ii.error);
 	return 0;
-}
-
-static int
-ns_set_identity(
-    struct ns *ns, uint64_t obj, const struct ns_entry *e, const char *value)
-{
-	const char *name = ns__names_get(&ns->identities, obj);
-
-	if (name == NULL)
-		return -ENOENT;
-	return identities_set(ns->ids, name, e->name, value);
-}
-
-static int
-ns_make_identity(struct ns *ns, const char *name)
-{
-	int rc;
-
-	if ((rc = identities_make(ns->ids, name)) != 0)
-		return rc;
-
-	/* Numbered now, so that what is made can be looked up. */
-	if (ns__names_number(&ns->identities, name) == 0) {
-		identities_remove(ns->ids, name, NULL, 0);
-		return -ENOSPC;
-	}
-	return 0;
-}
-
-static int
-ns_unmake_identity(struct ns *ns, const char *name)
-{
-	return identities_remove(ns->ids, name, NULL, 0);
 }
 
 static void *
@@ -332,50 +303,6 @@ ns_fill_forward(struct ns *ns, uint64_t obj, struct ns_rec *r)
 	return 0;
 }
 
-static int
-ns_set_forward(
-    struct ns *ns, uint64_t obj, const struct ns_entry *e, const char *value)
-{
-	struct forward *f;
-	char            err[NS_MSG_MAX];
-
-	if ((f = ns_forward(ns, obj)) == NULL)
-		return -ENOENT;
-
-	/* A value file has no answer to read: the errno is all that
-	 * the writer learns. */
-	return forward_set(f, e->name, value, err, sizeof err);
-}
-
-static int
-ns_make_forward(struct ns *ns, const char *name)
-{
-	struct forward *f = NULL;
-	char            err[NS_MSG_MAX];
-
-	if (!ns_ctl_name_ok(name))
-		return -EINVAL;
-	if (forward_find(name) != NULL)
-		return -EEXIST;
-
-	/* The name gets its number first, so that what is made can
-	 * always be looked up. */
-	if (ns__names_number(&ns->forwards, name) == 0)
-		return -ENOSPC;
-	return forward_new(ns->loop, name, FORWARD_LOCAL, &f, err, sizeof err);
-}
-
-static int
-ns_unmake_forward(struct ns *ns, const char *name)
-{
-	struct forward *f;
-
-	if ((f = forward_find(name)) == NULL)
-		return -ENOENT;
-	forward_remove(f);
-	return 0;
-}
-
 /* The files of acl/ exist where there is an SSH server to hold rules. */
 static int
 ns_fill_acl(struct ns *ns, uint64_t obj, struct ns_rec *r)
@@ -429,26 +356,6 @@ ns_gen_rules_error(
 	return ns_gen_text(ns->rules_error[which], buf, len);
 }
 
-/* A new rule set replaces the old one whole, or nothing changes. */
-static int
-ns_set_rules(struct ns *ns, enum sshd_rules which, const char *text)
-{
-	char err[NS_MSG_MAX] = "";
-	int  rc;
-
-	if (ns->sshd == NULL)
-		return -ENOENT;
-	rc = persist_set_rules(
-	    ns->store, ns->sshd, which, text, err, sizeof err);
-	if (rc != 0) {
-		snprintf(ns->rules_error[which], sizeof ns->rules_error[which],
-		    "%s", err[0] != '\0' ? err : strerror(-rc));
-		return rc;
-	}
-	ns->rules_error[which][0] = '\0';
-	return 0;
-}
-
 static int
 ns_gen_forwarding(struct ns *ns, uint64_t obj, char **buf, size_t *len)
 {
@@ -459,13 +366,6 @@ static int
 ns_gen_forwarding_error(struct ns *ns, uint64_t obj, char **buf, size_t *len)
 {
 	return ns_gen_rules_error(ns, SSHD_FORWARDING, buf, len);
-}
-
-static int
-ns_set_forwarding(
-    struct ns *ns, uint64_t obj, const struct ns_entry *e, const char *text)
-{
-	return ns_set_rules(ns, SSHD_FORWARDING, text);
 }
 
 /* The operation ACL, which only /acl/operations/set changes. */
@@ -494,25 +394,6 @@ static int
 ns_gen_listen_error(struct ns *ns, uint64_t obj, char **buf, size_t *len)
 {
 	return ns_gen_rules_error(ns, SSHD_LISTEN, buf, len);
-}
-
-static int
-ns_set_listen(
-    struct ns *ns, uint64_t obj, const struct ns_entry *e, const char *text)
-{
-	return ns_set_rules(ns, SSHD_LISTEN, text);
-}
-
-char *
-ns__op_error(struct ns *ns, const struct ns_entry *e)
-{
-	if (e->gen == ns_gen_forwarding)
-		return ns->rules_error[SSHD_FORWARDING];
-	if (e->gen == ns_gen_listen)
-		return ns->rules_error[SSHD_LISTEN];
-	if (e->gen == ns_gen_operations)
-		return ns->grants_error;
-	return NULL;
 }
 
 /* A directory name as a session or channel id: plain decimal. */
@@ -562,7 +443,7 @@ ns_resolve_identity(struct ns *ns, const char *name, uint64_t *obj)
 {
 	struct identities_info ii;
 
-	if (identities_get(ns->ids, name, &ii) != 0)
+	if (identities_get(ops_ctl_identities(), name, &ii) != 0)
 		return -ENOENT;
 	return ns__names_obj(&ns->identities, name, obj);
 }
@@ -666,7 +547,9 @@ ns_list_identities(struct ns *ns, struct ns_dirlist *dl)
 		if (rc != 0)
 			return rc;
 	}
-	for (i = 0; (name = identities_pending(ns->ids, i)) != NULL; i++) {
+	for (i = 0;
+	     (name = identities_pending(ops_ctl_identities(), i)) != NULL;
+	     i++) {
 		rc = ns_dirlist_named(dl, &ns->identities, NS_IDENTITY, name);
 		if (rc != 0)
 			return rc;
@@ -776,24 +659,18 @@ ns_gen_limits_error(struct ns *ns, uint64_t obj, char **buf, size_t *len)
 	return ns_gen_text(ns->limits_error, buf, len);
 }
 
-/* Keys not named keep their values; a bad line changes nothing. */
-static int
-ns_set_limits(
-    struct ns *ns, uint64_t obj, const struct ns_entry *e, const char *text)
+char *
+ns__op_error(struct ns *ns, const struct ns_entry *e)
 {
-	char err[NS_MSG_MAX] = "";
-	int  rc;
-
-	if (ns->sshd == NULL)
-		return -ENOENT;
-	rc = persist_set_limits(ns->store, ns->sshd, text, err, sizeof err);
-	if (rc != 0) {
-		snprintf(ns->limits_error, sizeof ns->limits_error, "%s",
-		    err[0] != '\0' ? err : strerror(-rc));
-		return rc;
-	}
-	ns->limits_error[0] = '\0';
-	return 0;
+	if (e->gen == ns_gen_forwarding)
+		return ns->rules_error[SSHD_FORWARDING];
+	if (e->gen == ns_gen_listen)
+		return ns->rules_error[SSHD_LISTEN];
+	if (e->gen == ns_gen_operations)
+		return ns->grants_error;
+	if (e->gen == ns_gen_limits)
+		return ns->limits_error;
+	return NULL;
 }
 
 /* keys/: the secret daemon's state and the public keys in use. */
@@ -905,22 +782,23 @@ const struct ns_entry ns__top[NS_NTOP] = {
     [NS_T_NODE_JSON] = NS_TOPVALUE("node.json", NS_FMT_JSON, ns_fill_node),
     [NS_T_STATS] = NS_TOPVALUE("stats", NS_FMT_LINES, ns_fill_stats),
     [NS_T_STATS_JSON] = NS_TOPVALUE("stats.json", NS_FMT_JSON, ns_fill_stats),
-    [NS_T_CTL] = NS_TOPFILE("ctl", NS_CTL, 0600),
+    /* Anyone may write a command: the operation ACL decides. */
+    [NS_T_CTL] = NS_TOPFILE("ctl", NS_CTL, 0666),
     [NS_T_EVENTS] = NS_TOPFILE("events", NS_STREAM, 0444),
     [NS_T_EVENTS_LOG] = NS_TOPFILE("events.log", NS_LOG, 0444),
     [NS_T_LISTENERS] = NS_TOPDIR("listeners", NS_LISTENER),
     [NS_T_SESSIONS] = NS_TOPDIR("sessions", NS_SESSION),
     [NS_T_CHANNELS] = NS_TOPDIR("channels", NS_CHANNEL),
-    /* mkdir and rmdir make and remove identities; root's alone. */
+    /* mkdir and rmdir make and remove identities, and forwards below:
+     * anyone may ask, the operation ACL decides. */
     [NS_T_IDENTITIES] = {.name = "identities",
         .kind = NS_DIR,
-        .perm = 0755,
+        .perm = 0777,
         .child = NS_IDENTITY},
     [NS_T_UPSTREAMS] = NS_TOPDIR("upstreams", NS_UPSTREAM),
-    /* mkdir and rmdir make and remove forwards. */
     [NS_T_FORWARDS] = {.name = "forwards",
         .kind = NS_DIR,
-        .perm = 0755,
+        .perm = 0777,
         .child = NS_FORWARD},
     [NS_T_ACL] = NS_TOPDIR("acl", NS_ACL),
     [NS_T_PENALTIES] = {.name = "penalties",
@@ -940,9 +818,12 @@ const struct ns_entry ns__top[NS_NTOP] = {
 	{                                                                      \
 		.name = "", .kind = NS_DIR, .perm = 0555                       \
 	}
+/* Anyone may write a command: the operation it is, "close" on a
+ * session's is /sessions/close, is let through or not by the operation
+ * ACL. */
 #define NS_OBJCTL                                                              \
 	{                                                                      \
-		.name = "ctl", .kind = NS_CTL, .perm = 0600                    \
+		.name = "ctl", .kind = NS_CTL, .perm = 0666                    \
 	}
 
 static const struct ns_entry ns_listener_files[] = {
@@ -967,9 +848,7 @@ static const struct ns_entry ns_session_files[] = {
     NS_FIELD("channels"),
     NS_FIELD("bytes_in"),
     NS_FIELD("bytes_out"),
-    /* Anyone may open it: "close" is /sessions/close, which the
-     * operation ACL lets through or not. */
-    {.name = "ctl", .kind = NS_CTL, .perm = 0666},
+    NS_OBJCTL,
 };
 
 static const struct ns_entry ns_channel_files[] = {
@@ -990,11 +869,13 @@ static const struct ns_entry ns_channel_files[] = {
     NS_OBJCTL,
 };
 
-/* Public keys and scopes are for anyone to read and root to change. */
+/* Public keys and scopes are for anyone to read; writing them is
+ * /identities/set, which the operation ACL lets through or not. */
 #define NS_IDSETTABLE(n)                                                       \
 	{                                                                      \
-		.name = n, .kind = NS_VALUE, .perm = 0644,                     \
-		.fmt = NS_FMT_VALUE, .set = ns_set_identity                    \
+		.name = n, .kind = NS_VALUE, .perm = 0666,                     \
+		.fmt = NS_FMT_VALUE, .op = "/identities/set",                  \
+		.opfield = "value"                                             \
 	}
 
 static const struct ns_entry ns_identity_files[] = {
@@ -1035,16 +916,17 @@ static const struct ns_entry ns_upstream_files[] = {
 #define NS_SETTABLE(n, p)                                                      \
 	{                                                                      \
 		.name = n, .kind = NS_VALUE, .perm = p, .fmt = NS_FMT_VALUE,   \
-		.set = ns_set_forward, .root_only = (p) == 0600                \
+		.op = "/forwards/set", .opfield = "value",                     \
+		.root_only = (p) == 0600                                       \
 	}
 
 static const struct ns_entry ns_forward_files[] = {
     NS_OBJDIR,
-    NS_SETTABLE("kind", 0644),
-    NS_SETTABLE("listen", 0644),
+    NS_SETTABLE("kind", 0666),
+    NS_SETTABLE("listen", 0666),
     /* Destinations are for local:root only. */
     NS_SETTABLE("target", 0600),
-    NS_SETTABLE("via", 0644),
+    NS_SETTABLE("via", 0666),
     NS_FIELD("state"),
     NS_FIELD("connections"),
     NS_FIELD("connections_total"),
@@ -1059,9 +941,9 @@ static const struct ns_entry ns_acl_files[] = {
         .kind = NS_VALUE,
         .perm = 0600,
         .gen = ns_gen_forwarding,
-        .set = ns_set_forwarding,
         .root_only = 1,
-        .op = "/acl/forwarding/set"},
+        .op = "/acl/forwarding/set",
+        .opfield = "rules"},
     {.name = "forwarding.error",
         .kind = NS_VALUE,
         .perm = 0400,
@@ -1071,20 +953,22 @@ static const struct ns_entry ns_acl_files[] = {
         .kind = NS_VALUE,
         .perm = 0600,
         .gen = ns_gen_listen,
-        .set = ns_set_listen,
         .root_only = 1,
-        .op = "/acl/listen/set"},
+        .op = "/acl/listen/set",
+        .opfield = "rules"},
     {.name = "listen.error",
         .kind = NS_VALUE,
         .perm = 0400,
         .gen = ns_gen_listen_error,
         .root_only = 1},
-    /* Limits name no peer and no target: anyone may read them. */
+    /* Limits name no peer and no target: anyone may read them, and
+     * the operation ACL says who may change them. */
     {.name = "limits",
         .kind = NS_VALUE,
-        .perm = 0644,
+        .perm = 0666,
         .gen = ns_gen_limits,
-        .set = ns_set_limits},
+        .op = "/acl/limits/set",
+        .opfield = "limits"},
     {.name = "limits.error",
         .kind = NS_VALUE,
         .perm = 0444,
@@ -1095,7 +979,8 @@ static const struct ns_entry ns_acl_files[] = {
         .perm = 0600,
         .gen = ns_gen_operations,
         .root_only = 1,
-        .op = "/acl/operations/set"},
+        .op = "/acl/operations/set",
+        .opfield = "rules"},
     {.name = "operations.error",
         .kind = NS_VALUE,
         .perm = 0400,
@@ -1141,13 +1026,13 @@ const struct ns_classdef ns__classes[NS_NCLASSES] = {
         ns_resolve_channel, ns_list_channels, ns_channel, NS_CTL_CHANNEL},
     [NS_IDENTITY] = {NS_T_IDENTITIES, NS_FILES(ns_identity_files),
         ns_fill_identity, ns_resolve_identity, ns_list_identities, ns_identity,
-        NS_CTL_IDENTITY, ns_make_identity, ns_unmake_identity},
+        NS_CTL_IDENTITY, "/identities/create", "/identities/remove"},
     [NS_UPSTREAM] = {NS_T_UPSTREAMS, NS_FILES(ns_upstream_files),
         ns_fill_upstream, ns_resolve_upstream, ns_list_upstreams, ns_upstream,
         NS_CTL_UPSTREAM},
     [NS_FORWARD] = {NS_T_FORWARDS, NS_FILES(ns_forward_files), ns_fill_forward,
         ns_resolve_forward, ns_list_forwards, ns_forward, NS_CTL_FORWARD,
-        ns_make_forward, ns_unmake_forward},
+        "/forwards/create", "/forwards/remove"},
     [NS_ACL] = {NS_T_ACL, NS_FILES(ns_acl_files), ns_fill_acl, NULL, NULL, NULL,
         NS_CTL_NODE, NULL, NULL, 1},
     [NS_KEYS] = {NS_T_KEYS, NS_FILES(ns_keys_files), ns_fill_keys, NULL, NULL,

@@ -19,8 +19,6 @@
 #define NS_REC_TEXT   16384
 #define NS_MSG_MAX    1024
 
-struct identities;
-
 struct ns_names {
 	char **v;
 	size_t n;
@@ -28,16 +26,14 @@ struct ns_names {
 };
 
 struct ns {
-	uv_loop_t         *loop;
-	struct sshd       *sshd;
-	struct storage    *store; /* may be NULL */
-	struct identities *ids;   /* run-time identities, pending ones */
-	struct ns_names    listeners;
-	struct ns_names    identities;
-	struct ns_names    upstreams;
-	struct ns_names    forwards;
-	struct ns_names    ops; /* paths of ops/ directories */
-	struct ns_names    peers;
+	uv_loop_t      *loop;
+	struct sshd    *sshd;
+	struct ns_names listeners;
+	struct ns_names identities;
+	struct ns_names upstreams;
+	struct ns_names forwards;
+	struct ns_names ops; /* paths of ops/ directories */
+	struct ns_names peers;
 	char rules_error[SSHD_NRULES][NS_MSG_MAX]; /* acl/NAME.error */
 	char limits_error[NS_MSG_MAX];             /* acl/limits.error */
 	char grants_error[NS_MSG_MAX];             /* acl/operations.error */
@@ -66,8 +62,6 @@ struct ns_entry;
 
 typedef int (*ns_fill_fn)(struct ns *, uint64_t, struct ns_rec *);
 typedef int (*ns_gen_fn)(struct ns *, uint64_t, char **, size_t *);
-typedef int (*ns_set_fn)(
-    struct ns *, uint64_t, const struct ns_entry *, const char *);
 
 struct ns_entry {
 	const char  *name;
@@ -76,10 +70,11 @@ struct ns_entry {
 	enum ns_fmt  fmt;
 	ns_fill_fn   fill;  /* top-level value files */
 	ns_gen_fn    gen;   /* content that is not a record */
-	ns_set_fn    set;   /* writable value files */
 	unsigned     child; /* top-level directories: their class */
 	int          root_only;
-	const char  *op; /* what a write calls: /acl/NAME/set {"rules"} */
+	const char  *op;      /* what a write of a value file calls */
+	const char  *opfield; /* the member holding the value; an
+	                       * object's field is {name, field, value} */
 };
 
 struct ns_dirlist {
@@ -97,8 +92,8 @@ struct ns_classdef {
 	int (*list)(struct ns *, struct ns_dirlist *);
 	void *(*object)(struct ns *, uint64_t);
 	enum ns_ctl_target target;
-	int (*make)(struct ns *, const char *);   /* mkdir in top */
-	int (*unmake)(struct ns *, const char *); /* rmdir in top */
+	const char        *make;   /* what mkdir in top calls, {"name"} */
+	const char        *unmake; /* and rmdir */
 	int single; /* one object, 1, whose files are top's entries */
 };
 
@@ -153,6 +148,10 @@ void ns__rec_time(struct ns_rec *r, const char *key, int64_t ms);
  */
 int ns__dirlist_add(
     struct ns_dirlist *dl, const char *name, uint64_t ino, mode_t mode);
+
+/* 0 when the object behind a class inode exists, else -ENOENT (or
+ * -ENOMEM); the top level always does. */
+int ns__exists(struct ns *ns, unsigned cls, uint64_t obj);
 
 /* The entry of ino with its class and object; NULL for none. */
 const struct ns_entry *ns__entry(uint64_t ino, unsigned *cls, uint64_t *obj);

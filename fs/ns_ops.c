@@ -3,8 +3,8 @@
  * operations registered now, a directory per segment: ops/sessions/close/
  * holds spec and call.  Its directories are numbered by their paths like
  * other named objects, and are looked up in the registry every time, so
- * operations may come and go.  Writes of the tree that are operations are
- * recognised here, and sent to the registry by the FUSE adapter.
+ * operations may come and go.  Every write of the tree is an operation:
+ * which one is told here, and the FUSE adapter calls it.
  */
 #include <sys/stat.h>
 
@@ -266,63 +266,110 @@ ns_call_name(struct ns *ns, uint64_t ino, char *buf, size_t len)
 	return 0;
 }
 
-/* A rule set written to a file of acl/: the whole value, as ns_write
- * takes it. */
-static int
-ns_op_rules(
-    const struct ns_entry *e, const char *data, size_t len, struct ns_op *op)
+/* The name of a named object, or the decimal id of a session or
+ * channel (into buf); NULL when there is none. */
+static const char *
+ns_op_self(struct ns *ns, unsigned cls, uint64_t obj, char *buf, size_t len)
 {
-	json_t *text;
-	int     rc;
+	switch (cls) {
+	case NS_LISTENER:
+		return ns__names_get(&ns->listeners, obj);
+	case NS_IDENTITY:
+		return ns__names_get(&ns->identities, obj);
+	case NS_UPSTREAM:
+		return ns__names_get(&ns->upstreams, obj);
+	case NS_FORWARD:
+		return ns__names_get(&ns->forwards, obj);
+	case NS_SESSION:
+	case NS_CHANNEL:
+		snprintf(buf, len, "%llu", (unsigned long long)obj);
+		return buf;
+	default:
+		return NULL;
+	}
+}
+
+/* The whole value written to a value file: the set of acl/ it
+ * replaces, or a field of its object. */
+static int
+ns_op_value(struct ns *ns, const struct ns_entry *e, unsigned cls, uint64_t obj,
+    const char *data, size_t len, struct ns_op *op)
+{
+	const char *self = NULL;
+	char        id[24];
+	json_t     *text;
+	int         rc;
 
 	if ((rc = ns__value_len(data, &len)) != 0)
 		return rc;
+	if (ns__classes[cls].single && (rc = ns__exists(ns, cls, obj)) != 0)
+		return rc;
+	if (!ns__classes[cls].single &&
+	    (self = ns_op_self(ns, cls, obj, id, sizeof id)) == NULL)
+		return -ENOENT;
 	if ((text = json_stringn_nocheck(data, len)) == NULL)
 		return -ENOMEM;
 
 	snprintf(op->name, sizeof op->name, "%s", e->op);
-	op->input = json_pack("{s:o}", "rules", text);
+	if (self == NULL)
+		op->input = json_pack("{s:o}", e->opfield, text);
+	else
+		op->input = json_pack("{s:s,s:s,s:o}", "name", self, "field",
+		    e->name, e->opfield, text);
 	return op->input != NULL ? 1 : -ENOMEM;
 }
 
-/* "close" on a session's ctl; other commands are the tree's. */
+/* A command written to a ctl file, on the object it belongs to. */
 static int
-ns_op_session(uint64_t obj, const char *data, size_t len, struct ns_op *op)
+ns_op_ctl(struct ns *ns, unsigned cls, uint64_t obj, const char *data,
+    size_t len, struct ns_op *op, char *msg, size_t msglen)
 {
-	struct ns_cmd *cmd;
-	char           err[NS_MSG_MAX];
-	int            is_close;
+	enum ns_ctl_target target = NS_CTL_NODE;
+	struct ns_cmd     *cmd;
+	const char        *self = NULL;
+	char               id[24];
+	int                rc;
 
 	if ((cmd = malloc(sizeof *cmd)) == NULL)
 		return -ENOMEM;
-	is_close = ns_ctl_parse(data, len, cmd, err, sizeof err) == 0 &&
-	    strcmp(cmd->verb, "close") == 0 && cmd->nargs == 0 &&
-	    cmd->nopts == 0;
-	free(cmd);
-	if (!is_close)
-		return 0;
+	if ((rc = ns_ctl_parse(data, len, cmd, msg, msglen)) != 0)
+		goto out;
 
-	snprintf(op->name, sizeof op->name, "/sessions/close");
-	op->input = json_pack("{s:I}", "id", (json_int_t)obj);
-	return op->input != NULL ? 1 : -ENOMEM;
+	if (cls != NS_TOP) {
+		target = ns__classes[cls].target;
+		self = ns_op_self(ns, cls, obj, id, sizeof id);
+		if (self == NULL || ns__classes[cls].object(ns, obj) == NULL) {
+			snprintf(msg, msglen, "it is gone");
+			rc = -ENOENT;
+			goto out;
+		}
+	}
+	rc = ns_ctl_op(target, self, cmd, op, msg, msglen);
+
+out:
+	free(cmd);
+	return rc == 0 ? 1 : rc;
 }
 
 int
-ns_op_of(
-    struct ns *ns, uint64_t ino, const char *data, size_t len, struct ns_op *op)
+ns_op_of(struct ns *ns, uint64_t ino, const char *data, size_t len,
+    struct ns_op *op, char *msg, size_t msglen)
 {
 	const struct ns_entry *e;
 	unsigned               cls;
 	uint64_t               obj;
 
 	op->input = NULL;
+	op->shows = NULL;
+	op->absent = NULL;
+	msg[0] = '\0';
 	if ((e = ns__entry(ino, &cls, &obj)) == NULL)
-		return 0;
+		return -ENOENT;
+	if (e->kind == NS_CTL)
+		return ns_op_ctl(ns, cls, obj, data, len, op, msg, msglen);
 	if (e->kind == NS_VALUE && e->op != NULL)
-		return ns_op_rules(e, data, len, op);
-	if (e->kind == NS_CTL && cls == NS_SESSION)
-		return ns_op_session(obj, data, len, op);
-	return 0;
+		return ns_op_value(ns, e, cls, obj, data, len, op);
+	return -EACCES;
 }
 
 void

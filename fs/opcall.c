@@ -106,6 +106,8 @@ opcall_errno(const struct registry_result *res)
 {
 	if (res->error == NULL)
 		return 0;
+	if (res->errnum > 0)
+		return -res->errnum;
 	switch (res->error->code) {
 	case REPLY_FORBIDDEN:
 		return -EACCES;

@@ -55,9 +55,10 @@ int opcall_start(struct registry *r, const struct registry_identity *who,
 void opcall_abort(struct opcall *c);
 
 /*
- * The errno a file write answers for res: 0 on success, -EACCES for
- * FORBIDDEN, -ENOENT for NOT_FOUND, -EINVAL for INVALID_INPUT, else
- * -EIO.
+ * The errno a file write answers for res: 0 on success, the handler's
+ * own errno when it gave one (registry_call_fail_errno), else -EACCES
+ * for FORBIDDEN, -ENOENT for NOT_FOUND, -EINVAL for INVALID_INPUT and
+ * -EIO for the rest.
  */
 int opcall_errno(const struct registry_result *res);
 

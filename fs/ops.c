@@ -25,6 +25,7 @@
 #include "log.h"
 #include "node.h"
 #include "ops.h"
+#include "ops_ctl.h"
 #include "ops_events.h"
 #include "peers.h"
 #include "persist.h"
@@ -385,7 +386,8 @@ ops_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st, char *err,
 		if ((rc = ops_register(&ops_defs[i], err, errlen)) != 0)
 			goto fail;
 	}
-	if ((rc = ops_events_register(ops.r, err, errlen)) != 0)
+	if ((rc = ops_ctl_start(ops.r, loop, sshd, st, err, errlen)) != 0 ||
+	    (rc = ops_events_register(ops.r, err, errlen)) != 0)
 		goto fail;
 	if ((rc = callconn_start(loop, ops.r)) != 0) {
 		snprintf(err, errlen, "cannot serve calls");
@@ -399,6 +401,7 @@ ops_start(uv_loop_t *loop, struct sshd *sshd, struct storage *st, char *err,
 	return 0;
 
 fail:
+	ops_ctl_stop();
 	registry_free(ops.r);
 	ops.r = NULL;
 	grants_free(ops.grants);
@@ -416,6 +419,7 @@ ops_stop(void)
 		acceptor_stop(ops.raw[--ops.nraw]);
 	peers_stop();
 	callconn_stop();
+	ops_ctl_stop();
 	registry_free(ops.r);
 	ops.r = NULL;
 	grants_free(ops.grants);

@@ -1,8 +1,10 @@
 /*
- * The namespace without FUSE: inode numbers, control-line parsing and
- * command checks, the tree over a node with no SSH server, forwards made
- * with mkdir and with commands, upstreams, and the rules of acl/ over a
- * server made in a temporary directory.
+ * The namespace without FUSE: inode numbers, control-line parsing, the
+ * operations commands stand for and their checks, the tree over a node
+ * with no SSH server, forwards made with mkdir and with commands,
+ * upstreams, and the rules of acl/ over a server made in a temporary
+ * directory.  Writes go through the registry as the mount sends them
+ * (nsrun.h).
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,6 +31,7 @@
 #include "listener.h"
 #include "ns.h"
 #include "ns_ctl.h"
+#include "nsrun.h"
 #include "penalty.h"
 #include "sshd.h"
 #include "upstream.h"
@@ -181,14 +184,40 @@ test_parse_errors(void **state)
 	assert_int_equal(cmd.nargs, NS_CTL_WORDS);
 }
 
+/* A command of the node's ctl, called on a node with no SSH server. */
 static int
 exec_node(const char *line, char *msg, size_t len)
 {
-	struct ns_ctl_ctx ctx = {NULL, NULL, NULL, NULL};
-	struct ns_cmd     cmd;
+	struct nsrun_answer a;
+	struct ns_cmd       cmd;
+	struct ns_op        op;
+	int                 rc;
 
 	assert_int_equal(ns_ctl_parse(line, strlen(line), &cmd, msg, len), 0);
-	return ns_ctl_exec(NS_CTL_NODE, &ctx, &cmd, msg, len);
+	if ((rc = ns_ctl_op(NS_CTL_NODE, NULL, &cmd, &op, msg, len)) != 0)
+		return rc;
+	rc = nsrun_call(&op, &a);
+	snprintf(msg, len, "%s", a.text);
+	return rc;
+}
+
+static uv_loop_t bare_loop;
+
+static int
+bare_setup(void **state)
+{
+	assert_int_equal(uv_loop_init(&bare_loop), 0);
+	nsrun_start(&bare_loop, NULL, NULL);
+	return 0;
+}
+
+static int
+bare_teardown(void **state)
+{
+	nsrun_stop();
+	uv_run(&bare_loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&bare_loop), 0);
+	return 0;
 }
 
 static void
@@ -213,6 +242,135 @@ test_exec_checks(void **state)
 	    exec_node("unlisten nosuch", msg, sizeof msg), -ENOENT);
 	assert_non_null(strstr(msg, "nosuch"));
 	assert_int_equal(exec_node("reload", msg, sizeof msg), -ENOTSUP);
+}
+
+/* The operation line stands for on target's object self, as sorted
+ * JSON after the name: "/forwards/up {\"name\":\"db\"}". */
+static char *
+bridge(enum ns_ctl_target target, const char *self, const char *line)
+{
+	struct ns_cmd cmd;
+	struct ns_op  op;
+	char          msg[256], *text, *out;
+
+	assert_int_equal(
+	    ns_ctl_parse(line, strlen(line), &cmd, msg, sizeof msg), 0);
+	if (ns_ctl_op(target, self, &cmd, &op, msg, sizeof msg) != 0)
+		fail_msg("\"%s\" refused: %s", line, msg);
+	text = json_dumps(op.input, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_true(asprintf(&out, "%s %s", op.name, text) > 0);
+	free(text);
+	json_decref(op.input);
+	return out;
+}
+
+static void
+expect_bridge(enum ns_ctl_target target, const char *self, const char *line,
+    const char *want)
+{
+	char *got = bridge(target, self, line);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("\"%s\" is %s, not %s", line, got, want);
+	free(got);
+}
+
+static void
+test_bridge(void **state)
+{
+	expect_bridge(NS_CTL_NODE, NULL, "unforward db",
+	    "/forwards/remove {\"name\":\"db\"}");
+	expect_bridge(NS_CTL_NODE, NULL, "reload", "/node/reload {}");
+	expect_bridge(NS_CTL_NODE, NULL, "listen tcp://127.0.0.1:0 name=l",
+	    "/listeners/add {\"name\":\"l\",\"uri\":\"tcp://127.0.0.1:0\"}");
+	expect_bridge(NS_CTL_NODE, NULL,
+	    "connect tcp://h:1 identity=/k name=up hostkey=SHA256:x",
+	    "/upstreams/connect {\"hostkey\":\"SHA256:x\",\"identity\":\"/k\","
+	    "\"name\":\"up\",\"uri\":\"tcp://h:1\"}");
+	expect_bridge(NS_CTL_NODE, NULL,
+	    "forward remote 127.0.0.1:15432 db:5432 via=head",
+	    "/forwards/add {\"kind\":\"remote\",\"listen\":\"127.0.0.1:15432\","
+	    "\"target\":\"db:5432\",\"via\":\"head\"}");
+	expect_bridge(NS_CTL_NODE, NULL, "forward local 8080:web:80 name=w",
+	    "/forwards/add {\"kind\":\"local\",\"listen\":\"127.0.0.1:8080\","
+	    "\"name\":\"w\",\"target\":\"web:80\"}");
+	expect_bridge(NS_CTL_NODE, NULL, "socks [::1]:1080",
+	    "/forwards/add {\"kind\":\"socks\",\"listen\":\"[::1]:1080\"}");
+	expect_bridge(NS_CTL_NODE, NULL,
+	    "identity add ann ssh-ed25519 AAAA= ann@x scopes=a:b",
+	    "/identities/add {\"key\":\"ssh-ed25519 AAAA= ann@x\","
+	    "\"name\":\"ann\",\"scopes\":\"a:b\"}");
+	expect_bridge(NS_CTL_NODE, NULL, "identity remove ann",
+	    "/identities/remove {\"name\":\"ann\"}");
+	expect_bridge(
+	    NS_CTL_NODE, NULL, "token abc", "/auth/token {\"token\":\"abc\"}");
+
+	/* An object's ctl names its object: sessions and channels by
+	 * number. */
+	expect_bridge(
+	    NS_CTL_SESSION, "7", "close", "/sessions/close {\"id\":7}");
+	expect_bridge(
+	    NS_CTL_CHANNEL, "12", "close", "/channels/close {\"id\":12}");
+	expect_bridge(
+	    NS_CTL_FORWARD, "db", "up", "/forwards/up {\"name\":\"db\"}");
+	expect_bridge(NS_CTL_LISTENER, "l", "close",
+	    "/listeners/remove {\"name\":\"l\"}");
+	expect_bridge(NS_CTL_UPSTREAM, "head", "disconnect",
+	    "/upstreams/disconnect {\"name\":\"head\"}");
+	expect_bridge(NS_CTL_IDENTITY, "ann", "remove",
+	    "/identities/remove {\"name\":\"ann\"}");
+}
+
+static void
+test_bridge_refusals(void **state)
+{
+	const char   *bad[] = {"bogus", "reload now", "listen", "unlisten a b",
+	      "listen tcp://h:1 port=2", "connect tcp://h:1",
+	      "forward sideways 1 h:2", "forward local nonsense",
+	      "identity add ann ssh-ed25519", "identity remove ann scopes=x",
+	      "identity drop ann"};
+	struct ns_cmd cmd;
+	struct ns_op  op;
+	char          msg[256];
+	size_t        i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(
+		    ns_ctl_parse(bad[i], strlen(bad[i]), &cmd, msg, sizeof msg),
+		    0);
+		assert_int_equal(
+		    ns_ctl_op(NS_CTL_NODE, NULL, &cmd, &op, msg, sizeof msg),
+		    -EINVAL);
+		assert_null(op.input);
+		assert_true(msg[0] != '\0');
+	}
+	assert_int_equal(ns_ctl_parse("up", 2, &cmd, msg, sizeof msg), 0);
+	assert_int_equal(
+	    ns_ctl_op(NS_CTL_SESSION, "7", &cmd, &op, msg, sizeof msg),
+	    -EINVAL);
+	assert_string_equal(msg, "unknown command up");
+}
+
+static void
+test_detail(void **state)
+{
+	const char *const shows[NS_CTL_SHOWS] = {"name", "uri", "n"};
+	json_t           *out;
+	char              buf[64];
+
+	out = json_pack("{s:s,s:s,s:i,s:s}", "uri", "tcp://h:1", "name", "l",
+	    "n", 3, "other", "x");
+	ns_ctl_detail(shows, out, buf, sizeof buf);
+	assert_string_equal(buf, "name=l uri=tcp://h:1 n=3");
+	json_decref(out);
+
+	/* What the output lacks is left out; nothing to show is "". */
+	out = json_pack("{s:s}", "uri", "u");
+	ns_ctl_detail(shows, out, buf, sizeof buf);
+	assert_string_equal(buf, "uri=u");
+	ns_ctl_detail(NULL, out, buf, sizeof buf);
+	assert_string_equal(buf, "");
+	json_decref(out);
 }
 
 static void
@@ -247,30 +405,6 @@ test_ino_classes_apart(void **state)
 	ns_ino_split(ns_ino(NS_UPSTREAM, NS_OBJ_MAX, 0), &cls, &obj, &field);
 	assert_int_equal(cls, NS_UPSTREAM);
 	assert_int_equal(obj, NS_OBJ_MAX);
-}
-
-static void
-test_names(void **state)
-{
-	char name[80];
-
-	assert_true(ns_ctl_name_ok("db"));
-	assert_true(ns_ctl_name_ok("a.b-c_1"));
-	assert_true(ns_ctl_name_ok("..."));
-	memset(name, 'a', 63);
-	name[63] = '\0';
-	assert_true(ns_ctl_name_ok(name));
-
-	name[63] = 'a';
-	name[64] = '\0';
-	assert_false(ns_ctl_name_ok(name));
-	assert_false(ns_ctl_name_ok(""));
-	assert_false(ns_ctl_name_ok("."));
-	assert_false(ns_ctl_name_ok(".."));
-	assert_false(ns_ctl_name_ok("a b"));
-	assert_false(ns_ctl_name_ok("a/b"));
-	assert_false(ns_ctl_name_ok("a=b"));
-	assert_false(ns_ctl_name_ok("caf\xc3\xa9"));
 }
 
 static void
@@ -339,7 +473,8 @@ tree_setup(void **state)
 	assert_non_null(t);
 	assert_int_equal(uv_loop_init(&t->loop), 0);
 	assert_int_equal(events_init(&t->loop, 1 << 16, 100, 0, 0), 0);
-	assert_int_equal(ns_new(&t->loop, NULL, NULL, &t->ns), 0);
+	assert_int_equal(ns_new(&t->loop, NULL, &t->ns), 0);
+	nsrun_start(&t->loop, NULL, NULL);
 	*state = t;
 	return 0;
 }
@@ -371,7 +506,8 @@ tree_sshd_setup(void **state)
 	assert_int_equal(events_init(&t->loop, 1 << 16, 100, 0, 0), 0);
 	assert_int_equal(
 	    sshd_new(&t->loop, host, ak, &t->sshd, err, sizeof err), 0);
-	assert_int_equal(ns_new(&t->loop, t->sshd, NULL, &t->ns), 0);
+	assert_int_equal(ns_new(&t->loop, t->sshd, &t->ns), 0);
+	nsrun_start(&t->loop, t->sshd, NULL);
 	*state = t;
 	return 0;
 }
@@ -397,6 +533,7 @@ tree_teardown(void **state)
 	struct tree *t = *state;
 
 	ns_free(t->ns);
+	nsrun_stop();
 	forward_remove_all();
 	upstream_remove_all();
 	listener_remove_all();
@@ -444,13 +581,13 @@ expect_content(struct ns *ns, uint64_t ino, const char *want)
 static int
 write_str(struct ns *ns, uint64_t ino, const char *value)
 {
-	return ns_write(ns, ino, value, strlen(value));
+	return run_write(ns, ino, value, strlen(value));
 }
 
 static int
 ctl_str(struct ns *ns, uint64_t ino, const char *line, char *reply, size_t len)
 {
-	return ns_ctl(ns, ino, line, strlen(line), reply, len);
+	return run_ctl(ns, ino, line, reply, len);
 }
 
 /* Whether directory ino lists name. */
@@ -519,7 +656,7 @@ test_root(void **state)
 	assert_int_equal(ns_getattr(t->ns, ROOT, &a), 0);
 	assert_int_equal(a.mode, S_IFDIR | 0555);
 	assert_int_equal(ns_lookup(t->ns, ROOT, "ctl", &a), 0);
-	assert_int_equal(a.mode, S_IFREG | 0600);
+	assert_int_equal(a.mode, S_IFREG | 0666);
 	assert_int_equal(a.kind, NS_CTL);
 	assert_int_equal(ns_lookup(t->ns, ROOT, "events", &a), 0);
 	assert_int_equal(a.mode, S_IFREG | 0444);
@@ -608,19 +745,23 @@ test_ctl_answers(void **state)
 	char         reply[256];
 
 	assert_int_equal(
-	    ns_ctl(t->ns, ctl, "bogus\n", 6, reply, sizeof reply), -EINVAL);
+	    ctl_str(t->ns, ctl, "bogus\n", reply, sizeof reply), -EINVAL);
 	assert_string_equal(reply, "error: unknown command bogus\n");
-	assert_int_equal(
-	    ns_ctl(t->ns, ctl, "", 0, reply, sizeof reply), -EINVAL);
+	assert_int_equal(ctl_str(t->ns, ctl, "", reply, sizeof reply), -EINVAL);
 	assert_string_equal(reply, "error: empty command\n");
 	assert_int_equal(
-	    ns_ctl(t->ns, ctl, "unlisten x", 10, reply, sizeof reply), -ENOENT);
+	    ctl_str(t->ns, ctl, "unlisten x", reply, sizeof reply), -ENOENT);
 	assert_string_equal(reply, "error: no listener named x\n");
 
-	/* Only control files take commands. */
-	assert_int_equal(ns_ctl(t->ns, lookup(t->ns, ROOT, "node"), "reload", 6,
+	/* Without an SSH server there is nothing to reload. */
+	assert_int_equal(
+	    ctl_str(t->ns, ctl, "reload", reply, sizeof reply), -ENOTSUP);
+	assert_string_equal(reply, "error: this node runs no SSH server\n");
+
+	/* Only control files and writable value files take writes. */
+	assert_int_equal(ctl_str(t->ns, lookup(t->ns, ROOT, "node"), "reload",
 	                     reply, sizeof reply),
-	    -EINVAL);
+	    -EACCES);
 }
 
 static void
@@ -643,12 +784,12 @@ test_listener_numbers(void **state)
 	free(s);
 
 	ctl = lookup(t->ns, first, "ctl");
-	assert_int_equal(
-	    ns_ctl(t->ns, ctl, "close", 5, reply, sizeof reply), 0);
+	assert_int_equal(ctl_str(t->ns, ctl, "close", reply, sizeof reply), 0);
 	assert_string_equal(reply, "ok\n");
 	assert_int_equal(ns_getattr(t->ns, first, &a), -ENOENT);
 	assert_int_equal(
-	    ns_ctl(t->ns, ctl, "close", 5, reply, sizeof reply), -ENOENT);
+	    ctl_str(t->ns, ctl, "close", reply, sizeof reply), -ENOENT);
+	assert_string_equal(reply, "error: it is gone\n");
 
 	/* A name keeps its number; another name gets another one. */
 	assert_int_equal(listener_add(&t->loop, NULL, "127.0.0.1:0", "b", NULL,
@@ -677,8 +818,8 @@ test_forward_dirs(void **state)
 
 	fwd = lookup(t->ns, ROOT, "forwards");
 	assert_int_equal(ns_getattr(t->ns, fwd, &a), 0);
-	assert_int_equal(a.mode, S_IFDIR | 0755);
-	assert_int_equal(ns_mkdir(t->ns, fwd, "db", &a), 0);
+	assert_int_equal(a.mode, S_IFDIR | 0777);
+	assert_int_equal(run_mkdir(t->ns, fwd, "db", &a), 0);
 	assert_int_equal(a.mode, S_IFDIR | 0555);
 	dir = a.ino;
 	assert_int_equal(lookup(t->ns, fwd, "db"), dir);
@@ -686,14 +827,15 @@ test_forward_dirs(void **state)
 	assert_non_null(forward_find("db"));
 
 	/* Only forwards/ makes directories, of safe names, once. */
-	assert_int_equal(ns_mkdir(t->ns, fwd, "db", &a), -EEXIST);
-	assert_int_equal(ns_mkdir(t->ns, fwd, "a b", &a), -EINVAL);
-	assert_int_equal(ns_mkdir(t->ns, ROOT, "x", &a), -EPERM);
+	assert_int_equal(run_mkdir(t->ns, fwd, "db", &a), -EEXIST);
+	assert_int_equal(run_mkdir(t->ns, fwd, "a b", &a), -EINVAL);
+	assert_int_equal(run_mkdir(t->ns, ROOT, "x", &a), -EPERM);
 	assert_int_equal(
-	    ns_mkdir(t->ns, lookup(t->ns, ROOT, "upstreams"), "x", &a), -EPERM);
-	assert_int_equal(ns_mkdir(t->ns, dir, "x", &a), -EPERM);
+	    run_mkdir(t->ns, lookup(t->ns, ROOT, "upstreams"), "x", &a),
+	    -EPERM);
+	assert_int_equal(run_mkdir(t->ns, dir, "x", &a), -EPERM);
 	assert_int_equal(
-	    ns_mkdir(t->ns, lookup(t->ns, ROOT, "node"), "x", &a), -ENOTDIR);
+	    run_mkdir(t->ns, lookup(t->ns, ROOT, "node"), "x", &a), -ENOTDIR);
 
 	assert_int_equal(ns_readdir(t->ns, dir, &ents, &n), 0);
 	assert_int_equal(n, sizeof files / sizeof files[0]);
@@ -707,7 +849,7 @@ test_forward_dirs(void **state)
 	expect_content(t->ns, lookup(t->ns, dir, "state"), "down\n");
 	expect_content(t->ns, lookup(t->ns, dir, "connections"), "0\n");
 	assert_int_equal(ns_lookup(t->ns, dir, "kind", &a), 0);
-	assert_int_equal(a.mode, S_IFREG | 0644);
+	assert_int_equal(a.mode, S_IFREG | 0666);
 	assert_true(a.writable);
 	assert_int_equal(ns_lookup(t->ns, dir, "target", &a), 0);
 	assert_int_equal(a.mode, S_IFREG | 0600);
@@ -716,16 +858,16 @@ test_forward_dirs(void **state)
 	assert_int_equal(a.mode, S_IFREG | 0444);
 	assert_false(a.writable);
 	assert_int_equal(ns_lookup(t->ns, dir, "ctl", &a), 0);
-	assert_int_equal(a.mode, S_IFREG | 0600);
+	assert_int_equal(a.mode, S_IFREG | 0666);
 
 	f = lookup(t->ns, dir, "target");
 	assert_int_equal(write_str(t->ns, f, "db.example:5432\n"), 0);
 	expect_content(t->ns, f, "db.example:5432\n");
 	assert_int_equal(write_str(t->ns, f, "no port"), -EINVAL);
 	expect_content(t->ns, f, "db.example:5432\n");
-	assert_int_equal(ns_write(t->ns, f, "a\0:1", 4), -EINVAL);
+	assert_int_equal(run_write(t->ns, f, "a\0:1", 4), -EINVAL);
 	memset(big, 'a', sizeof big);
-	assert_int_equal(ns_write(t->ns, f, big, sizeof big), -EFBIG);
+	assert_int_equal(run_write(t->ns, f, big, sizeof big), -EFBIG);
 	expect_content(t->ns, f, "db.example:5432\n");
 
 	f = lookup(t->ns, dir, "kind");
@@ -740,7 +882,7 @@ test_forward_dirs(void **state)
 	    write_str(t->ns, lookup(t->ns, dir, "state"), "up"), -EACCES);
 	assert_int_equal(
 	    write_str(t->ns, lookup(t->ns, ROOT, "node"), "x"), -EACCES);
-	assert_int_equal(ns_rmdir(t->ns, fwd, "db"), 0);
+	assert_int_equal(run_rmdir(t->ns, fwd, "db"), 0);
 }
 
 static void
@@ -754,7 +896,7 @@ test_forward_up_down(void **state)
 	int            fd;
 
 	fwd = lookup(t->ns, ROOT, "forwards");
-	assert_int_equal(ns_mkdir(t->ns, fwd, "web", &a), 0);
+	assert_int_equal(run_mkdir(t->ns, fwd, "web", &a), 0);
 	dir = a.ino;
 	ctl = lookup(t->ns, dir, "ctl");
 	listen = lookup(t->ns, dir, "listen");
@@ -797,7 +939,7 @@ test_forward_up_down(void **state)
 
 	/* rmdir takes an up forward down and removes it. */
 	assert_int_equal(ctl_str(t->ns, ctl, "up", reply, sizeof reply), 0);
-	assert_int_equal(ns_rmdir(t->ns, fwd, "web"), 0);
+	assert_int_equal(run_rmdir(t->ns, fwd, "web"), 0);
 	assert_null(forward_find("web"));
 	assert_false(listed(t->ns, fwd, "web"));
 	assert_int_equal(ns_lookup(t->ns, fwd, "web", &a), -ENOENT);
@@ -805,11 +947,11 @@ test_forward_up_down(void **state)
 	assert_int_equal(write_str(t->ns, listen, "127.0.0.1:1"), -ENOENT);
 	assert_int_equal(
 	    ctl_str(t->ns, ctl, "up", reply, sizeof reply), -ENOENT);
-	assert_int_equal(ns_rmdir(t->ns, fwd, "web"), -ENOENT);
-	assert_int_equal(ns_rmdir(t->ns, ROOT, "node"), -EPERM);
+	assert_int_equal(run_rmdir(t->ns, fwd, "web"), -ENOENT);
+	assert_int_equal(run_rmdir(t->ns, ROOT, "node"), -EPERM);
 
 	/* The name keeps its number; "remove" on ctl removes too. */
-	assert_int_equal(ns_mkdir(t->ns, fwd, "web", &a), 0);
+	assert_int_equal(run_mkdir(t->ns, fwd, "web", &a), 0);
 	assert_int_equal(a.ino, dir);
 	assert_int_equal(ctl_str(t->ns, ctl, "remove", reply, sizeof reply), 0);
 	assert_false(listed(t->ns, fwd, "web"));
@@ -923,7 +1065,7 @@ test_upstreams(void **state)
 	assert_int_equal(strlen(s), strlen("2026-12-03T15:35:24.123Z\n"));
 	free(s);
 	assert_int_equal(ns_lookup(t->ns, dir, "ctl", &a), 0);
-	assert_int_equal(a.mode, S_IFREG | 0600);
+	assert_int_equal(a.mode, S_IFREG | 0666);
 
 	/* The object's ctl removes it. */
 	assert_int_equal(
@@ -960,6 +1102,7 @@ test_acl_listen(void **state)
 	uint64_t          acl, listen, error, emitted;
 	size_t            n;
 	char             *before, *s, *buf = NULL, big[NS_WRITE_MAX + 2];
+	char              msg[256];
 	struct ns_op      op;
 
 	acl = lookup(t->ns, ROOT, "acl");
@@ -984,14 +1127,18 @@ test_acl_listen(void **state)
 	error = a.ino;
 
 	/* Through the filesystem, a write is the operation that sets it. */
-	assert_int_equal(ns_op_of(t->ns, listen, "allow *:22\n", 11, &op), 1);
+	assert_int_equal(
+	    ns_op_of(t->ns, listen, "allow *:22\n", 11, &op, msg, sizeof msg),
+	    1);
 	assert_string_equal(op.name, "/acl/listen/set");
 	s = json_dumps(op.input, JSON_COMPACT);
 	assert_string_equal(s, "{\"rules\":\"allow *:22\"}");
 	free(s);
 	json_decref(op.input);
-	assert_int_equal(ns_op_of(t->ns, error, "x", 1, &op), 0);
-	assert_int_equal(ns_op_of(t->ns, listen, "a\0b", 3, &op), -EINVAL);
+	assert_int_equal(
+	    ns_op_of(t->ns, error, "x", 1, &op, msg, sizeof msg), -EACCES);
+	assert_int_equal(
+	    ns_op_of(t->ns, listen, "a\0b", 3, &op, msg, sizeof msg), -EINVAL);
 	ns_op_done(t->ns, listen, "line 1: bad");
 	expect_content(t->ns, error, "line 1: bad\n");
 	ns_op_done(t->ns, listen, NULL);
@@ -1024,7 +1171,7 @@ test_acl_listen(void **state)
 	assert_int_equal(s[strlen(s) - 1], '\n');
 	free(s);
 	memset(big, '#', sizeof big);
-	assert_int_equal(ns_write(t->ns, listen, big, sizeof big), -EFBIG);
+	assert_int_equal(run_write(t->ns, listen, big, sizeof big), -EFBIG);
 	expect_content(t->ns, listen, before);
 	free(before);
 
@@ -1049,7 +1196,8 @@ test_acl_without_sshd(void **state)
 	free(ents);
 	assert_int_equal(ns_lookup(t->ns, acl, "listen", &a), -ENOENT);
 	assert_int_equal(
-	    ns_write(t->ns, ns_ino(NS_ACL, 1, 1), "default deny", 12), -ENOENT);
+	    run_write(t->ns, ns_ino(NS_ACL, 1, 1), "default deny", 12),
+	    -ENOENT);
 
 	/* acl/ has no object directory and no other object. */
 	assert_int_equal(ns_getattr(t->ns, ns_ino(NS_ACL, 1, 0), &a), -ENOENT);
@@ -1177,10 +1325,14 @@ main(void)
 	    cmocka_unit_test(test_ino_out_of_range),
 	    cmocka_unit_test(test_parse_words),
 	    cmocka_unit_test(test_parse_errors),
-	    cmocka_unit_test(test_exec_checks),
+	    cmocka_unit_test_setup_teardown(
+	        test_exec_checks, bare_setup, bare_teardown),
+	    cmocka_unit_test(test_bridge),
+	    cmocka_unit_test(test_bridge_refusals),
+	    cmocka_unit_test(test_detail),
 	    cmocka_unit_test(test_ino_classes_apart),
-	    cmocka_unit_test(test_names),
-	    cmocka_unit_test(test_exec_worker_checks),
+	    cmocka_unit_test_setup_teardown(
+	        test_exec_worker_checks, bare_setup, bare_teardown),
 	    T(test_root),
 	    T(test_value_files),
 	    T(test_objects_gone),

@@ -1,6 +1,7 @@
 /*
  * Identities through the namespace without FUSE, over an SSH server and a
- * database in a temporary directory: pending ones made with mkdir and
+ * database in a temporary directory, its writes calling the node's
+ * operations as the mount does (nsrun.h): pending ones made with mkdir and
  * stored by writing their key, the node's "identity" command, scopes,
  * removal, the errnos of each refusal, and what a reload and a restart
  * keep.
@@ -24,6 +25,7 @@
 #include "events.h"
 #include "identities.h"
 #include "ns.h"
+#include "nsrun.h"
 #include "persist.h"
 #include "sshd.h"
 #include "storage.h"
@@ -86,14 +88,15 @@ start(struct tree *t)
 	assert_int_equal(identities_load(persist_storage(t->persist), t->sshd,
 	                     err, sizeof err),
 	    0);
-	assert_int_equal(
-	    ns_new(&t->loop, t->sshd, persist_storage(t->persist), &t->ns), 0);
+	assert_int_equal(ns_new(&t->loop, t->sshd, &t->ns), 0);
+	nsrun_start(&t->loop, t->sshd, persist_storage(t->persist));
 }
 
 static void
 stop(struct tree *t)
 {
 	ns_free(t->ns);
+	nsrun_stop();
 	persist_close(t->persist);
 	events_close();
 	uv_run(&t->loop, UV_RUN_DEFAULT);
@@ -191,13 +194,13 @@ expect_file(struct tree *t, const char *id, const char *file, const char *want)
 static int
 set(struct tree *t, const char *id, const char *file, const char *v)
 {
-	return ns_write(t->ns, file_of(t, id, file), v, strlen(v));
+	return run_write(t->ns, file_of(t, id, file), v, strlen(v));
 }
 
 static int
 ctl(struct tree *t, uint64_t ino, const char *line, char *reply)
 {
-	return ns_ctl(t->ns, ino, line, strlen(line), reply, 512);
+	return run_ctl(t->ns, ino, line, reply, 512);
 }
 
 static int
@@ -248,7 +251,7 @@ test_mkdir_then_key(void **state)
 	uint64_t       ids = lookup(t->ns, ROOT, "identities"), emitted;
 	char          *s;
 
-	assert_int_equal(ns_mkdir(t->ns, ids, "alice", &a), 0);
+	assert_int_equal(run_mkdir(t->ns, ids, "alice", &a), 0);
 	assert_int_equal(a.mode, S_IFDIR | 0555);
 	assert_true(listed(t, "alice"));
 	expect_file(t, "alice", "source", "pending");
@@ -257,7 +260,7 @@ test_mkdir_then_key(void **state)
 	expect_file(t, "alice", "id", "");
 	assert_int_equal(
 	    ns_lookup(t->ns, lookup(t->ns, ids, "alice"), "key", &a), 0);
-	assert_int_equal(a.mode, S_IFREG | 0644);
+	assert_int_equal(a.mode, S_IFREG | 0666);
 	assert_true(a.writable);
 
 	/* Bad values are refused with a reason, and change nothing. */
@@ -301,7 +304,7 @@ test_mkdir_then_key(void **state)
 	assert_int_equal(events_emitted(), emitted + 2);
 	expect_file(t, "alice", "scopes", "ops:*");
 
-	assert_int_equal(ns_rmdir(t->ns, ids, "alice"), 0);
+	assert_int_equal(run_rmdir(t->ns, ids, "alice"), 0);
 	assert_int_equal(events_emitted(), emitted + 3);
 	assert_false(listed(t, "alice"));
 	assert_false(usable(t));
@@ -318,7 +321,7 @@ test_refusals(void **state)
 
 	/* The file's identity is the file's to change. */
 	expect_file(t, "filekey", "source", "file");
-	assert_int_equal(ns_rmdir(t->ns, ids, "filekey"), -EPERM);
+	assert_int_equal(run_rmdir(t->ns, ids, "filekey"), -EPERM);
 	assert_int_equal(set(t, "filekey", "scopes", "ops:*"), -EPERM);
 	assert_int_equal(set(t, "filekey", "key", t->line), -EPERM);
 	assert_int_equal(
@@ -326,12 +329,12 @@ test_refusals(void **state)
 	assert_non_null(strstr(reply, "authorized_keys"));
 
 	/* Names: taken, malformed, or of the file's generated kind. */
-	assert_int_equal(ns_mkdir(t->ns, ids, "filekey", &a), -EEXIST);
-	assert_int_equal(ns_mkdir(t->ns, ids, "key3", &a), -EINVAL);
-	assert_int_equal(ns_mkdir(t->ns, ids, "a b", &a), -EINVAL);
-	assert_int_equal(ns_mkdir(t->ns, ids, "p", &a), 0);
-	assert_int_equal(ns_mkdir(t->ns, ids, "p", &a), -EEXIST);
-	assert_int_equal(ns_rmdir(t->ns, ids, "nosuch"), -ENOENT);
+	assert_int_equal(run_mkdir(t->ns, ids, "filekey", &a), -EEXIST);
+	assert_int_equal(run_mkdir(t->ns, ids, "key3", &a), -EINVAL);
+	assert_int_equal(run_mkdir(t->ns, ids, "a b", &a), -EINVAL);
+	assert_int_equal(run_mkdir(t->ns, ids, "p", &a), 0);
+	assert_int_equal(run_mkdir(t->ns, ids, "p", &a), -EEXIST);
+	assert_int_equal(run_rmdir(t->ns, ids, "nosuch"), -ENOENT);
 
 	/* A key is one identity at most. */
 	snprintf(line, sizeof line, "identity add carol %s", t->file_line);

@@ -173,6 +173,17 @@ test_abort(void **state)
 	assert_string_equal(s.text,
 	    "{\"error\":{\"code\":\"TIMEOUT\",\"message\":\"too slow\","
 	    "\"retryable\":true}}\n");
+
+	/* A handler's errno reaches the caller; the wire's text has none. */
+	held = NULL;
+	assert_int_equal(
+	    opcall_start(r, &who.id, "/t/slow", NULL, on_answer, &s, &c), 0);
+	registry_call_fail_errno(held, EEXIST, REPLY_INVALID_INPUT, "taken");
+	assert_int_equal(registry_deliver(r), 1);
+	assert_int_equal(s.err, -EEXIST);
+	assert_string_equal(s.text,
+	    "{\"error\":{\"code\":\"INVALID_INPUT\",\"message\":\"taken\","
+	    "\"retryable\":false}}\n");
 	opcall_abort(NULL);
 	free(s.text);
 	registry_free(r);
@@ -193,13 +204,17 @@ test_errno(void **state)
 	    {REPLY_LOCKED, -EIO},
 	};
 	struct reply_error     e = {REPLY_INTERNAL, "m", 0, NULL};
-	struct registry_result res = {"x", NULL, &e, 0};
+	struct registry_result res = {"x", NULL, &e, 0, 0};
 	size_t                 i;
 
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		e.code = cases[i].code;
 		assert_int_equal(opcall_errno(&res), cases[i].err);
 	}
+
+	/* A handler's own errno wins over the code's. */
+	res.errnum = EADDRINUSE;
+	assert_int_equal(opcall_errno(&res), -EADDRINUSE);
 }
 
 int

@@ -10,6 +10,7 @@
  *
  * A call goes: refused or handed to its handler; answered, which puts
  * it on the ready queue; delivered by registry_deliver, which frees it.
+ * An observer is told when it is taken and when it ends.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -53,6 +54,8 @@ struct registry {
 	size_t                 nready;
 	registry_wakeup_cb     wakeup;
 	void                  *wakeup_arg;
+	registry_observer_cb   observer;
+	void                  *observer_arg;
 };
 
 struct registry_call {
@@ -72,6 +75,15 @@ struct registry_call {
 	struct reply_error    err;
 	char                  msg[REGISTRY_MSG_MAX];
 	struct registry_call *next;
+
+	/* What observers are told, the strings in one allocation, rec. */
+	char       *rec;
+	const char *call_id;
+	const char *call_parent; /* NULL: none */
+	const char *name;        /* NULL: none asked for */
+	const char *who;         /* NULL: nobody */
+	unsigned    nested;      /* calls it made through the env */
+	int         ended;       /* its end was told */
 };
 
 static const char *const registry_kind_names[REGISTRY_NKINDS] = {
@@ -687,9 +699,124 @@ registry_call_free(struct registry_call *c)
 	registry_op_unref(c->op);
 	free(c->id);
 	free(c->parent);
+	free(c->rec);
 	free(c);
 	r->calls--;
 	registry_unref(r);
+}
+
+/* Writes s to dst (NULL: only measures) with the bytes a call id does
+ * not take as %XX.  Returns the length. */
+static size_t
+registry_escape(char *dst, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char     ch;
+	size_t            n = 0;
+
+	for (; *s != '\0'; s++) {
+		ch = (unsigned char)*s;
+		if (ch > ' ' && ch <= '~' && strchr("%./:", ch) == NULL) {
+			if (dst != NULL)
+				dst[n] = (char)ch;
+			n++;
+			continue;
+		}
+		if (dst != NULL) {
+			dst[n] = '%';
+			dst[n + 1] = hex[ch >> 4];
+			dst[n + 2] = hex[ch & 0xf];
+		}
+		n += 3;
+	}
+	return n;
+}
+
+/* The call id of request id from origin (NULL: none) into dst (NULL:
+ * only measures).  Returns its size, NUL included. */
+static size_t
+registry_call_id_of(char *dst, const char *origin, const char *id)
+{
+	size_t n = 0;
+
+	if (origin != NULL) {
+		n = strlen(origin) + 1;
+		if (dst != NULL)
+			snprintf(dst, n + 1, "%s:", origin);
+	}
+	n += registry_escape(dst != NULL ? dst + n : NULL, id);
+	if (dst != NULL)
+		dst[n] = '\0';
+	return n + 1;
+}
+
+/* Copies s (may be NULL) to *p, moving *p past it; returns the copy. */
+static const char *
+registry_put(char **p, const char *s, const char *origin, int as_id)
+{
+	char *at = *p;
+
+	if (s == NULL)
+		return NULL;
+	if (as_id)
+		*p += registry_call_id_of(at, origin, s);
+	else
+		*p = stpcpy(at, s) + 1;
+	return at;
+}
+
+/*
+ * What observers are told of c: its call id and its parent's, made from
+ * the request's (a nested call's are made already), the name asked for
+ * and who asked.  Returns 0 or -ENOMEM.
+ */
+static int
+registry_call_record(struct registry_call *c, const char *name)
+{
+	const char *origin = c->ctx.origin_name;
+	const char *who = c->ctx.identity != NULL ? c->ctx.identity->id : NULL;
+	int         as_id = c->depth == 0;
+	size_t      size = 0;
+	char       *p;
+
+	size += registry_call_id_of(NULL, origin, c->id);
+	if (c->parent != NULL)
+		size += registry_call_id_of(NULL, origin, c->parent);
+	size += name != NULL ? strlen(name) + 1 : 0;
+	size += who != NULL ? strlen(who) + 1 : 0;
+	if ((p = c->rec = malloc(size)) == NULL)
+		return -ENOMEM;
+
+	c->call_id = registry_put(&p, c->id, origin, as_id);
+	c->call_parent = registry_put(&p, c->parent, origin, as_id);
+	c->name = registry_put(&p, name, NULL, 0);
+	c->who = registry_put(&p, who, NULL, 0);
+	return 0;
+}
+
+/* Tells the observer of ev on c.  A call ends once: a second end (an
+ * abort, then the answer its handler still gives) is not told. */
+static void
+registry_observe(struct registry_call *c, enum registry_event ev)
+{
+	struct registry         *r = c->r;
+	struct registry_observed o;
+
+	if (ev != REGISTRY_REQUESTED) {
+		if (c->ended)
+			return;
+		c->ended = 1;
+	}
+	if (r->observer == NULL)
+		return;
+
+	o.event = ev;
+	o.call_id = c->call_id;
+	o.parent_id = c->call_parent;
+	o.op = c->name;
+	o.identity = c->who;
+	o.code = ev == REGISTRY_ERROR ? c->err.code : REPLY_NCODES;
+	r->observer(&o, r->observer_arg);
 }
 
 static int
@@ -760,6 +887,8 @@ registry_call_vfail(struct registry_call *c, enum reply_code code,
 	c->err.message = c->msg;
 	c->err.retryable = retryable != 0;
 	c->err.details = NULL;
+	registry_observe(
+	    c, code == REPLY_ABORTED ? REGISTRY_ABORTED : REGISTRY_ERROR);
 	registry_call_queue(c);
 }
 
@@ -788,6 +917,7 @@ registry_call_ok(struct registry_call *c, json_t *output)
 		return;
 	}
 	c->output = json_incref(output);
+	registry_observe(c, REGISTRY_RESPONDED);
 	registry_call_queue(c);
 }
 
@@ -795,6 +925,12 @@ const struct registry_ctx *
 registry_call_ctx(const struct registry_call *c)
 {
 	return &c->ctx;
+}
+
+const char *
+registry_call_id(const struct registry_call *c)
+{
+	return c->call_id;
 }
 
 /* Answers NOT_FOUND, quoting name with bytes outside printable ASCII
@@ -862,9 +998,10 @@ registry_route(struct registry_call *c, const char *name)
 	op->handler(c, c->input, op->arg);
 	c->running = 0;
 
-	/* The identity belongs to the transport and need not outlive this
-	 * call of the handler; the call may. */
+	/* The identity and origin's name belong to the transport and need
+	 * not outlive this call of the handler; the call may. */
 	c->ctx.identity = NULL;
+	c->ctx.origin_name = NULL;
 	if (c->answered)
 		registry_call_queue(c);
 }
@@ -883,8 +1020,13 @@ registry_start(struct registry *r, const struct registry_ctx *ctx,
 		return -ENOSPC;
 	if ((rc = registry_call_new(r, ctx, input, depth, &c)) < 0)
 		return rc;
+	if ((rc = registry_call_record(c, name)) < 0) {
+		registry_call_free(c);
+		return rc;
+	}
 	c->done = done;
 	c->arg = arg;
+	registry_observe(c, REGISTRY_REQUESTED);
 
 	if (name == NULL)
 		registry_call_fail(
@@ -905,12 +1047,13 @@ registry_dispatch(struct registry *r, const struct registry_ctx *ctx,
 
 int
 registry_dispatch_request(struct registry *r,
-    const struct registry_identity *identity, void *origin, const char *id,
-    json_t *payload, registry_done_cb done, void *arg)
+    const struct registry_identity *identity, void *origin,
+    const char *origin_name, const char *id, json_t *payload,
+    registry_done_cb done, void *arg)
 {
 	json_t *op = json_object_get(payload, "operationId");
 	json_t *parent = json_object_get(payload, "parentRequestId");
-	struct registry_ctx ctx = {identity, 0, id, NULL, origin};
+	struct registry_ctx ctx = {identity, 0, id, NULL, origin, origin_name};
 
 	if (r == NULL || done == NULL)
 		return -EINVAL;
@@ -927,9 +1070,9 @@ registry_call_invoke(struct registry_call *call, const char *ns, const char *op,
     json_t *input, registry_done_cb done, void *arg)
 {
 	char                name[REGISTRY_NAME_MAX + 1];
-	char                id[REGISTRY_NAME_MAX + 8];
-	struct registry_ctx ctx = {NULL, 1, id, NULL, NULL};
-	int                 n;
+	char               *id;
+	struct registry_ctx ctx = {NULL, 1, NULL, NULL, NULL, NULL};
+	int                 n, rc;
 
 	if (call == NULL || ns == NULL || op == NULL || done == NULL)
 		return -EINVAL;
@@ -939,10 +1082,15 @@ registry_call_invoke(struct registry_call *call, const char *ns, const char *op,
 	n = snprintf(name, sizeof name, "/%s/%s", ns, op);
 	if (n < 0 || (size_t)n >= sizeof name)
 		return -ENAMETOOLONG;
-	snprintf(id, sizeof id, "env/%s/%s", ns, op);
-	ctx.parent_id = call->ctx.request_id;
-	return registry_start(
+	if (asprintf(&id, "%s.%u", call->call_id, ++call->nested) < 0)
+		return -ENOMEM;
+
+	ctx.request_id = id;
+	ctx.parent_id = call->call_id;
+	rc = registry_start(
 	    call->r, &ctx, name, input, call->depth + 1, done, arg);
+	free(id);
+	return rc;
 }
 
 size_t
@@ -983,6 +1131,15 @@ registry_set_wakeup(struct registry *r, registry_wakeup_cb cb, void *arg)
 		return;
 	r->wakeup = cb;
 	r->wakeup_arg = arg;
+}
+
+void
+registry_set_observer(struct registry *r, registry_observer_cb cb, void *arg)
+{
+	if (r == NULL)
+		return;
+	r->observer = cb;
+	r->observer_arg = arg;
 }
 
 /* Discovery */
@@ -1080,6 +1237,7 @@ registry_free(struct registry *r)
 	if (r == NULL)
 		return;
 	r->closed = 1;
+	r->observer = NULL;
 
 	for (i = 0; i < r->nops; i++)
 		registry_op_unref(r->ops[i]);

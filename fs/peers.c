@@ -82,15 +82,18 @@ peers_answer(const struct pending_event *ev, void *arg)
 	}
 }
 
-/* A call of "/<node><name>": the worker answers it under our id. */
+/*
+ * A call of "/<node><name>": the worker answers it under our id.  It is
+ * told our call id as the parent: unique here, it cannot be mistaken
+ * for a call we made to the worker.
+ */
 static void
 peers_route(struct registry_call *call, json_t *input, void *arg)
 {
-	struct route              *rt = arg;
-	const struct registry_ctx *ctx = registry_call_ctx(call);
+	struct route *rt = arg;
 
-	if (callconn_call(rt->peer->cc, rt->target, input, ctx->request_id,
-	        peers_answer, call) != 0)
+	if (callconn_call(rt->peer->cc, rt->target, input,
+	        registry_call_id(call), peers_answer, call) != 0)
 		registry_call_fail(
 		    call, REPLY_INTERNAL, 1, "connection closed");
 }

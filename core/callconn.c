@@ -42,6 +42,7 @@ struct callconn {
 	char                  rbuf[CALLCONN_READ_SIZE];
 	callconn_closed_cb    closed;
 	void                 *arg;
+	char                  name[32]; /* "conn<N>", for call ids */
 
 	/* Who the peer is, as the transport established it. */
 	int                      has_who;
@@ -66,6 +67,7 @@ static struct {
 	struct callconn *dirty; /* with bytes to write this turn */
 	int              started;
 	size_t           n;
+	uint64_t         made; /* connections since the start */
 	LIST_HEAD(, callconn) conns;
 } cs;
 
@@ -282,7 +284,7 @@ callconn_request(struct callconn *cc, const struct frame *f)
 	int                rc;
 
 	rc = registry_dispatch_request(cs.r, cc->has_who ? &cc->who : NULL, cc,
-	    f->id, f->payload, callconn_done, cc);
+	    cc->name, f->id, f->payload, callconn_done, cc);
 	if (rc == 0)
 		cc->refs++;
 	else
@@ -475,6 +477,8 @@ callconn_new(int fd, const struct registry_identity *who,
 	cc->refs = 1;
 	cc->closed = closed;
 	cc->arg = arg;
+	snprintf(cc->name, sizeof cc->name, "conn%llu",
+	    (unsigned long long)++cs.made);
 	LIST_INSERT_HEAD(&cs.conns, cc, entry);
 	cs.n++;
 

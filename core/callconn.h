@@ -4,6 +4,10 @@
  * peer whose identity the transport established.  Requests go to the
  * node's registry; answers go back under the request's id.
  *
+ * Connections are named "conn1", "conn2", ... in the order they are
+ * made, never twice in a run; a peer's calls have call ids
+ * "conn<N>:<request id>" (registry.h).
+ *
  * Everything runs on the loop thread.  A malformed frame closes that one
  * connection.  Output is bounded: past CALLCONN_QUEUE_MAX queued bytes
  * the connection stops reading until the peer takes its answers.

@@ -1,14 +1,13 @@
 /*
  * The call graph, and what both graphs share.
  *
- * Calls are kept in an array in order of request, which is the order of
- * every listing and the order in which finished calls are dropped.  A
- * call's parent is found by its id each time it is needed rather than
- * linked, so dropping a call or meeting a parent late needs no fixing up.
- *
- * XXX: looking a parent up scans the calls, so formatting the graph is
- * quadratic in max_calls; an index by id would be needed if the bound
- * grew past a few thousand.
+ * Calls are kept in a ring in order of request, which is the order of
+ * every listing, of their numbers, and in which finished calls are
+ * dropped (most often the oldest, at the ring's head).  A call's parent
+ * is found by its id each time it is needed rather than linked, so
+ * dropping a call or meeting a parent late needs no fixing up; an index
+ * (flowgraph_index.c) gives an id's number, and a binary search the
+ * number's place.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -24,17 +23,23 @@
 struct flowgraph_node {
 	char                 *id;
 	char                 *op;
-	char                 *parent; /* NULL: none */
+	char                 *parent;   /* NULL: none */
+	char                 *identity; /* NULL: not noted */
+	char                 *error;    /* NULL: not noted */
 	enum flowgraph_status status;
+	uint64_t              seq;
 	uint64_t              started_ms;
 	uint64_t              ended_ms;
 };
 
 struct flowgraph_calls {
-	struct flowgraph_node *nodes; /* oldest request first */
-	size_t                 n;
-	size_t                 cap;
-	size_t                 max;
+	struct flowgraph_node   *nodes; /* a ring of cap */
+	size_t                   head;  /* the oldest request */
+	size_t                   n;
+	size_t                   cap;
+	size_t                   max;
+	uint64_t                 seq; /* of the last call added */
+	struct flowgraph__index *index;
 };
 
 /* Fill colours of the statuses in DOT. */
@@ -116,6 +121,8 @@ flowgraph_node_clear(struct flowgraph_node *node)
 	free(node->id);
 	free(node->op);
 	free(node->parent);
+	free(node->identity);
+	free(node->error);
 	memset(node, 0, sizeof *node);
 }
 
@@ -128,9 +135,28 @@ flowgraph_calls_new(size_t max_calls, struct flowgraph_calls **out)
 		return -EINVAL;
 	if ((g = calloc(1, sizeof *g)) == NULL)
 		return -ENOMEM;
+	if (flowgraph__index_new(&g->index) < 0) {
+		free(g);
+		return -ENOMEM;
+	}
 	g->max = max_calls;
 	*out = g;
 	return 0;
+}
+
+/* The i-th call kept (i under n), oldest request first. */
+static struct flowgraph_node *
+flowgraph_at(const struct flowgraph_calls *g, size_t i)
+{
+	return &g->nodes[(g->head + i) % g->cap];
+}
+
+/* Where node is in order of request. */
+static size_t
+flowgraph_place(
+    const struct flowgraph_calls *g, const struct flowgraph_node *node)
+{
+	return ((size_t)(node - g->nodes) + g->cap - g->head) % g->cap;
 }
 
 void
@@ -141,21 +167,38 @@ flowgraph_calls_free(struct flowgraph_calls *g)
 	if (g == NULL)
 		return;
 	for (i = 0; i < g->n; i++)
-		flowgraph_node_clear(&g->nodes[i]);
+		flowgraph_node_clear(flowgraph_at(g, i));
 	free(g->nodes);
+	flowgraph__index_free(g->index);
 	free(g);
+}
+
+/* The call numbered seq: numbers grow in the array's order. */
+static struct flowgraph_node *
+flowgraph_calls_numbered(const struct flowgraph_calls *g, uint64_t seq)
+{
+	size_t lo = 0, hi = g->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (flowgraph_at(g, mid)->seq == seq)
+			return flowgraph_at(g, mid);
+		if (flowgraph_at(g, mid)->seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 static struct flowgraph_node *
 flowgraph_calls_find(const struct flowgraph_calls *g, const char *id)
 {
-	size_t i;
+	uint64_t seq;
 
-	for (i = 0; i < g->n; i++) {
-		if (strcmp(g->nodes[i].id, id) == 0)
-			return &g->nodes[i];
-	}
-	return NULL;
+	if (flowgraph__index_get(g->index, id, &seq) < 0)
+		return NULL;
+	return flowgraph_calls_numbered(g, seq);
 }
 
 /* The parent of node when the graph holds it. */
@@ -196,15 +239,19 @@ flowgraph_calls_evict(struct flowgraph_calls *g)
 	size_t i;
 
 	for (i = 0; i < g->n; i++) {
-		if (g->nodes[i].status != FLOWGRAPH_PENDING)
+		if (flowgraph_at(g, i)->status != FLOWGRAPH_PENDING)
 			break;
 	}
 	if (i == g->n)
 		return -ENOSPC;
 
-	flowgraph_node_clear(&g->nodes[i]);
-	memmove(&g->nodes[i], &g->nodes[i + 1],
-	    (g->n - i - 1) * sizeof g->nodes[0]);
+	flowgraph__index_del(g->index, flowgraph_at(g, i)->id);
+	flowgraph_node_clear(flowgraph_at(g, i));
+
+	/* The older calls close the gap: usually there are none. */
+	for (; i > 0; i--)
+		*flowgraph_at(g, i) = *flowgraph_at(g, i - 1);
+	g->head = (g->head + 1) % g->cap;
 	g->n--;
 	return 0;
 }
@@ -214,7 +261,7 @@ static int
 flowgraph_calls_make_room(struct flowgraph_calls *g)
 {
 	struct flowgraph_node *nodes;
-	size_t                 cap;
+	size_t                 cap, i;
 
 	if (g->n == g->max)
 		return flowgraph_calls_evict(g);
@@ -224,36 +271,61 @@ flowgraph_calls_make_room(struct flowgraph_calls *g)
 	cap = g->cap == 0 ? 16 : g->cap * 2;
 	if (cap > g->max)
 		cap = g->max;
-	if ((nodes = reallocarray(g->nodes, cap, sizeof *nodes)) == NULL)
+	if ((nodes = reallocarray(NULL, cap, sizeof *nodes)) == NULL)
 		return -ENOMEM;
+	for (i = 0; i < g->n; i++)
+		nodes[i] = *flowgraph_at(g, i);
+	free(g->nodes);
 	g->nodes = nodes;
+	g->head = 0;
 	g->cap = cap;
 	return 0;
 }
 
+/* A copy of s, or NULL for none; *failed is set when copying failed. */
+static char *
+flowgraph_dup(const char *s, int *failed)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		*failed = 1;
+	return d;
+}
+
 /*
- * Appends a copy of tmpl, its fields checked by the caller.  Returns 0,
- * -ENOSPC or -ENOMEM; nothing changes on failure.
+ * Appends a copy of tmpl, its fields checked by the caller, with the
+ * next number.  Returns 0, -ENOSPC or -ENOMEM; nothing changes on
+ * failure.
  */
 static int
 flowgraph_calls_append(
     struct flowgraph_calls *g, const struct flowgraph_node *tmpl)
 {
 	struct flowgraph_node node = *tmpl;
-	int                   rc;
+	int                   failed = 0, rc;
 
-	node.id = strdup(tmpl->id);
-	node.op = strdup(tmpl->op);
-	node.parent = tmpl->parent != NULL ? strdup(tmpl->parent) : NULL;
-	if (node.id == NULL || node.op == NULL ||
-	    (tmpl->parent != NULL && node.parent == NULL)) {
+	node.id = flowgraph_dup(tmpl->id, &failed);
+	node.op = flowgraph_dup(tmpl->op, &failed);
+	node.parent = flowgraph_dup(tmpl->parent, &failed);
+	node.identity = flowgraph_dup(tmpl->identity, &failed);
+	node.error = flowgraph_dup(tmpl->error, &failed);
+	if (failed) {
 		rc = -ENOMEM;
 		goto out;
 	}
 
-	if ((rc = flowgraph_calls_make_room(g)) < 0)
+	/* The index grows first: dropping a call for this one is the last
+	 * step that may fail. */
+	if ((rc = flowgraph__index_reserve(g->index, g->n + 1)) < 0 ||
+	    (rc = flowgraph_calls_make_room(g)) < 0)
 		goto out;
-	g->nodes[g->n++] = node;
+	node.seq = ++g->seq;
+	*flowgraph_at(g, g->n) = node;
+	g->n++;
+	flowgraph__index_put(g->index, node.id, node.seq);
 	return 0;
 
 out:
@@ -267,6 +339,9 @@ flowgraph_calls_check(
     const struct flowgraph_calls *g, const struct flowgraph_node *node)
 {
 	if (!flowgraph__valid_id(node->id) || !flowgraph__valid_id(node->op))
+		return -EINVAL;
+	if ((node->identity != NULL && !flowgraph__valid_id(node->identity)) ||
+	    (node->error != NULL && !flowgraph__valid_id(node->error)))
 		return -EINVAL;
 	if (node->parent != NULL &&
 	    (!flowgraph__valid_id(node->parent) ||
@@ -351,6 +426,47 @@ flowgraph_calls_aborted(
 	return flowgraph_calls_finish(g, id, now_ms, FLOWGRAPH_ABORTED);
 }
 
+/* Notes value as call id's identity, or as its error's code. */
+static int
+flowgraph_calls_note(
+    struct flowgraph_calls *g, const char *id, const char *value, int is_error)
+{
+	struct flowgraph_node *node;
+	char                  *copy;
+
+	if (g == NULL || id == NULL ||
+	    (node = flowgraph_calls_find(g, id)) == NULL)
+		return -ENOENT;
+	if (!flowgraph__valid_id(value) ||
+	    (is_error && node->status != FLOWGRAPH_FAILED))
+		return -EINVAL;
+	if ((copy = strdup(value)) == NULL)
+		return -ENOMEM;
+
+	if (is_error) {
+		free(node->error);
+		node->error = copy;
+	} else {
+		free(node->identity);
+		node->identity = copy;
+	}
+	return 0;
+}
+
+int
+flowgraph_calls_set_identity(
+    struct flowgraph_calls *g, const char *id, const char *identity)
+{
+	return flowgraph_calls_note(g, id, identity, 0);
+}
+
+int
+flowgraph_calls_set_error(
+    struct flowgraph_calls *g, const char *id, const char *code)
+{
+	return flowgraph_calls_note(g, id, code, 1);
+}
+
 size_t
 flowgraph_calls_count(const struct flowgraph_calls *g)
 {
@@ -364,7 +480,10 @@ flowgraph_call_view(
 	out->id = node->id;
 	out->op = node->op;
 	out->parent = node->parent;
+	out->identity = node->identity;
+	out->error = node->error;
 	out->status = node->status;
+	out->seq = node->seq;
 	out->started_ms = node->started_ms;
 	out->ended_ms = node->ended_ms;
 }
@@ -388,7 +507,19 @@ flowgraph_calls_at(
 {
 	if (g == NULL || i >= g->n)
 		return -ENOENT;
-	flowgraph_call_view(&g->nodes[i], out);
+	flowgraph_call_view(flowgraph_at(g, i), out);
+	return 0;
+}
+
+int
+flowgraph_calls_seq(
+    const struct flowgraph_calls *g, uint64_t seq, struct flowgraph_call *out)
+{
+	const struct flowgraph_node *node;
+
+	if (g == NULL || (node = flowgraph_calls_numbered(g, seq)) == NULL)
+		return -ENOENT;
+	flowgraph_call_view(node, out);
 	return 0;
 }
 
@@ -418,10 +549,10 @@ flowgraph_calls_roots(
 	size_t i, n = 0;
 
 	for (i = 0; g != NULL && i < g->n; i++) {
-		if (flowgraph_calls_parent(g, &g->nodes[i]) != NULL)
+		if (flowgraph_calls_parent(g, flowgraph_at(g, i)) != NULL)
 			continue;
 		if (n < cap)
-			ids[n] = g->nodes[i].id;
+			ids[n] = flowgraph_at(g, i)->id;
 		n++;
 	}
 	return n;
@@ -431,18 +562,19 @@ int
 flowgraph_calls_children(const struct flowgraph_calls *g, const char *id,
     const char **ids, size_t cap, size_t *n)
 {
-	size_t i;
+	const struct flowgraph_node *node;
+	size_t                       i;
 
 	if (g == NULL || id == NULL || flowgraph_calls_find(g, id) == NULL)
 		return -ENOENT;
 
 	*n = 0;
 	for (i = 0; i < g->n; i++) {
-		if (g->nodes[i].parent == NULL ||
-		    strcmp(g->nodes[i].parent, id) != 0)
+		node = flowgraph_at(g, i);
+		if (node->parent == NULL || strcmp(node->parent, id) != 0)
 			continue;
 		if (*n < cap)
-			ids[*n] = g->nodes[i].id;
+			ids[*n] = node->id;
 		(*n)++;
 	}
 	return 0;
@@ -487,8 +619,9 @@ flowgraph_time_json(const struct flowgraph_node *node, int64_t ms)
 static json_t *
 flowgraph_node_json(const struct flowgraph_node *node)
 {
-	return json_pack("{s:s, s:s, s:s?, s:s, s:I, s:o, s:o}", "request_id",
-	    node->id, "operation", node->op, "parent_request_id", node->parent,
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s, s:I, s:o, s:o}",
+	    "request_id", node->id, "operation", node->op, "parent_request_id",
+	    node->parent, "identity", node->identity, "error", node->error,
 	    "status", flowgraph_status_name(node->status), "started_ms",
 	    (json_int_t)node->started_ms, "ended_ms",
 	    flowgraph_time_json(node, (int64_t)node->ended_ms), "duration_ms",
@@ -498,18 +631,19 @@ flowgraph_node_json(const struct flowgraph_node *node)
 static json_t *
 flowgraph_calls_edges_json(const struct flowgraph_calls *g)
 {
-	const struct flowgraph_node *parent;
+	const struct flowgraph_node *parent, *child;
 	json_t                      *edges;
 	size_t                       i;
 
 	if ((edges = json_array()) == NULL)
 		return NULL;
 	for (i = 0; i < g->n; i++) {
-		if ((parent = flowgraph_calls_parent(g, &g->nodes[i])) == NULL)
+		child = flowgraph_at(g, i);
+		if ((parent = flowgraph_calls_parent(g, child)) == NULL)
 			continue;
 		if (json_array_append_new(edges,
 		        json_pack("{s:s, s:s, s:s}", "from", parent->id, "to",
-		            g->nodes[i].id, "type", "triggered")) < 0) {
+		            child->id, "type", "triggered")) < 0) {
 			json_decref(edges);
 			return NULL;
 		}
@@ -527,7 +661,7 @@ flowgraph_calls_json(const struct flowgraph_calls *g)
 		return NULL;
 	for (i = 0; i < g->n; i++) {
 		if (json_array_append_new(
-		        calls, flowgraph_node_json(&g->nodes[i])) < 0) {
+		        calls, flowgraph_node_json(flowgraph_at(g, i))) < 0) {
 			json_decref(calls);
 			return NULL;
 		}
@@ -620,24 +754,32 @@ flowgraph_node_parse(
     json_t *e, size_t i, struct flowgraph_node *node, char *err, size_t errlen)
 {
 	const char  *status;
-	json_t      *parent, *ended, *duration;
+	json_t      *parent, *who = NULL, *why = NULL, *ended, *duration;
 	json_int_t   started;
 	json_error_t jerr;
 
 	if (json_unpack_ex(e, &jerr, JSON_STRICT,
-	        "{s:s, s:s, s:o, s:s, s:I, s:o, s:o}", "request_id", &node->id,
-	        "operation", &node->op, "parent_request_id", &parent, "status",
-	        &status, "started_ms", &started, "ended_ms", &ended,
-	        "duration_ms", &duration) < 0)
+	        "{s:s, s:s, s:o, s?o, s?o, s:s, s:I, s:o, s:o}", "request_id",
+	        &node->id, "operation", &node->op, "parent_request_id", &parent,
+	        "identity", &who, "error", &why, "status", &status,
+	        "started_ms", &started, "ended_ms", &ended, "duration_ms",
+	        &duration) < 0)
 		return flowgraph__fail(
 		    err, errlen, -EINVAL, "calls[%zu]: %s", i, jerr.text);
-	if (!json_is_null(parent) && !json_is_string(parent))
+	if ((!json_is_null(parent) && !json_is_string(parent)) ||
+	    (who != NULL && !json_is_null(who) && !json_is_string(who)) ||
+	    (why != NULL && !json_is_null(why) && !json_is_string(why)))
 		return flowgraph__fail(err, errlen, -EINVAL,
-		    "calls[%zu]: parent_request_id is not a string", i);
+		    "calls[%zu]: a parent, identity or error not a string", i);
 	node->parent = (char *)json_string_value(parent);
+	node->identity = (char *)json_string_value(who);
+	node->error = (char *)json_string_value(why);
 	if (flowgraph_status_parse(status, &node->status) < 0)
 		return flowgraph__fail(
 		    err, errlen, -EINVAL, "calls[%zu]: unknown status", i);
+	if (node->error != NULL && node->status != FLOWGRAPH_FAILED)
+		return flowgraph__fail(err, errlen, -EINVAL,
+		    "calls[%zu]: an error on a call that did not fail", i);
 	if (started < 0)
 		return flowgraph__fail(
 		    err, errlen, -EINVAL, "calls[%zu]: negative started_ms", i);
@@ -773,8 +915,12 @@ flowgraph_dot_call(FILE *f, size_t i, const struct flowgraph_node *node)
 	flowgraph__dot_text(f, node->id, FLOWGRAPH_LABEL_MAX);
 	fputs("\\n", f);
 	flowgraph__dot_text(f, node->op, FLOWGRAPH_ID_MAX);
-	fprintf(f, "\\n%s\", fillcolor=\"%s\"];\n",
-	    flowgraph_statuses[node->status].name,
+	fprintf(f, "\\n%s", flowgraph_statuses[node->status].name);
+	if (node->error != NULL) {
+		fputc(' ', f);
+		flowgraph__dot_text(f, node->error, FLOWGRAPH_LABEL_MAX);
+	}
+	fprintf(f, "\", fillcolor=\"%s\"];\n",
 	    flowgraph_statuses[node->status].colour);
 }
 
@@ -792,11 +938,12 @@ flowgraph_calls_dot(const struct flowgraph_calls *g)
 	/* Nodes are named by position: ids are for labels only. */
 	fputs("digraph calls {\n\tnode [shape=box, style=filled];\n", f);
 	for (i = 0; i < g->n; i++)
-		flowgraph_dot_call(f, i, &g->nodes[i]);
+		flowgraph_dot_call(f, i, flowgraph_at(g, i));
 	for (i = 0; i < g->n; i++) {
-		if ((parent = flowgraph_calls_parent(g, &g->nodes[i])) != NULL)
+		parent = flowgraph_calls_parent(g, flowgraph_at(g, i));
+		if (parent != NULL)
 			fprintf(f, "\tc%zu -> c%zu [label=\"triggered\"];\n",
-			    (size_t)(parent - g->nodes), i);
+			    flowgraph_place(g, parent), i);
 	}
 	fputs("}\n", f);
 	return flowgraph__dot_close(f, &buf);

@@ -10,7 +10,12 @@
  * parent is in the graph hangs from it by a "triggered" edge; a call
  * whose parent is not (none given, not seen yet, or dropped) is a root.
  * A parent seen after its children adopts them.  Request ids are
- * expected to be unique; a repeated one is refused.
+ * expected to be unique; a repeated one is refused.  A call may also
+ * note who made it and, once failed, the code of its error.
+ *
+ * Each call is numbered in order of request (seq, from 1), and a number
+ * is never given twice in one graph, so that a reader can name a call
+ * for good even when another of the same id comes after it is dropped.
  *
  * The graph keeps at most max_calls calls.  A new call beyond that drops
  * the oldest finished call (by order of request); when every call kept
@@ -62,8 +67,11 @@ enum flowgraph_status {
 struct flowgraph_call {
 	const char           *id;
 	const char           *op;
-	const char           *parent; /* NULL: none given */
+	const char           *parent;   /* NULL: none given */
+	const char           *identity; /* who made it; NULL: not noted */
+	const char           *error;    /* code of a failed call; NULL: none */
 	enum flowgraph_status status;
+	uint64_t              seq;
 	uint64_t              started_ms;
 	uint64_t              ended_ms; /* 0 while pending */
 };
@@ -119,6 +127,21 @@ int flowgraph_calls_error(
 int flowgraph_calls_aborted(
     struct flowgraph_calls *g, const char *id, uint64_t now_ms);
 
+/*
+ * Notes who made call id: identity, valid as ids are.  Returns 0;
+ * -ENOENT when id is not in the graph; -EINVAL for a bad identity.
+ */
+int flowgraph_calls_set_identity(
+    struct flowgraph_calls *g, const char *id, const char *identity);
+
+/*
+ * Notes the code of the error that failed call id ("NOT_FOUND"), valid
+ * as ids are.  Returns 0; -ENOENT when id is not in the graph; -EINVAL
+ * for a bad code or a call that has not failed.
+ */
+int flowgraph_calls_set_error(
+    struct flowgraph_calls *g, const char *id, const char *code);
+
 /* Calls kept. */
 size_t flowgraph_calls_count(const struct flowgraph_calls *g);
 
@@ -129,6 +152,10 @@ int flowgraph_calls_get(const struct flowgraph_calls *g, const char *id,
 /* The i-th call kept, oldest request first.  Returns 0 or -ENOENT. */
 int flowgraph_calls_at(
     const struct flowgraph_calls *g, size_t i, struct flowgraph_call *out);
+
+/* The call numbered seq into *out.  Returns 0 or -ENOENT. */
+int flowgraph_calls_seq(
+    const struct flowgraph_calls *g, uint64_t seq, struct flowgraph_call *out);
 
 /* ended_ms - started_ms of a finished call (0 if the clock went back);
  * -1 while it is pending. */
@@ -161,9 +188,10 @@ int flowgraph_calls_lineage(const struct flowgraph_calls *g, const char *id,
 /*
  * The graph as JSON, a new reference, NULL on ENOMEM:
  * {"calls": [{"request_id", "operation", "parent_request_id" (null when
- * none), "status", "started_ms", "ended_ms", "duration_ms" (both null
- * while pending)}, ...] oldest request first, "edges": [{"from", "to",
- * "type": "triggered"}, ...] in the order of the calls they lead to}.
+ * none), "identity", "error" (null when not noted), "status",
+ * "started_ms", "ended_ms", "duration_ms" (both null while pending)},
+ * ...] oldest request first, "edges": [{"from", "to", "type":
+ * "triggered"}, ...] in the order of the calls they lead to}.
  */
 json_t *flowgraph_calls_json(const struct flowgraph_calls *g);
 
@@ -171,9 +199,11 @@ json_t *flowgraph_calls_json(const struct flowgraph_calls *g);
  * A graph from what flowgraph_calls_json made, keeping at most max_calls
  * calls, so that parsing a formatted graph gives the same graph.  The
  * "edges" follow from the parents, but when present must be exactly
- * those.  Returns 0 and *out; -EINVAL for a document of any other shape
- * (a missing or mistyped member, a bad id, an unknown status, ended_ms
- * or duration_ms that disagree with the status, a repeated id), with
+ * those; "identity" and "error" may be left out.  Calls are numbered
+ * anew, in order.  Returns 0 and *out; -EINVAL for a document of any
+ * other shape (a missing or mistyped member, a bad id, an unknown
+ * status, ended_ms or duration_ms that disagree with the status, an
+ * error on a call that did not fail, a repeated id), with
  * the reason in err (may be NULL); -ELOOP when parents form a cycle;
  * -ENOSPC for more than max_calls calls; or -ENOMEM.
  */
@@ -190,8 +220,9 @@ json_t *flowgraph_calls_call_json(
 
 /*
  * The graph in Graphviz DOT: "digraph calls", one box per call labelled
- * with its id (cut to FLOWGRAPH_LABEL_MAX bytes), operation and status,
- * and an edge labelled "triggered" from each parent.  A new string the
+ * with its id (cut to FLOWGRAPH_LABEL_MAX bytes), operation and status
+ * (with the error's code when noted), and an edge labelled "triggered"
+ * from each parent.  A new string the
  * caller frees; NULL on ENOMEM.
  */
 char *flowgraph_calls_dot(const struct flowgraph_calls *g);
@@ -246,6 +277,22 @@ char *flowgraph_ops_dot(const struct flowgraph_ops *g);
 /*
  * Inside the module only (flowgraph.c and flowgraph_ops.c).
  */
+
+/* The index of call ids to call numbers (flowgraph_index.c); ids are
+ * borrowed from the calls, and must be removed before they are freed. */
+struct flowgraph__index;
+
+int  flowgraph__index_new(struct flowgraph__index **out);
+void flowgraph__index_free(struct flowgraph__index *ix);
+/* Room for n ids in all.  Returns 0 or -ENOMEM. */
+int flowgraph__index_reserve(struct flowgraph__index *ix, size_t n);
+/* Adds or replaces id; room was reserved. */
+void flowgraph__index_put(
+    struct flowgraph__index *ix, const char *id, uint64_t seq);
+/* The number of id into *seq.  Returns 0 or -ENOENT. */
+int flowgraph__index_get(
+    const struct flowgraph__index *ix, const char *id, uint64_t *seq);
+void flowgraph__index_del(struct flowgraph__index *ix, const char *id);
 
 /* Writes the reason to err (may be NULL) and returns rc. */
 int flowgraph__fail(char *err, size_t errlen, int rc, const char *fmt, ...)

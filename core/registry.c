@@ -15,6 +15,7 @@
  * of an abort) and its caller has been told the last answer.  Calls
  * whose last answer is still open sit on a live list, where an abort
  * finds them by their caller's origin and request id.
+ * An observer is told when it is taken and when it ends.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -59,6 +60,8 @@ struct registry {
 	size_t                 nready;
 	registry_wakeup_cb     wakeup;
 	void                  *wakeup_arg;
+	registry_observer_cb   observer;
+	void                  *observer_arg;
 };
 
 struct registry_call {
@@ -95,6 +98,15 @@ struct registry_call {
 	int                   live; /* on the live list */
 	struct registry_call *live_prev, *live_next;
 	struct registry_call *next; /* on the ready queue */
+
+	/* What observers are told, the strings in one allocation, rec. */
+	char       *rec;
+	const char *call_id;
+	const char *call_parent; /* NULL: none */
+	const char *name;        /* NULL: none asked for */
+	const char *who;         /* NULL: nobody */
+	unsigned    nested;      /* calls it made through the env */
+	int         ended;       /* its end was told */
 };
 
 static const char *const registry_kind_names[REGISTRY_NKINDS] = {
@@ -734,9 +746,124 @@ registry_call_release(struct registry_call *c)
 	registry_op_unref(c->op);
 	free(c->id);
 	free(c->parent);
+	free(c->rec);
 	free(c);
 	r->calls--;
 	registry_unref(r);
+}
+
+/* Writes s to dst (NULL: only measures) with the bytes a call id does
+ * not take as %XX.  Returns the length. */
+static size_t
+registry_escape(char *dst, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char     ch;
+	size_t            n = 0;
+
+	for (; *s != '\0'; s++) {
+		ch = (unsigned char)*s;
+		if (ch > ' ' && ch <= '~' && strchr("%./:", ch) == NULL) {
+			if (dst != NULL)
+				dst[n] = (char)ch;
+			n++;
+			continue;
+		}
+		if (dst != NULL) {
+			dst[n] = '%';
+			dst[n + 1] = hex[ch >> 4];
+			dst[n + 2] = hex[ch & 0xf];
+		}
+		n += 3;
+	}
+	return n;
+}
+
+/* The call id of request id from origin (NULL: none) into dst (NULL:
+ * only measures).  Returns its size, NUL included. */
+static size_t
+registry_call_id_of(char *dst, const char *origin, const char *id)
+{
+	size_t n = 0;
+
+	if (origin != NULL) {
+		n = strlen(origin) + 1;
+		if (dst != NULL)
+			snprintf(dst, n + 1, "%s:", origin);
+	}
+	n += registry_escape(dst != NULL ? dst + n : NULL, id);
+	if (dst != NULL)
+		dst[n] = '\0';
+	return n + 1;
+}
+
+/* Copies s (may be NULL) to *p, moving *p past it; returns the copy. */
+static const char *
+registry_put(char **p, const char *s, const char *origin, int as_id)
+{
+	char *at = *p;
+
+	if (s == NULL)
+		return NULL;
+	if (as_id)
+		*p += registry_call_id_of(at, origin, s);
+	else
+		*p = stpcpy(at, s) + 1;
+	return at;
+}
+
+/*
+ * What observers are told of c: its call id and its parent's, made from
+ * the request's (a nested call's are made already), the name asked for
+ * and who asked.  Returns 0 or -ENOMEM.
+ */
+static int
+registry_call_record(struct registry_call *c, const char *name)
+{
+	const char *origin = c->ctx.origin_name;
+	const char *who = c->ctx.identity != NULL ? c->ctx.identity->id : NULL;
+	int         as_id = c->depth == 0;
+	size_t      size = 0;
+	char       *p;
+
+	size += registry_call_id_of(NULL, origin, c->id);
+	if (c->parent != NULL)
+		size += registry_call_id_of(NULL, origin, c->parent);
+	size += name != NULL ? strlen(name) + 1 : 0;
+	size += who != NULL ? strlen(who) + 1 : 0;
+	if ((p = c->rec = malloc(size)) == NULL)
+		return -ENOMEM;
+
+	c->call_id = registry_put(&p, c->id, origin, as_id);
+	c->call_parent = registry_put(&p, c->parent, origin, as_id);
+	c->name = registry_put(&p, name, NULL, 0);
+	c->who = registry_put(&p, who, NULL, 0);
+	return 0;
+}
+
+/* Tells the observer of ev on c.  A call ends once: a second end (an
+ * abort, then the answer its handler still gives) is not told. */
+static void
+registry_observe(struct registry_call *c, enum registry_event ev)
+{
+	struct registry         *r = c->r;
+	struct registry_observed o;
+
+	if (ev != REGISTRY_REQUESTED) {
+		if (c->ended)
+			return;
+		c->ended = 1;
+	}
+	if (r->observer == NULL)
+		return;
+
+	o.event = ev;
+	o.call_id = c->call_id;
+	o.parent_id = c->call_parent;
+	o.op = c->name;
+	o.identity = c->who;
+	o.code = ev == REGISTRY_ERROR ? c->err.code : REPLY_NCODES;
+	r->observer(&o, r->observer_arg);
 }
 
 static int
@@ -836,6 +963,8 @@ registry_call_vfail(struct registry_call *c, enum reply_code code,
 	c->err.message = c->msg;
 	c->err.retryable = retryable != 0;
 	c->err.details = NULL;
+	registry_observe(
+	    c, code == REPLY_ABORTED ? REGISTRY_ABORTED : REGISTRY_ERROR);
 	c->owned = 0;
 	registry_call_finish(c);
 	registry_call_release(c);
@@ -899,6 +1028,7 @@ registry_call_ok(struct registry_call *c, json_t *output)
 		return;
 	}
 	c->output = json_incref(output);
+	registry_observe(c, REGISTRY_RESPONDED);
 	c->owned = 0;
 	registry_call_finish(c);
 	registry_call_release(c);
@@ -926,6 +1056,7 @@ registry_call_complete(struct registry_call *c)
 {
 	c->owned = 0;
 	if (!c->finished) {
+		registry_observe(c, REGISTRY_COMPLETED);
 		c->completed = 1;
 		registry_call_finish(c);
 	}
@@ -943,6 +1074,12 @@ const struct registry_ctx *
 registry_call_ctx(const struct registry_call *c)
 {
 	return &c->ctx;
+}
+
+const char *
+registry_call_id(const struct registry_call *c)
+{
+	return c->call_id;
 }
 
 /* Answers NOT_FOUND, quoting name with bytes outside printable ASCII
@@ -1015,9 +1152,10 @@ registry_route(struct registry_call *c, const char *name)
 		registry_call_queue(c);
 	}
 
-	/* The identity belongs to the transport and need not outlive this
-	 * call of the handler; the call may. */
+	/* The identity and origin's name belong to the transport and need
+	 * not outlive this call of the handler; the call may. */
 	c->ctx.identity = NULL;
+	c->ctx.origin_name = NULL;
 	registry_call_release(c);
 }
 
@@ -1038,8 +1176,15 @@ registry_start(struct registry *r, const struct registry_ctx *ctx,
 	if (rc < 0)
 		return rc;
 	c->up = up;
+	if ((rc = registry_call_record(c, name)) < 0) {
+		/* Nobody holds it yet: it goes at once. */
+		c->told = 1;
+		registry_call_release(c);
+		return rc;
+	}
 	c->done = done;
 	c->arg = arg;
+	registry_observe(c, REGISTRY_REQUESTED);
 
 	if (name == NULL)
 		registry_call_fail(
@@ -1060,12 +1205,13 @@ registry_dispatch(struct registry *r, const struct registry_ctx *ctx,
 
 int
 registry_dispatch_request(struct registry *r,
-    const struct registry_identity *identity, void *origin, const char *id,
-    json_t *payload, registry_done_cb done, void *arg)
+    const struct registry_identity *identity, void *origin,
+    const char *origin_name, const char *id, json_t *payload,
+    registry_done_cb done, void *arg)
 {
 	json_t *op = json_object_get(payload, "operationId");
 	json_t *parent = json_object_get(payload, "parentRequestId");
-	struct registry_ctx ctx = {identity, 0, id, NULL, origin};
+	struct registry_ctx ctx = {identity, 0, id, NULL, origin, origin_name};
 
 	if (r == NULL || done == NULL)
 		return -EINVAL;
@@ -1082,9 +1228,9 @@ registry_call_invoke(struct registry_call *call, const char *ns, const char *op,
     json_t *input, registry_done_cb done, void *arg)
 {
 	char                name[REGISTRY_NAME_MAX + 1];
-	char                id[REGISTRY_NAME_MAX + 8];
-	struct registry_ctx ctx = {NULL, 1, id, NULL, NULL};
-	int                 n;
+	char               *id;
+	struct registry_ctx ctx = {NULL, 1, NULL, NULL, NULL, NULL};
+	int                 n, rc;
 
 	if (call == NULL || ns == NULL || op == NULL || done == NULL)
 		return -EINVAL;
@@ -1094,9 +1240,14 @@ registry_call_invoke(struct registry_call *call, const char *ns, const char *op,
 	n = snprintf(name, sizeof name, "/%s/%s", ns, op);
 	if (n < 0 || (size_t)n >= sizeof name)
 		return -ENAMETOOLONG;
-	snprintf(id, sizeof id, "env/%s/%s", ns, op);
-	ctx.parent_id = call->ctx.request_id;
-	return registry_start(call->r, &ctx, name, input, call, done, arg);
+	if (asprintf(&id, "%s.%u", call->call_id, ++call->nested) < 0)
+		return -ENOMEM;
+
+	ctx.request_id = id;
+	ctx.parent_id = call->call_id;
+	rc = registry_start(call->r, &ctx, name, input, call, done, arg);
+	free(id);
+	return rc;
 }
 
 /*
@@ -1122,6 +1273,7 @@ registry_call_abort(struct registry_call *c)
 	}
 
 	json_array_clear(c->values);
+	registry_observe(c, REGISTRY_ABORTED);
 	c->failed = 1;
 	c->err.code = REPLY_ABORTED;
 	c->err.message = "aborted";
@@ -1242,6 +1394,15 @@ registry_set_wakeup(struct registry *r, registry_wakeup_cb cb, void *arg)
 	r->wakeup_arg = arg;
 }
 
+void
+registry_set_observer(struct registry *r, registry_observer_cb cb, void *arg)
+{
+	if (r == NULL)
+		return;
+	r->observer = cb;
+	r->observer_arg = arg;
+}
+
 /* Discovery */
 
 static void
@@ -1337,6 +1498,7 @@ registry_free(struct registry *r)
 	if (r == NULL)
 		return;
 	r->closed = 1;
+	r->observer = NULL;
 
 	/* Handlers that would go on working for nobody are told so. */
 	for (c = r->live; c != NULL; c = next) {

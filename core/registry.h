@@ -26,6 +26,26 @@
  * registry tells the loop through the wakeup callback when the queue
  * stops being empty.
  *
+ * Every call has a call id, unique on the node, that names it to
+ * observers (registry_set_observer) and to handlers (registry_call_id),
+ * and that a peer's request id, which is only unique on its connection,
+ * cannot be:
+ *
+ *	- a call from a connection is "<origin name>:<request id>", with
+ *	  the origin name the transport gives ("conn3:7");
+ *	- a call from no connection (the filesystem's "fs-12") is its
+ *	  request id;
+ *	- a call made through the env is "<parent's call id>.<n>", n
+ *	  counting the calls its parent made so, from 1 ("conn3:7.1",
+ *	  "fs-12.2.1").
+ *
+ * In the first two, bytes of the request id outside printable ASCII,
+ * space, '%', '.', '/' and ':' are written %XX (hex, upper case), so
+ * that two different calls never share an id, no id holds '/', and '.'
+ * only ever marks nesting.  A parent named by a request
+ * (parentRequestId, or ctx.parent_id) is read the same way, as a call
+ * of the same origin.
+ *
  * Two discovery operations are always there, public and read-only:
  * /services/list {} -> {"operations":[{name, namespace, op_type}]},
  * sorted by name, op_type one of "query", "mutation", "subscription";
@@ -99,6 +119,9 @@ struct registry_ctx {
 	const char                     *request_id; /* NULL reads as "" */
 	const char                     *parent_id;  /* NULL: none */
 	void *origin; /* the transport's connection; NULL: none */
+	/* origin's name, unique on the node for the node's life and
+	 * holding no ':'; NULL: none */
+	const char *origin_name;
 };
 
 /*
@@ -124,11 +147,40 @@ struct registry_call;
  * with registry_call_ok or registry_call_fail, before returning or
  * later; the call is gone after that.
  */
+/*
+ * What an observer is told.  A call is REGISTRY_REQUESTED once taken,
+ * refusals included (they are then answered REGISTRY_ERROR), and then
+ * ends once: REGISTRY_RESPONDED (its answer), REGISTRY_COMPLETED (a
+ * subscription ended), REGISTRY_ERROR or REGISTRY_ABORTED (given up, or
+ * answered with the code ABORTED).  A call that registry_dispatch
+ * refuses to take (-ENOSPC, -ENOMEM) is not told.
+ */
+enum registry_event {
+	REGISTRY_REQUESTED,
+	REGISTRY_RESPONDED,
+	REGISTRY_COMPLETED,
+	REGISTRY_ERROR,
+	REGISTRY_ABORTED,
+	REGISTRY_NEVENTS
+};
+
+/* One event of one call; the strings live until the observer returns. */
+struct registry_observed {
+	enum registry_event event;
+	const char         *call_id;   /* unique on the node, as above */
+	const char         *parent_id; /* the parent's call id; NULL: none */
+	const char         *op;        /* the name asked for; NULL: none */
+	const char         *identity;  /* who asked; NULL: nobody, or env */
+	enum reply_code     code; /* of REGISTRY_ERROR, else REPLY_NCODES */
+};
+
 typedef void (*registry_handler_cb)(
     struct registry_call *call, json_t *input, void *arg);
 typedef void (*registry_done_cb)(const struct registry_result *res, void *arg);
 typedef void (*registry_wakeup_cb)(void *arg);
 typedef void (*registry_abort_cb)(struct registry_call *call, void *arg);
+typedef void (*registry_observer_cb)(
+    const struct registry_observed *ev, void *arg);
 
 /*
  * A registry for at most max_ops operations, the two discovery ones
@@ -151,6 +203,14 @@ void registry_free(struct registry *r);
 /* cb(arg) runs when the queue of answers stops being empty; it should
  * arrange for registry_deliver to run, not run it.  NULL: nobody. */
 void registry_set_wakeup(struct registry *r, registry_wakeup_cb cb, void *arg);
+
+/*
+ * cb(ev, arg) is told every event of every call, as it happens (inside
+ * registry_dispatch and the answering functions), so it must not call
+ * into r.  registry_free forgets it.  NULL: nobody.
+ */
+void registry_set_observer(
+    struct registry *r, registry_observer_cb cb, void *arg);
 
 /*
  * Registers spec with handler (called with arg), replacing an operation
@@ -199,13 +259,15 @@ int registry_dispatch(struct registry *r, const struct registry_ctx *ctx,
 /*
  * registry_dispatch for a call.requested frame's id and payload
  * {"operationId", "input"?, "parentRequestId"?} from a peer that is
- * identity (NULL: none), never trusted.  A missing input is JSON null.
+ * identity (NULL: none), never trusted, on connection origin named
+ * origin_name (see struct registry_ctx).  A missing input is JSON null.
  * A payload without a string operationId is answered INVALID_INPUT.
  * Returns as registry_dispatch.
  */
 int registry_dispatch_request(struct registry *r,
-    const struct registry_identity *identity, void *origin, const char *id,
-    json_t *payload, registry_done_cb done, void *arg);
+    const struct registry_identity *identity, void *origin,
+    const char *origin_name, const char *id, json_t *payload,
+    registry_done_cb done, void *arg);
 
 /*
  * Tells the answers queued when it starts to their done callbacks, in
@@ -224,6 +286,9 @@ size_t registry_ready(const struct registry *r);
  * so a handler that answers later copies what it needs first.
  */
 const struct registry_ctx *registry_call_ctx(const struct registry_call *call);
+
+/* call's call id, unique on the node (see above). */
+const char *registry_call_id(const struct registry_call *call);
 
 /*
  * Answers call with output (borrowed; NULL is JSON null).  An output
@@ -291,7 +356,8 @@ void registry_call_fail_errno(struct registry_call *call, int errnum,
 
 /*
  * The env of a handler: calls "/ns/op" on call's behalf, trusted, with
- * no identity, request id "env/ns/op" and call's request id as parent.
+ * no identity, and with the next nested call id of call
+ * ("<call's call id>.<n>") as request id and call's call id as parent.
  * Returns as registry_dispatch; -ELOOP when calls are already nested
  * REGISTRY_DEPTH_MAX deep; -ENAMETOOLONG for a name over
  * REGISTRY_NAME_MAX; or -ESHUTDOWN once the registry was freed.

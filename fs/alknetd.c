@@ -26,6 +26,7 @@
 #include "log.h"
 #include "mount.h"
 #include "node.h"
+#include "ns.h"
 #include "ops.h"
 #include "penalty.h"
 #include "persist.h"
@@ -609,6 +610,7 @@ daemon_stop(void *arg)
 	forward_remove_all();
 	upstream_remove_all();
 	session_close_all("shutdown");
+	ns_flowgraph_stop();
 	ops_stop();
 	keys_stop();
 	mount_stop(d->mount);
@@ -857,6 +859,8 @@ main(int argc, char **argv)
 	if (ops_start(d.loop, d.sshd, persist_storage(d.persist), err,
 	        sizeof err) != 0)
 		die("%s", err);
+	if (ns_flowgraph_start(ops_registry()) != 0)
+		die("cannot record calls");
 	for (int i = 0; i < o.nraw; i++) {
 		if (ops_listen_raw(o.listen_raw[i], err, sizeof err) != 0)
 			die("--listen-raw %s: %s", o.listen_raw[i], err);

@@ -440,9 +440,13 @@ ns_lookup(
 static uint64_t
 ns_parent(unsigned cls, uint64_t obj)
 {
+	const struct ns_classdef *c = &ns__classes[cls];
+
 	if (cls == NS_TOP)
 		return ns_ino(NS_TOP, NS_T_ROOT, 0);
-	return ns_ino(NS_TOP, ns__classes[cls].top, 0);
+	if (c->sub != 0)
+		return ns_ino(ns__top[c->top].child, 1, c->sub);
+	return ns_ino(NS_TOP, c->top, 0);
 }
 
 static int

@@ -17,7 +17,9 @@
  * NS_DEVICE_KEY, which are files: field 0 of such an object is a value
  * file rather than a directory.  The directories of ops/ are the objects
  * of NS_OP, numbered by their paths ("/sessions/close") like names;
- * fields 1 and 2 are an operation's spec and call.
+ * fields 1 and 2 are an operation's spec and call.  flowgraph/ is made
+ * as keys/, and its directory calls/ lists the objects of NS_FLOWCALL,
+ * one per call recorded, numbered by the call's number in the graph.
  */
 #ifndef ALKNET_NS_H
 #define ALKNET_NS_H
@@ -36,6 +38,7 @@
 #define NS_WRITE_MAX 65536 /* the longest value a value file takes */
 
 struct ns;
+struct registry;
 struct sshd;
 
 enum ns_class {
@@ -51,6 +54,8 @@ enum ns_class {
 	NS_DEVICE_KEY, /* the files of keys/devices/ */
 	NS_OP,         /* a directory of ops/, by its path */
 	NS_PEER,       /* peers/<node>/: a worker registered here */
+	NS_FLOWGRAPH,  /* flowgraph/, one object as acl/ */
+	NS_FLOWCALL,   /* a directory of flowgraph/calls/, by its number */
 	NS_NCLASSES
 };
 
@@ -157,6 +162,17 @@ void ns_op_done(struct ns *ns, uint64_t ino, const char *msg);
  * bytes).  Returns 0, -ENOENT or -ENAMETOOLONG.
  */
 int ns_call_name(struct ns *ns, uint64_t ino, char *buf, size_t len);
+
+/*
+ * Records the calls of r, for flowgraph/, from now until
+ * ns_flowgraph_stop, which must come before r is freed.  Until then
+ * flowgraph/ is empty.  Returns 0, -EBUSY when recording already, or
+ * what callgraph_new returns.
+ */
+int ns_flowgraph_start(struct registry *r);
+
+/* Stops recording and forgets the calls; accepts no start. */
+void ns_flowgraph_stop(void);
 
 /*
  * The operation that mkdir (make != 0) or rmdir of name in parent

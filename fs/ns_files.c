@@ -807,6 +807,7 @@ const struct ns_entry ns__top[NS_NTOP] = {
         .gen = ns_gen_penalties},
     [NS_T_KEYS] = NS_TOPDIR("keys", NS_KEYS),
     [NS_T_OPS] = NS_TOPDIR("ops", NS_OP),
+    [NS_T_FLOWGRAPH] = NS_TOPDIR("flowgraph", NS_FLOWGRAPH),
     [NS_T_PEERS] = NS_TOPDIR("peers", NS_PEER),
 };
 
@@ -1014,6 +1015,42 @@ static const struct ns_entry ns_device_key_files[] = {
     {.name = "", .kind = NS_VALUE, .perm = 0444, .gen = ns_gen_device_key},
 };
 
+/* The graphs as wholes, and a directory per call recorded. */
+#define NS_FLOWGEN(n, fn)                                                      \
+	{                                                                      \
+		.name = n, .kind = NS_VALUE, .perm = 0444, .gen = fn           \
+	}
+
+enum { NS_FLOWGRAPH_DIR_CALLS = 5 }; /* the field of calls/ */
+
+static const struct ns_entry ns_flowgraph_files[] = {
+    NS_OBJDIR,
+    NS_FLOWGEN("calls.json", ns__flowgraph_gen_calls_json),
+    NS_FLOWGEN("calls.dot", ns__flowgraph_gen_calls_dot),
+    NS_FLOWGEN("ops.json", ns__flowgraph_gen_ops_json),
+    NS_FLOWGEN("ops.dot", ns__flowgraph_gen_ops_dot),
+    [NS_FLOWGRAPH_DIR_CALLS] = {.name = "calls",
+        .kind = NS_DIR,
+        .perm = 0555,
+        .child = NS_FLOWCALL},
+};
+
+static const struct ns_entry ns_flowcall_files[] = {
+    NS_OBJDIR,
+    NS_FIELD("id"),
+    NS_FIELD("op"),
+    NS_FIELD("status"),
+    NS_FIELD("parent"),
+    NS_FLOWGEN("children", ns__flowcall_gen_children),
+    NS_FLOWGEN("lineage", ns__flowcall_gen_lineage),
+    NS_FIELD("identity"),
+    NS_FIELD("error"),
+    NS_FIELD("started"),
+    NS_FIELD("ended"),
+    NS_FIELD("duration_ms"),
+    NS_FLOWGEN("call.json", ns__flowcall_gen_json),
+};
+
 #define NS_FILES(t) t, sizeof t / sizeof t[0]
 
 const struct ns_classdef ns__classes[NS_NCLASSES] = {
@@ -1042,6 +1079,11 @@ const struct ns_classdef ns__classes[NS_NCLASSES] = {
         NS_CTL_NODE},
     [NS_OP] = {NS_T_OPS, NS_FILES(ns_op_files), ns__ops_fill, NULL, NULL, NULL,
         NS_CTL_NODE},
+    [NS_FLOWGRAPH] = {NS_T_FLOWGRAPH, NS_FILES(ns_flowgraph_files),
+        ns__flowgraph_fill, NULL, NULL, NULL, NS_CTL_NODE, NULL, NULL, 1},
+    [NS_FLOWCALL] = {NS_T_FLOWGRAPH, NS_FILES(ns_flowcall_files),
+        ns__flowcall_fill, ns__flowcall_resolve, ns__flowcall_list, NULL,
+        NS_CTL_NODE, NULL, NULL, 0, NS_FLOWGRAPH_DIR_CALLS},
     [NS_PEER] = {NS_T_PEERS, NS_FILES(ns_peer_files), ns_fill_peer,
         ns_resolve_peer, ns_list_peers, ns_peer, NS_CTL_NODE},
 };

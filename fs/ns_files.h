@@ -95,6 +95,9 @@ struct ns_classdef {
 	const char        *make;   /* what mkdir in top calls, {"name"} */
 	const char        *unmake; /* and rmdir */
 	int single; /* one object, 1, whose files are top's entries */
+	/* The field of top's object that is the directory listing the
+	 * class, when that is not top itself. */
+	unsigned sub;
 };
 
 enum {
@@ -117,6 +120,7 @@ enum {
 	NS_T_PENALTIES,
 	NS_T_KEYS,
 	NS_T_OPS,
+	NS_T_FLOWGRAPH,
 	NS_T_PEERS,
 	NS_NTOP
 };
@@ -169,6 +173,26 @@ int ns__ops_readdir(
     struct ns *ns, uint64_t obj, struct ns_dirent **ents, size_t *n);
 int ns__ops_fill(struct ns *ns, uint64_t obj, struct ns_rec *r);
 int ns__ops_gen_spec(struct ns *ns, uint64_t obj, char **buf, size_t *len);
+
+/* flowgraph/ (ns_flowgraph.c): whether it records, its files, and the
+ * directories of calls/. */
+int ns__flowgraph_fill(struct ns *ns, uint64_t obj, struct ns_rec *r);
+int ns__flowgraph_gen_calls_json(
+    struct ns *ns, uint64_t obj, char **buf, size_t *len);
+int ns__flowgraph_gen_calls_dot(
+    struct ns *ns, uint64_t obj, char **buf, size_t *len);
+int ns__flowgraph_gen_ops_json(
+    struct ns *ns, uint64_t obj, char **buf, size_t *len);
+int ns__flowgraph_gen_ops_dot(
+    struct ns *ns, uint64_t obj, char **buf, size_t *len);
+int ns__flowcall_resolve(struct ns *ns, const char *name, uint64_t *obj);
+int ns__flowcall_list(struct ns *ns, struct ns_dirlist *dl);
+int ns__flowcall_fill(struct ns *ns, uint64_t obj, struct ns_rec *r);
+int ns__flowcall_gen_children(
+    struct ns *ns, uint64_t obj, char **buf, size_t *len);
+int ns__flowcall_gen_lineage(
+    struct ns *ns, uint64_t obj, char **buf, size_t *len);
+int ns__flowcall_gen_json(struct ns *ns, uint64_t obj, char **buf, size_t *len);
 
 /* The top level, indexed by NS_T_*, and the classes of objects. */
 extern const struct ns_entry    ns__top[NS_NTOP];

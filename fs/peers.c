@@ -116,13 +116,16 @@ peers_give_up(struct registry_call *call, void *arg)
 	callconn_abort(rl->cc, rl->id);
 }
 
-/* A call of "/<node><name>": the worker answers it under our id. */
+/*
+ * A call of "/<node><name>": the worker answers it under our id.  It is
+ * told our call id as the parent: unique here, it cannot be mistaken
+ * for a call we made to the worker.
+ */
 static void
 peers_route(struct registry_call *call, json_t *input, void *arg)
 {
-	struct route              *rt = arg;
-	const struct registry_ctx *ctx = registry_call_ctx(call);
-	struct relay              *rl;
+	struct route *rt = arg;
+	struct relay *rl;
 
 	if ((rl = calloc(1, sizeof *rl)) == NULL) {
 		registry_call_fail(call, REPLY_INTERNAL, 1, "out of memory");
@@ -130,7 +133,7 @@ peers_route(struct registry_call *call, json_t *input, void *arg)
 	}
 	rl->call = call;
 	rl->cc = rt->peer->cc;
-	if (callconn_call(rl->cc, rt->target, input, ctx->request_id,
+	if (callconn_call(rl->cc, rt->target, input, registry_call_id(call),
 	        rt->kind == REGISTRY_SUBSCRIPTION ? PENDING_SUBSCRIBE
 	                                          : PENDING_CALL,
 	        peers_answer, rl, rl->id) != 0) {

@@ -62,7 +62,7 @@ static inline int
 nsrun_call(struct ns_op *op, struct nsrun_answer *a)
 {
 	struct registry_identity root = {REGISTRY_LOCAL_ROOT, NULL, NULL};
-	struct registry_ctx      ctx = {&root, 0, "test", NULL, NULL};
+	struct registry_ctx      ctx = {&root, 0, "test", NULL, NULL, NULL};
 
 	a->rc = -EIO;
 	a->shows = op->shows;

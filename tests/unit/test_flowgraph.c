@@ -1,6 +1,7 @@
 /*
  * Flowgraphs: call statuses and refused transitions, triggered edges,
- * roots and lineage, the JSON round trip, the bound on calls kept,
+ * roots and lineage, who made a call and why it failed, numbers, the
+ * JSON round trip, the bound on calls kept,
  * schema compatibility and cycles between operations, and DOT that the
  * real Graphviz renders.
  */
@@ -178,6 +179,9 @@ family(void)
 	    flowgraph_calls_requested(g, "s", "/t/s", NULL, 15), 0);
 	assert_int_equal(flowgraph_calls_responded(g, "b", 20), 0);
 	assert_int_equal(flowgraph_calls_error(g, "c", 25), 0);
+	assert_int_equal(flowgraph_calls_set_error(g, "c", "NOT_FOUND"), 0);
+	assert_int_equal(
+	    flowgraph_calls_set_identity(g, "r", "SHA256:k/+="), 0);
 	return g;
 }
 
@@ -224,25 +228,168 @@ test_edges_roots_lineage(void **state)
 	flowgraph_calls_free(g);
 }
 
+/* Notes on a call, and numbers that are never given twice. */
+static void
+test_notes_and_numbers(void **state)
+{
+	struct flowgraph_calls *g = calls_new(2);
+	struct flowgraph_call   c;
+
+	(void)state;
+	assert_int_equal(flowgraph_calls_requested(g, "a", "/x", NULL, 1), 0);
+	assert_int_equal(flowgraph_calls_requested(g, "b", "/x", NULL, 2), 0);
+	assert_int_equal(flowgraph_calls_get(g, "a", &c), 0);
+	assert_null(c.identity);
+	assert_null(c.error);
+	assert_int_equal(c.seq, 1);
+
+	assert_int_equal(flowgraph_calls_set_identity(g, "a", "local:root"), 0);
+	assert_int_equal(flowgraph_calls_set_identity(g, "a", "SHA256:x"), 0);
+	assert_int_equal(flowgraph_calls_set_identity(g, "a", ""), -EINVAL);
+	assert_int_equal(flowgraph_calls_set_identity(g, "a", NULL), -EINVAL);
+	assert_int_equal(flowgraph_calls_set_identity(g, "z", "k"), -ENOENT);
+	assert_int_equal(flowgraph_calls_set_error(g, "a", "TIMEOUT"), -EINVAL);
+	assert_int_equal(flowgraph_calls_error(g, "a", 3), 0);
+	assert_int_equal(
+	    flowgraph_calls_set_error(g, "a", "bad\tcode"), -EINVAL);
+	assert_int_equal(flowgraph_calls_set_error(g, "a", "TIMEOUT"), 0);
+	assert_int_equal(flowgraph_calls_get(g, "a", &c), 0);
+	assert_string_equal(c.identity, "SHA256:x");
+	assert_string_equal(c.error, "TIMEOUT");
+
+	/* a is dropped for c; an "a" again is a new call, numbered 4. */
+	assert_int_equal(flowgraph_calls_requested(g, "c", "/x", NULL, 4), 0);
+	assert_int_equal(flowgraph_calls_responded(g, "c", 5), 0);
+	assert_int_equal(flowgraph_calls_requested(g, "a", "/x", NULL, 6), 0);
+	assert_int_equal(flowgraph_calls_seq(g, 1, &c), -ENOENT);
+	assert_int_equal(flowgraph_calls_seq(g, 3, &c), -ENOENT);
+	assert_int_equal(flowgraph_calls_seq(g, 2, &c), 0);
+	assert_string_equal(c.id, "b");
+	assert_int_equal(flowgraph_calls_seq(g, 4, &c), 0);
+	assert_string_equal(c.id, "a");
+	assert_null(c.identity);
+	assert_int_equal(flowgraph_calls_seq(g, 0, &c), -ENOENT);
+	assert_int_equal(flowgraph_calls_seq(NULL, 2, &c), -ENOENT);
+	flowgraph_calls_free(g);
+}
+
+/* Many calls through a small graph, against a plain model of what it
+ * keeps: the ring, the index and the numbers agree with it throughout. */
+#define MODEL_MAX 5
+
+struct model {
+	char     id[MODEL_MAX + 1][16];
+	int      pending[MODEL_MAX + 1];
+	uint64_t seq[MODEL_MAX + 1];
+	size_t   n;
+};
+
+static void
+model_check(struct flowgraph_calls *g, const struct model *m)
+{
+	struct flowgraph_call c;
+	size_t                i;
+
+	assert_int_equal(flowgraph_calls_count(g), m->n);
+	for (i = 0; i < m->n; i++) {
+		assert_int_equal(flowgraph_calls_at(g, i, &c), 0);
+		assert_string_equal(c.id, m->id[i]);
+		assert_int_equal(c.seq, m->seq[i]);
+		assert_int_equal(c.status == FLOWGRAPH_PENDING, m->pending[i]);
+		assert_int_equal(flowgraph_calls_get(g, m->id[i], &c), 0);
+		assert_int_equal(c.seq, m->seq[i]);
+		assert_int_equal(flowgraph_calls_seq(g, m->seq[i], &c), 0);
+		assert_string_equal(c.id, m->id[i]);
+	}
+}
+
+/* The model's request: the oldest finished call goes at the bound. */
+static int
+model_request(struct model *m, const char *id, uint64_t seq)
+{
+	size_t i;
+
+	if (m->n == MODEL_MAX) {
+		for (i = 0; i < m->n && m->pending[i]; i++)
+			;
+		if (i == m->n)
+			return -ENOSPC;
+		memmove(
+		    &m->id[i], &m->id[i + 1], (m->n - i - 1) * sizeof m->id[0]);
+		memmove(&m->pending[i], &m->pending[i + 1],
+		    (m->n - i - 1) * sizeof m->pending[0]);
+		memmove(&m->seq[i], &m->seq[i + 1],
+		    (m->n - i - 1) * sizeof m->seq[0]);
+		m->n--;
+	}
+	snprintf(m->id[m->n], sizeof m->id[0], "%s", id);
+	m->pending[m->n] = 1;
+	m->seq[m->n++] = seq;
+	return 0;
+}
+
+static void
+test_many(void **state)
+{
+	struct flowgraph_calls *g = calls_new(MODEL_MAX);
+	struct model            m = {0};
+	uint32_t                x = 12345;
+	uint64_t                seq = 0;
+	char                    id[16];
+	size_t                  i, k;
+	int                     rc;
+
+	(void)state;
+	for (i = 0; i < 2000; i++) {
+		x = x * 1103515245 + 12345;
+		if ((x >> 16) % 3 != 0) {
+			/* Ids come back after their calls are dropped. */
+			snprintf(id, sizeof id, "c%u", (x >> 8) % 40);
+			if (flowgraph_calls_get(
+			        g, id, &(struct flowgraph_call){0}) == 0)
+				continue;
+			rc = model_request(&m, id, seq + 1);
+			assert_int_equal(
+			    flowgraph_calls_requested(g, id, "/x", NULL, i),
+			    rc);
+			seq += rc == 0;
+		} else if (m.n > 0) {
+			k = (x >> 4) % m.n;
+			rc = m.pending[k] ? 0 : -EINVAL;
+			assert_int_equal(
+			    flowgraph_calls_responded(g, m.id[k], i), rc);
+			m.pending[k] = 0;
+		}
+		model_check(g, &m);
+	}
+	flowgraph_calls_free(g);
+}
+
 static const char family_json[] =
     "{\"calls\": ["
     "{\"request_id\": \"r\", \"operation\": \"/t/r\","
-    " \"parent_request_id\": null, \"status\": \"pending\","
+    " \"parent_request_id\": null, \"identity\": \"SHA256:k/+=\","
+    " \"error\": null, \"status\": \"pending\","
     " \"started_ms\": 10, \"ended_ms\": null, \"duration_ms\": null},"
     "{\"request_id\": \"a\", \"operation\": \"/t/a\","
-    " \"parent_request_id\": \"r\", \"status\": \"pending\","
+    " \"parent_request_id\": \"r\", \"identity\": null, \"error\": null,"
+    " \"status\": \"pending\","
     " \"started_ms\": 11, \"ended_ms\": null, \"duration_ms\": null},"
     "{\"request_id\": \"o\", \"operation\": \"/t/o\","
-    " \"parent_request_id\": \"gone\", \"status\": \"pending\","
+    " \"parent_request_id\": \"gone\", \"identity\": null, \"error\": null,"
+    " \"status\": \"pending\","
     " \"started_ms\": 12, \"ended_ms\": null, \"duration_ms\": null},"
     "{\"request_id\": \"b\", \"operation\": \"/t/b\","
-    " \"parent_request_id\": \"a\", \"status\": \"completed\","
+    " \"parent_request_id\": \"a\", \"identity\": null, \"error\": null,"
+    " \"status\": \"completed\","
     " \"started_ms\": 13, \"ended_ms\": 20, \"duration_ms\": 7},"
     "{\"request_id\": \"c\", \"operation\": \"/t/c\","
-    " \"parent_request_id\": \"r\", \"status\": \"failed\","
+    " \"parent_request_id\": \"r\", \"identity\": null,"
+    " \"error\": \"NOT_FOUND\", \"status\": \"failed\","
     " \"started_ms\": 14, \"ended_ms\": 25, \"duration_ms\": 11},"
     "{\"request_id\": \"s\", \"operation\": \"/t/s\","
-    " \"parent_request_id\": null, \"status\": \"pending\","
+    " \"parent_request_id\": null, \"identity\": null, \"error\": null,"
+    " \"status\": \"pending\","
     " \"started_ms\": 15, \"ended_ms\": null, \"duration_ms\": null}],"
     " \"edges\": ["
     "{\"from\": \"r\", \"to\": \"a\", \"type\": \"triggered\"},"
@@ -264,6 +411,13 @@ assert_same_calls(struct flowgraph_calls *x, struct flowgraph_calls *y)
 		assert_true((a.parent == NULL) == (b.parent == NULL));
 		if (a.parent != NULL)
 			assert_string_equal(a.parent, b.parent);
+		assert_true((a.identity == NULL) == (b.identity == NULL));
+		if (a.identity != NULL)
+			assert_string_equal(a.identity, b.identity);
+		assert_true((a.error == NULL) == (b.error == NULL));
+		if (a.error != NULL)
+			assert_string_equal(a.error, b.error);
+		assert_int_equal(a.seq, b.seq);
 		assert_int_equal(a.status, b.status);
 		assert_int_equal(a.started_ms, b.started_ms);
 		assert_int_equal(a.ended_ms, b.ended_ms);
@@ -357,12 +511,33 @@ test_parse_refused(void **state)
 	    -EINVAL);
 	assert_string_equal(err, "calls[0]: negative started_ms");
 
+	/* Who made a call and why it failed may be left out, but not be
+	 * something else, and only a failed call has an error. */
+	assert_int_equal(parse_edited("\"identity\": null, \"error\": null, "
+	                              "\"status\": \"completed\"",
+	                     "\"status\": \"completed\"", 16, err),
+	    0);
+	assert_int_equal(parse_edited("\"error\": null, "
+	                              "\"status\": \"completed\"",
+	                     "\"error\": \"TIMEOUT\", "
+	                     "\"status\": \"completed\"",
+	                     16, err),
+	    -EINVAL);
+	assert_string_equal(
+	    err, "calls[3]: an error on a call that did not fail");
+	assert_int_equal(
+	    parse_edited("\"SHA256:k/+=\"", "7", 16, err), -EINVAL);
+	assert_string_equal(
+	    err, "calls[0]: a parent, identity or error not a string");
+	assert_int_equal(
+	    parse_edited("\"SHA256:k/+=\"", "\"a\\nb\"", 16, err), -EINVAL);
+	assert_string_equal(err, "calls[0]: bad or repeated id");
+
 	/* r below b, which is below a, below r. */
 	assert_int_equal(parse_edited("\"parent_request_id\": null, "
-	                              "\"status\": \"pending\", "
-	                              "\"started_ms\": 10",
+	                              "\"identity\": \"SHA256",
 	                     "\"parent_request_id\": \"b\", "
-	                     "\"status\": \"pending\", \"started_ms\": 10",
+	                     "\"identity\": \"SHA256",
 	                     16, err),
 	    -ELOOP);
 	assert_string_equal(err, "calls[3]: parents form a cycle");
@@ -381,14 +556,16 @@ test_call_json(void **state)
 	j = flowgraph_calls_call_json(g, "a");
 	assert_json(j,
 	    "{\"request_id\": \"a\", \"operation\": \"/t/a\","
-	    " \"parent_request_id\": \"r\", \"status\": \"pending\","
+	    " \"parent_request_id\": \"r\", \"identity\": null,"
+	    " \"error\": null, \"status\": \"pending\","
 	    " \"started_ms\": 11, \"ended_ms\": null, \"duration_ms\": null,"
 	    " \"children\": [\"b\"], \"lineage\": [\"r\", \"a\"]}");
 	json_decref(j);
 	j = flowgraph_calls_call_json(g, "c");
 	assert_json(j,
 	    "{\"request_id\": \"c\", \"operation\": \"/t/c\","
-	    " \"parent_request_id\": \"r\", \"status\": \"failed\","
+	    " \"parent_request_id\": \"r\", \"identity\": null,"
+	    " \"error\": \"NOT_FOUND\", \"status\": \"failed\","
 	    " \"started_ms\": 14, \"ended_ms\": 25, \"duration_ms\": 11,"
 	    " \"children\": [], \"lineage\": [\"r\", \"c\"]}");
 	json_decref(j);
@@ -649,12 +826,13 @@ test_calls_dot_text(void **state)
 	assert_int_equal(
 	    flowgraph_calls_requested(g, "q\"\\N", "/t/q", "r", 2), 0);
 	assert_int_equal(flowgraph_calls_error(g, "q\"\\N", 3), 0);
+	assert_int_equal(flowgraph_calls_set_error(g, "q\"\\N", "E\"X"), 0);
 	dot = flowgraph_calls_dot(g);
 	assert_string_equal(dot,
 	    "digraph calls {\n"
 	    "\tnode [shape=box, style=filled];\n"
 	    "\tc0 [label=\"r\\n/t/r\\npending\", fillcolor=\"white\"];\n"
-	    "\tc1 [label=\"q\\\"\\\\N\\n/t/q\\nfailed\", "
+	    "\tc1 [label=\"q\\\"\\\\N\\n/t/q\\nfailed E\\\"X\", "
 	    "fillcolor=\"lightpink\"];\n"
 	    "\tc0 -> c1 [label=\"triggered\"];\n"
 	    "}\n");
@@ -754,10 +932,12 @@ main(void)
 	    cmocka_unit_test(test_statuses),
 	    cmocka_unit_test(test_requested_refused),
 	    cmocka_unit_test(test_edges_roots_lineage),
+	    cmocka_unit_test(test_notes_and_numbers),
 	    cmocka_unit_test(test_json_round_trip),
 	    cmocka_unit_test(test_parse_refused),
 	    cmocka_unit_test(test_call_json),
 	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_many),
 	    cmocka_unit_test(test_schema_feeds),
 	    cmocka_unit_test(test_ops_graph),
 	    cmocka_unit_test(test_ops_cycle),

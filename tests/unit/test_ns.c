@@ -2,9 +2,9 @@
  * The namespace without FUSE: inode numbers, control-line parsing, the
  * operations commands stand for and their checks, the tree over a node
  * with no SSH server, forwards made with mkdir and with commands,
- * upstreams, and the rules of acl/ over a server made in a temporary
- * directory.  Writes go through the registry as the mount sends them
- * (nsrun.h).
+ * upstreams, the rules of acl/ over a server made in a temporary
+ * directory, and flowgraph/ over a registry.  Writes go through the
+ * registry as the mount sends them (nsrun.h).
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,6 +33,7 @@
 #include "ns_ctl.h"
 #include "nsrun.h"
 #include "penalty.h"
+#include "registry.h"
 #include "sshd.h"
 #include "upstream.h"
 
@@ -640,7 +641,7 @@ test_root(void **state)
 	const char       *names[] = {".", "..", "node", "node.json", "stats",
 	          "stats.json", "ctl", "events", "events.log", "listeners",
 	          "sessions", "channels", "identities", "upstreams", "forwards",
-	          "acl", "penalties", "keys", "ops", "peers"};
+	          "acl", "penalties", "keys", "ops", "flowgraph", "peers"};
 	struct tree      *t = *state;
 	struct ns_dirent *ents;
 	struct ns_attr    a;
@@ -1247,6 +1248,96 @@ test_keys_without_daemon(void **state)
 }
 
 static void
+on_answer(const struct registry_result *res, void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* A call from connection conn7 with request id id (and parent). */
+static void
+flow_call(struct registry *r, const char *id, const char *parent,
+    const char *op, int *answers)
+{
+	struct registry_ctx ctx = {NULL, 0, id, parent, NULL, "conn7"};
+
+	assert_int_equal(
+	    registry_dispatch(r, &ctx, op, NULL, on_answer, answers), 0);
+	registry_deliver(r);
+}
+
+/* flowgraph/: empty until calls are recorded; then a directory per call
+ * below calls/, and the graphs as wholes. */
+static void
+test_flowgraph(void **state)
+{
+	struct tree      *t = *state;
+	struct registry  *r;
+	struct ns_dirent *ents;
+	struct ns_attr    a;
+	uint64_t          fg, calls, c1, c2;
+	size_t            n;
+	int               answers = 0;
+	char             *s;
+
+	fg = lookup(t->ns, ROOT, "flowgraph");
+	assert_int_equal(ns_readdir(t->ns, fg, &ents, &n), 0);
+	assert_int_equal(n, 2);
+	free(ents);
+	assert_int_equal(ns_lookup(t->ns, fg, "calls.json", &a), -ENOENT);
+
+	assert_int_equal(registry_new(8, 8, &r), 0);
+	assert_int_equal(ns_flowgraph_start(r), 0);
+	assert_int_equal(ns_flowgraph_start(r), -EBUSY);
+	flow_call(r, "1", NULL, "/services/list", &answers);
+	flow_call(r, "2", "1", "/no/such", &answers);
+	assert_int_equal(answers, 2);
+
+	assert_int_equal(ns_readdir(t->ns, fg, &ents, &n), 0);
+	assert_int_equal(n, 7);
+	assert_string_equal(ents[2].name, "calls.json");
+	assert_string_equal(ents[6].name, "calls");
+	free(ents);
+	calls = lookup(t->ns, fg, "calls");
+	assert_int_equal(ns_readdir(t->ns, calls, &ents, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(ents[1].ino, fg);
+	assert_string_equal(ents[2].name, "conn7:1");
+	assert_string_equal(ents[3].name, "conn7:2");
+	free(ents);
+
+	c1 = lookup(t->ns, calls, "conn7:1");
+	c2 = lookup(t->ns, calls, "conn7:2");
+	assert_int_equal(ns_getattr(t->ns, c2, &a), 0);
+	assert_int_equal(a.mode, S_IFDIR | 0555);
+	assert_int_equal(ns_readdir(t->ns, c2, &ents, &n), 0);
+	assert_int_equal(ents[1].ino, calls);
+	free(ents);
+	expect_content(t->ns, lookup(t->ns, c2, "status"), "failed\n");
+	expect_content(t->ns, lookup(t->ns, c2, "error"), "NOT_FOUND\n");
+	expect_content(t->ns, lookup(t->ns, c2, "parent"), "conn7:1\n");
+	expect_content(t->ns, lookup(t->ns, c2, "identity"), "\n");
+	expect_content(t->ns, lookup(t->ns, c1, "children"), "conn7:2\n");
+	expect_content(
+	    t->ns, lookup(t->ns, c2, "lineage"), "conn7:1\nconn7:2\n");
+	expect_content(t->ns, lookup(t->ns, c1, "op"), "/services/list\n");
+	assert_int_equal(ns_lookup(t->ns, calls, "conn7:3", &a), -ENOENT);
+
+	s = read_file(t->ns, lookup(t->ns, fg, "calls.dot"));
+	assert_non_null(strstr(s, "\tc0 -> c1 [label=\"triggered\"];\n"));
+	free(s);
+	s = read_file(t->ns, lookup(t->ns, fg, "ops.json"));
+	assert_non_null(strstr(s, "\"/services/schema\""));
+	free(s);
+
+	/* Stopped, the calls are gone with their numbers. */
+	ns_flowgraph_stop();
+	assert_int_equal(ns_getattr(t->ns, c1, &a), -ENOENT);
+	assert_int_equal(ns_lookup(t->ns, fg, "calls", &a), -ENOENT);
+	registry_free(r);
+	ns_flowgraph_stop();
+}
+
+static void
 test_penalties_without_sshd(void **state)
 {
 	struct tree   *t = *state;
@@ -1344,6 +1435,7 @@ main(void)
 	    T(test_acl_without_sshd),
 	    TS(test_upstreams),
 	    TS(test_acl_listen),
+	    T(test_flowgraph),
 	    T(test_penalties_without_sshd),
 	    T(test_keys_without_daemon),
 	    TS(test_penalties_and_limits),

@@ -2,7 +2,7 @@
  * The operation registry: lookups and refusals, the access rules,
  * namespaces, replacement, discovery, nested calls through the env,
  * answers to call.requested frames, asynchronous handlers, bounds and
- * teardown with calls still out.
+ * teardown with calls still out, the observer of calls and call ids.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -37,6 +37,7 @@ struct seen {
 	int  had_identity;
 	char id[128];
 	char parent[128];
+	char call_id[128];
 };
 
 static struct seen seen;
@@ -94,6 +95,8 @@ note(struct registry_call *call)
 	snprintf(seen.id, sizeof seen.id, "%s", ctx->request_id);
 	snprintf(seen.parent, sizeof seen.parent, "%s",
 	    ctx->parent_id != NULL ? ctx->parent_id : "(none)");
+	snprintf(
+	    seen.call_id, sizeof seen.call_id, "%s", registry_call_id(call));
 }
 
 /* Answers {"handler": arg, "input": input}. */
@@ -163,7 +166,7 @@ static void
 call(struct registry *r, const struct registry_identity *id, int trusted,
     const char *name, json_t *input, struct answer *a)
 {
-	struct registry_ctx ctx = {id, trusted, "req-1", NULL, NULL};
+	struct registry_ctx ctx = {id, trusted, "req-1", NULL, NULL, NULL};
 
 	answer_clear(a);
 	assert_int_equal(
@@ -399,7 +402,7 @@ test_replace(void **state)
 	struct registry       *r = new_registry(3, 16);
 	struct answer          a = {0}, b = {0};
 	struct registry_access nothing = {NULL, NULL, NULL, NULL};
-	struct registry_ctx    ctx = {NULL, 0, "old", NULL, NULL};
+	struct registry_ctx    ctx = {NULL, 0, "old", NULL, NULL, NULL};
 	struct registry_spec   spec =
 	    spec_of("/x/op", REGISTRY_QUERY, nothing, 1);
 	json_t *out;
@@ -697,7 +700,7 @@ test_env(void **state)
 	struct answer          a = {0};
 	struct registry_access needs_admin = {admin, NULL, NULL, NULL};
 	struct registry_access nothing = {NULL, NULL, NULL, NULL};
-	struct registry_ctx    ctx = {NULL, 0, "top", NULL, NULL};
+	struct registry_ctx    ctx = {NULL, 0, "top", NULL, NULL, NULL};
 
 	reg(r, "/auth/verify", needs_admin, 0, h_inner, NULL);
 	reg(r, "/app/login", nothing, 1, h_outer, NULL);
@@ -719,7 +722,8 @@ test_env(void **state)
 	assert_int_equal(seen.n, 1);
 	assert_int_equal(seen.trusted, 1);
 	assert_int_equal(seen.had_identity, 0);
-	assert_string_equal(seen.id, "env/auth/verify");
+	assert_string_equal(seen.id, "top.1");
+	assert_string_equal(seen.call_id, "top.1");
 	assert_string_equal(seen.parent, "top");
 
 	/* An operation the env names that does not exist. */
@@ -776,7 +780,7 @@ test_env_depth(void **state)
 	struct registry       *r = new_registry(16, 64);
 	struct answer          a = {0};
 	struct registry_access nothing = {NULL, NULL, NULL, NULL};
-	struct registry_ctx    ctx = {NULL, 0, "deep", NULL, NULL};
+	struct registry_ctx    ctx = {NULL, 0, "deep", NULL, NULL, NULL};
 
 	reg(r, "/loop/self", nothing, 1, h_loop, NULL);
 	loop_calls = 0;
@@ -824,8 +828,8 @@ request(struct registry *r, const char *payload, const char *want_type,
 	assert_int_equal(frame_decode(buf, size, 0, &in, &size, NULL), 0);
 	free(buf);
 
-	assert_int_equal(registry_dispatch_request(
-	                     r, NULL, NULL, in.id, in.payload, on_wire, &w),
+	assert_int_equal(registry_dispatch_request(r, NULL, NULL, NULL, in.id,
+	                     in.payload, on_wire, &w),
 	    0);
 	frame_release(&in);
 	assert_null(w.frame);
@@ -879,8 +883,8 @@ test_requests(void **state)
 		                             " \"parentRequestId\": \"p-1\"}");
 		struct answer a = {0};
 
-		assert_int_equal(registry_dispatch_request(
-		                     r, NULL, NULL, "r-2", p, on_done, &a),
+		assert_int_equal(registry_dispatch_request(r, NULL, NULL, NULL,
+		                     "r-2", p, on_done, &a),
 		    0);
 		assert_int_equal(drain(r), 1);
 		assert_int_equal(seen.trusted, 0);
@@ -907,10 +911,10 @@ test_async(void **state)
 	struct answer                  a = {0}, b = {0};
 	struct registry_access         needs_admin = {admin, NULL, NULL, NULL};
 	const struct registry_identity boss = {"SHA256:b", admin, NULL};
-	struct registry_ctx            ctx = {&boss, 0, "a-1", NULL, NULL};
-	struct registry_call          *first;
-	int                            wakeups = 0;
-	json_t                        *out;
+	struct registry_ctx   ctx = {&boss, 0, "a-1", NULL, NULL, NULL};
+	struct registry_call *first;
+	int                   wakeups = 0;
+	json_t               *out;
 
 	registry_set_wakeup(r, on_wakeup, &wakeups);
 	reg(r, "/slow/op", needs_admin, 0, h_hold, NULL);
@@ -998,7 +1002,7 @@ test_teardown(void **state)
 	struct registry       *r = new_registry(16, 16);
 	struct answer          a = {0}, b = {0};
 	struct registry_access nothing = {NULL, NULL, NULL, NULL};
-	struct registry_ctx    ctx = {NULL, 0, "t", NULL, NULL};
+	struct registry_ctx    ctx = {NULL, 0, "t", NULL, NULL, NULL};
 	json_t                *in = json_pack("{s:s}", "keep", "me");
 
 	reg(r, "/slow/op", nothing, 1, h_hold, NULL);
@@ -1015,6 +1019,284 @@ test_teardown(void **state)
 	/* Answering after the registry went tells nobody and frees all. */
 	registry_call_ok(held, NULL);
 	held = NULL;
+	assert_int_equal(a.n, 0);
+}
+
+/*
+ * The observer: every event of every call, as it happens, and the call
+ * ids that name them.
+ */
+#define EVENTS_MAX 16
+
+struct event {
+	enum registry_event ev;
+	char                id[128];
+	char                parent[128];
+	char                op[64];
+	char                who[64];
+	enum reply_code     code;
+};
+
+static struct {
+	int          n;
+	struct event v[EVENTS_MAX];
+} told;
+
+static void
+copy_or_none(char *dst, size_t len, const char *s)
+{
+	snprintf(dst, len, "%s", s != NULL ? s : "(none)");
+}
+
+static void
+on_event(const struct registry_observed *o, void *arg)
+{
+	struct event *e;
+
+	assert_ptr_equal(arg, &told);
+	assert_true(told.n < EVENTS_MAX);
+	e = &told.v[told.n++];
+	e->ev = o->event;
+	copy_or_none(e->id, sizeof e->id, o->call_id);
+	copy_or_none(e->parent, sizeof e->parent, o->parent_id);
+	copy_or_none(e->op, sizeof e->op, o->op);
+	copy_or_none(e->who, sizeof e->who, o->identity);
+	e->code = o->code;
+}
+
+static void
+assert_told(int i, enum registry_event ev, const char *id, const char *parent,
+    const char *op, const char *who)
+{
+	assert_true(i < told.n);
+	assert_int_equal(told.v[i].ev, ev);
+	assert_string_equal(told.v[i].id, id);
+	assert_string_equal(told.v[i].parent, parent);
+	assert_string_equal(told.v[i].op, op);
+	assert_string_equal(told.v[i].who, who);
+	if (ev != REGISTRY_ERROR)
+		assert_int_equal(told.v[i].code, REPLY_NCODES);
+}
+
+/* A frame's payload from a peer on connection origin. */
+static void
+peer_call(struct registry *r, const char *origin, const char *id,
+    const char *payload, struct answer *a)
+{
+	json_t *p = load(payload);
+
+	answer_clear(a);
+	assert_int_equal(registry_dispatch_request(
+	                     r, NULL, &told, origin, id, p, on_done, a),
+	    0);
+	json_decref(p);
+	drain(r);
+	assert_int_equal(a->n, 1);
+}
+
+static void
+test_observer(void **state)
+{
+	struct registry               *r = new_registry(16, 16);
+	struct answer                  a = {0};
+	struct registry_access         needs_admin = {admin, NULL, NULL, NULL};
+	struct registry_access         nothing = {NULL, NULL, NULL, NULL};
+	const struct registry_identity boss = {"SHA256:b", admin, NULL};
+	struct registry_ctx ctx = {&boss, 0, "a-1", NULL, NULL, NULL};
+
+	reg(r, "/echo/run", nothing, 1, h_echo, "echo");
+	reg(r, "/echo/admin", needs_admin, 0, h_echo, "admin");
+	reg(r, "/slow/op", nothing, 1, h_hold, NULL);
+	memset(&told, 0, sizeof told);
+	registry_set_observer(r, on_event, &told);
+
+	/* Taken and answered, both told before the answer is delivered. */
+	assert_int_equal(
+	    registry_dispatch(r, &ctx, "/echo/run", NULL, on_done, &a), 0);
+	assert_int_equal(told.n, 2);
+	assert_told(
+	    0, REGISTRY_REQUESTED, "a-1", "(none)", "/echo/run", "SHA256:b");
+	assert_told(
+	    1, REGISTRY_RESPONDED, "a-1", "(none)", "/echo/run", "SHA256:b");
+	assert_int_equal(drain(r), 1);
+	assert_int_equal(told.n, 2);
+
+	/* Refusals are calls too: requested, then an error with its code. */
+	told.n = 0;
+	peer_call(r, "conn4", "2", "{\"operationId\": \"/no/such\"}", &a);
+	peer_call(r, "conn4", "3", "{\"operationId\": \"/echo/admin\"}", &a);
+	peer_call(r, "conn4", "4", "{\"input\": 1}", &a);
+	assert_int_equal(told.n, 6);
+	assert_told(
+	    0, REGISTRY_REQUESTED, "conn4:2", "(none)", "/no/such", "(none)");
+	assert_told(
+	    1, REGISTRY_ERROR, "conn4:2", "(none)", "/no/such", "(none)");
+	assert_int_equal(told.v[1].code, REPLY_NOT_FOUND);
+	assert_int_equal(told.v[3].ev, REGISTRY_ERROR);
+	assert_int_equal(told.v[3].code, REPLY_FORBIDDEN);
+	assert_told(5, REGISTRY_ERROR, "conn4:4", "(none)", "(none)", "(none)");
+	assert_int_equal(told.v[5].code, REPLY_INVALID_INPUT);
+
+	/* A handler that answers later; ABORTED ends the call as aborted. */
+	told.n = 0;
+	ctx.request_id = "a-2";
+	assert_int_equal(
+	    registry_dispatch(r, &ctx, "/slow/op", NULL, on_done, &a), 0);
+	assert_int_equal(told.n, 1);
+	registry_call_fail(held, REPLY_ABORTED, 0, "aborted");
+	assert_int_equal(told.n, 2);
+	assert_told(
+	    1, REGISTRY_ABORTED, "a-2", "(none)", "/slow/op", "SHA256:b");
+	drain(r);
+
+	/* Nobody is told once the observer is taken away. */
+	told.n = 0;
+	registry_set_observer(r, NULL, NULL);
+	call(r, NULL, 0, "/echo/run", NULL, &a);
+	assert_int_equal(told.n, 0);
+
+	answer_clear(&a);
+	registry_free(r);
+}
+
+/* Nested calls: ids and parents, told in the order they happen. */
+static void
+on_ignore(const struct registry_result *res, void *arg)
+{
+}
+
+static void
+h_twice(struct registry_call *call, json_t *input, void *arg)
+{
+	note(call);
+	if (registry_call_invoke(call, "echo", "run", NULL, on_ignore, NULL) <
+	        0 ||
+	    registry_call_invoke(
+	        call, "auth", "verify", NULL, on_inner_done, call) < 0)
+		registry_call_fail(call, REPLY_INTERNAL, 0, "invoke");
+}
+
+static void
+test_observer_nested(void **state)
+{
+	struct registry       *r = new_registry(16, 16);
+	struct answer          a = {0};
+	struct registry_access nothing = {NULL, NULL, NULL, NULL};
+
+	reg(r, "/echo/run", nothing, 1, h_echo, "echo");
+	reg(r, "/auth/verify", nothing, 1, h_inner, NULL);
+	reg(r, "/app/both", nothing, 1, h_twice, NULL);
+	memset(&told, 0, sizeof told);
+	registry_set_observer(r, on_event, &told);
+
+	peer_call(r, "conn7", "5", "{\"operationId\": \"/app/both\"}", &a);
+	assert_int_equal(a.failed, 0);
+	assert_string_equal(a.id, "5");
+	assert_int_equal(told.n, 6);
+	assert_told(
+	    0, REGISTRY_REQUESTED, "conn7:5", "(none)", "/app/both", "(none)");
+	assert_told(1, REGISTRY_REQUESTED, "conn7:5.1", "conn7:5", "/echo/run",
+	    "(none)");
+	assert_told(2, REGISTRY_RESPONDED, "conn7:5.1", "conn7:5", "/echo/run",
+	    "(none)");
+	assert_told(3, REGISTRY_REQUESTED, "conn7:5.2", "conn7:5",
+	    "/auth/verify", "(none)");
+	assert_told(4, REGISTRY_RESPONDED, "conn7:5.2", "conn7:5",
+	    "/auth/verify", "(none)");
+	assert_told(
+	    5, REGISTRY_RESPONDED, "conn7:5", "(none)", "/app/both", "(none)");
+
+	/* The handler sees its own call id; a nested one as its request id
+	 * too, and its parent's call id as its parent. */
+	assert_string_equal(seen.call_id, "conn7:5.2");
+	assert_string_equal(seen.id, "conn7:5.2");
+	assert_string_equal(seen.parent, "conn7:5");
+
+	answer_clear(&a);
+	registry_free(r);
+}
+
+/* Call ids: unique on the node, recognisable, and parents that resolve
+ * to the same connection's calls. */
+static void
+test_call_ids(void **state)
+{
+	struct registry       *r = new_registry(16, 16);
+	struct answer          a = {0};
+	struct registry_access nothing = {NULL, NULL, NULL, NULL};
+	struct registry_ctx    ctx = {NULL, 0, "fs-3", "fs-1", NULL, NULL};
+
+	reg(r, "/echo/run", nothing, 1, h_echo, "echo");
+	memset(&told, 0, sizeof told);
+	registry_set_observer(r, on_event, &told);
+
+	/* Two connections using the same request id make two calls. */
+	peer_call(r, "conn1", "1", "{\"operationId\": \"/echo/run\"}", &a);
+	peer_call(r, "conn2", "1", "{\"operationId\": \"/echo/run\"}", &a);
+	assert_string_equal(told.v[0].id, "conn1:1");
+	assert_string_equal(told.v[2].id, "conn2:1");
+
+	/* A peer's parent is its own call on the same connection. */
+	peer_call(r, "conn2", "2",
+	    "{\"operationId\": \"/echo/run\", \"parentRequestId\": \"1\"}", &a);
+	assert_told(
+	    4, REGISTRY_REQUESTED, "conn2:2", "conn2:1", "/echo/run", "(none)");
+	assert_string_equal(seen.parent, "1");
+
+	/* Bytes that would make ids meet, or not be path components, are
+	 * written %XX; the answer keeps the id as the peer gave it. */
+	told.n = 0;
+	peer_call(r, "conn2", "a/b.c:d%e f\x01\xc3\xa9",
+	    "{\"operationId\": \"/echo/run\", \"parentRequestId\": \"p.1\"}",
+	    &a);
+	assert_told(0, REGISTRY_REQUESTED,
+	    "conn2:a%2Fb%2Ec%3Ad%25e%20f%01%C3%A9", "conn2:p%2E1", "/echo/run",
+	    "(none)");
+	assert_string_equal(a.id, "a/b.c:d%e f\x01\xc3\xa9");
+	assert_string_equal(
+	    seen.call_id, "conn2:a%2Fb%2Ec%3Ad%25e%20f%01%C3%A9");
+
+	/* A peer cannot pass for a nested call, nor for another
+	 * connection, whatever its id. */
+	told.n = 0;
+	peer_call(r, "conn2", "1.1", "{\"operationId\": \"/echo/run\"}", &a);
+	peer_call(
+	    r, "conn2", "conn1:1", "{\"operationId\": \"/echo/run\"}", &a);
+	assert_string_equal(told.v[0].id, "conn2:1%2E1");
+	assert_string_equal(told.v[2].id, "conn2:conn1%3A1");
+
+	/* Without a connection the request id is the call id. */
+	told.n = 0;
+	assert_int_equal(
+	    registry_dispatch(r, &ctx, "/echo/run", NULL, on_done, &a), 0);
+	drain(r);
+	assert_told(
+	    0, REGISTRY_REQUESTED, "fs-3", "fs-1", "/echo/run", "(none)");
+
+	answer_clear(&a);
+	registry_free(r);
+}
+
+/* Freeing the registry forgets its observer: a late answer tells no one. */
+static void
+test_observer_teardown(void **state)
+{
+	struct registry       *r = new_registry(16, 16);
+	struct answer          a = {0};
+	struct registry_access nothing = {NULL, NULL, NULL, NULL};
+	struct registry_ctx    ctx = {NULL, 0, "t", NULL, NULL, NULL};
+
+	reg(r, "/slow/op", nothing, 1, h_hold, NULL);
+	memset(&told, 0, sizeof told);
+	registry_set_observer(r, on_event, &told);
+	assert_int_equal(
+	    registry_dispatch(r, &ctx, "/slow/op", NULL, on_done, &a), 0);
+	assert_int_equal(told.n, 1);
+
+	registry_free(r);
+	registry_call_ok(held, NULL);
+	held = NULL;
+	assert_int_equal(told.n, 1);
 	assert_int_equal(a.n, 0);
 }
 
@@ -1174,7 +1456,7 @@ static void
 test_nulls(void **state)
 {
 	struct registry    *r = (struct registry *)&r;
-	struct registry_ctx ctx = {NULL, 0, NULL, NULL, NULL};
+	struct registry_ctx ctx = {NULL, 0, NULL, NULL, NULL, NULL};
 	struct answer       a = {0};
 
 	assert_int_equal(registry_new(1, 1, &r), -EINVAL);
@@ -1227,6 +1509,10 @@ main(void)
 	    cmocka_unit_test(test_async),
 	    cmocka_unit_test(test_deliver_inside),
 	    cmocka_unit_test(test_teardown),
+	    cmocka_unit_test(test_observer),
+	    cmocka_unit_test(test_observer_nested),
+	    cmocka_unit_test(test_call_ids),
+	    cmocka_unit_test(test_observer_teardown),
 	    cmocka_unit_test(test_refused),
 	    cmocka_unit_test(test_long_message),
 	    cmocka_unit_test(test_nulls),

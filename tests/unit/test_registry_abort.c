@@ -125,7 +125,7 @@ setup(enum registry_kind kind, registry_handler_cb h, void *arg)
 static void
 start(struct registry *r, void *origin, const char *id, struct told *t)
 {
-	struct registry_ctx ctx = {NULL, 0, id, NULL, origin};
+	struct registry_ctx ctx = {NULL, 0, id, NULL, origin, NULL};
 
 	assert_int_equal(
 	    registry_dispatch(r, &ctx, "/t/op", NULL, on_told, t), 0);

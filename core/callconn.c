@@ -14,12 +14,16 @@
 
 #include "callconn.h"
 #include "frame.h"
+#include "hostport.h"
 #include "log.h"
 #include "registry.h"
 #include "reply.h"
 
 #define CALLCONN_READ_SIZE (64 * 1024)
-#define CALLCONN_CALLS_MAX 1024 /* calls this side has out at once */
+#define CALLCONN_CALLS_MAX 1024  /* calls this side has out at once */
+#define CALLCONN_PEER_MAX  256   /* calls the peer has open at once */
+#define CALLCONN_AUTH_MAX  16384 /* bytes of a first frame that proves */
+#define CALLCONN_AUTH_MS   10000 /* time to prove who the peer is */
 
 struct callconn {
 	LIST_ENTRY(callconn) entry;
@@ -34,7 +38,10 @@ struct callconn {
 	uint64_t              next_id;
 	void                 *check_arg;
 	size_t                queued; /* bytes written, not yet taken */
-	char                 *obuf;   /* gathered, not yet written */
+	size_t                open;   /* the peer's calls not yet answered */
+	uint64_t              born;   /* loop ms when it was made */
+	char                  remote[256]; /* raw: the peer's address */
+	char                 *obuf;        /* gathered, not yet written */
 	size_t                olen;
 	size_t                ocap;
 	int                   dirty; /* on cs.dirty, holding a reference */
@@ -74,6 +81,7 @@ static struct {
 static void callconn_read_start(struct callconn *);
 static void callconn_on_closed(uv_handle_t *);
 static void callconn_on_idle(uv_idle_t *);
+static void callconn_on_sweep(uv_timer_t *);
 static int  callconn_set_who(
      struct callconn *, const struct registry_identity *);
 
@@ -269,26 +277,42 @@ callconn_done(const struct registry_result *res, void *arg)
 {
 	struct callconn *cc = arg;
 
+	/* A subscriber that does not take its values loses the
+	 * subscription rather than the node's memory. */
+	if (res->more && !cc->closing && cc->queued > CALLCONN_QUEUE_MAX) {
+		log_info("subscription ended identity=%s id=%.64s "
+		         "reason=\"peer too slow\"",
+		    cc->has_who ? cc->id : "none", res->request_id);
+		registry_abort(cs.r, cc, res->request_id);
+		return;
+	}
 	if (!cc->closing && res->output == NULL && res->error == NULL)
 		callconn_signal(cc, FRAME_COMPLETED, res->request_id);
 	else if (!cc->closing)
 		callconn_answer(cc, res->request_id, res->output, res->error);
-	if (!res->more)
+	if (!res->more) {
+		cc->open--;
 		callconn_unref(cc);
+	}
 }
 
 static void
 callconn_request(struct callconn *cc, const struct frame *f)
 {
 	struct reply_error busy = {REPLY_INTERNAL, "too many calls", 1, NULL};
-	int                rc;
+	int                rc = -ENOSPC;
 
-	rc = registry_dispatch_request(cs.r, cc->has_who ? &cc->who : NULL, cc,
-	    cc->name, f->id, f->payload, callconn_done, cc);
-	if (rc == 0)
+	/* One peer cannot take every call the node can hold. */
+	if (cc->open < CALLCONN_PEER_MAX)
+		rc = registry_dispatch_request(cs.r,
+		    cc->has_who ? &cc->who : NULL, cc, cc->name, f->id,
+		    f->payload, callconn_done, cc);
+	if (rc == 0) {
 		cc->refs++;
-	else
+		cc->open++;
+	} else {
 		callconn_answer(cc, f->id, NULL, &busy);
+	}
 }
 
 /* Answers what is written already, then closes. */
@@ -310,6 +334,7 @@ callconn_auth(struct callconn *cc, const struct frame *f)
 	struct reply_error no = {
 	    REPLY_FORBIDDEN, "authentication required", 0, NULL};
 	struct registry_identity who;
+	struct frame_decoder    *dec;
 	const char              *op, *token;
 	json_t                  *out;
 
@@ -320,10 +345,20 @@ callconn_auth(struct callconn *cc, const struct frame *f)
 	    strcmp(op[0] == '/' ? op + 1 : op, "auth/token") != 0 ||
 	    cc->check(cc->check_arg, token, &who) != 0 ||
 	    callconn_set_who(cc, &who) != 0) {
+		log_info("raw auth rejected remote_addr=%s conn=%s", cc->remote,
+		    cc->name);
 		callconn_answer(cc, f->id, NULL, &no);
 		callconn_finish(cc);
 		return;
 	}
+	/* Proven: from now on frames may be as large as any peer's.  The
+	 * decoder holds nothing between frames, so it can change here. */
+	if (frame_decoder_new(FRAME_MAX_DEFAULT, &dec) != 0) {
+		callconn_close(cc);
+		return;
+	}
+	frame_decoder_free(cc->dec);
+	cc->dec = dec;
 	cc->check = NULL;
 	out = json_pack("{s:s}", "identity", cc->id);
 	callconn_answer(cc, f->id, out, NULL);
@@ -406,6 +441,9 @@ callconn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	uv_read_stop(st);
 	cc->reading = 0;
 	cc->eof = 1;
+	/* Its calls are answered; its subscriptions would never end, as it
+	 * can no longer give them up. */
+	registry_abort_subscriptions(cs.r, cc);
 	cc->refs++;
 	callconn_unref(cc);
 }
@@ -492,6 +530,14 @@ callconn_new(int fd, const struct registry_identity *who,
 	return 0;
 }
 
+/* Deadlines and unproven peers are checked every second. */
+static void
+callconn_sweep_start(void)
+{
+	if (!uv_is_active((uv_handle_t *)&cs.sweep))
+		uv_timer_start(&cs.sweep, callconn_on_sweep, 1000, 1000);
+}
+
 int
 callconn_new_token(int fd, callconn_token_cb check, void *check_arg,
     callconn_closed_cb closed, void *arg, struct callconn **out)
@@ -499,10 +545,26 @@ callconn_new_token(int fd, callconn_token_cb check, void *check_arg,
 	struct callconn *cc;
 	int              rc;
 
+	struct frame_decoder *dec;
+	struct hostport       hp;
+
+	if (hostport_peername(fd, &hp) != 0)
+		snprintf(hp.host, sizeof hp.host, "-");
 	if ((rc = callconn_new(fd, NULL, closed, arg, &cc)) != 0)
 		return rc;
+	snprintf(cc->remote, sizeof cc->remote, "%s", hp.host);
+	/* Until it proves who it is, a peer gets one small frame and a
+	 * few seconds. */
+	if ((rc = frame_decoder_new(CALLCONN_AUTH_MAX, &dec)) != 0) {
+		callconn_close(cc);
+		return rc;
+	}
+	frame_decoder_free(cc->dec);
+	cc->dec = dec;
 	cc->check = check;
 	cc->check_arg = check_arg;
+	cc->born = uv_now(cs.loop);
+	callconn_sweep_start();
 	*out = cc;
 	return 0;
 }
@@ -512,11 +574,21 @@ callconn_on_sweep(uv_timer_t *t)
 {
 	struct callconn *cc;
 	size_t           left = 0;
+	uint64_t         now = uv_now(cs.loop);
 
 	LIST_FOREACH(cc, &cs.conns, entry)
 	{
-		pending_sweep(cc->out, uv_now(cs.loop));
+		pending_sweep(cc->out, now);
 		left += pending_count(cc->out);
+		if (cc->check != NULL && !cc->closing && !cc->eof) {
+			left++;
+			if (now - cc->born >= CALLCONN_AUTH_MS) {
+				log_info(
+				    "raw auth timed out remote_addr=%s conn=%s",
+				    cc->remote, cc->name);
+				callconn_close(cc);
+			}
+		}
 	}
 	if (left == 0)
 		uv_timer_stop(t);
@@ -559,8 +631,7 @@ callconn_call(struct callconn *cc, const char *op, json_t *input,
 		return rc;
 	}
 	callconn_send(cc, data, len);
-	if (!uv_is_active((uv_handle_t *)&cs.sweep))
-		uv_timer_start(&cs.sweep, callconn_on_sweep, 1000, 1000);
+	callconn_sweep_start();
 	if (idbuf != NULL)
 		memcpy(idbuf, id, sizeof id);
 	return 0;

@@ -344,6 +344,9 @@ int registry_abort(
  * registry_abort does.  Returns how many. */
 size_t registry_abort_origin(struct registry *r, const void *origin);
 
+/* Aborts origin's open subscriptions alone.  Returns how many. */
+size_t registry_abort_subscriptions(struct registry *r, const void *origin);
+
 /*
  * registry_call_fail, with errnum (a positive errno) for a caller on
  * this node that speaks errno, such as a write of the filesystem, to

@@ -745,6 +745,13 @@ mount_write_op(struct mount_handle *h, fuse_req_t req, struct ns_op *op,
 	return rc;
 }
 
+/* How far a subscription's reader may fall behind, and what it reads
+ * when it did. */
+#define MOUNT_STREAM_MAX ((size_t)1 << 20)
+#define MOUNT_TOO_SLOW                                                         \
+	"{\"error\":{\"code\":\"ABORTED\",\"message\":\"reader too slow\","    \
+	"\"retryable\":false}}\n"
+
 /* Adds line (taken) to what a stream has for its reader. */
 static void
 mount_stream_add(struct mount_handle *h, char *line)
@@ -779,6 +786,14 @@ mount_answered(const struct registry_result *res, void *arg)
 	if (res->more)
 		h->streaming = 1;
 	if (!res->more) {
+		h->call = NULL;
+		h->answered = 1;
+	} else if (h->len > MOUNT_STREAM_MAX) {
+		/* A reader this far behind gives the subscription up,
+		 * and learns so at the end of what it has. */
+		free(line);
+		line = strdup(MOUNT_TOO_SLOW);
+		opcall_abort(h->call);
 		h->call = NULL;
 		h->answered = 1;
 	}

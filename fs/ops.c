@@ -35,7 +35,7 @@
 #include "sshd.h"
 
 #define OPS_MAX       256
-#define OPS_CALLS     1024
+#define OPS_CALLS     16384
 #define OPS_RAW_MAX   8 /* raw-framing listeners */
 #define OPS_SCOPE_BUF 512
 
@@ -229,11 +229,12 @@ static const struct ops_def ops_defs[] = {
         "\"additionalProperties\":false,"
         "\"properties\":{\"id\":{\"type\":\"integer\",\"minimum\":1}}}",
         NULL, ops_admin, 0, ops_sessions_close, NULL},
-    {"/acl/forwarding/get", REGISTRY_QUERY, OPS_NO_INPUT, NULL, ops_read, 1,
+    /* The rules name destinations: root's alone to read in acl/. */
+    {"/acl/forwarding/get", REGISTRY_QUERY, OPS_NO_INPUT, NULL, ops_admin, 1,
         ops_rules_get, "forwarding"},
     {"/acl/forwarding/set", REGISTRY_MUTATION, OPS_RULES_INPUT, NULL, ops_admin,
         1, ops_rules_set, "forwarding"},
-    {"/acl/listen/get", REGISTRY_QUERY, OPS_NO_INPUT, NULL, ops_read, 1,
+    {"/acl/listen/get", REGISTRY_QUERY, OPS_NO_INPUT, NULL, ops_admin, 1,
         ops_rules_get, "listen"},
     {"/acl/listen/set", REGISTRY_MUTATION, OPS_RULES_INPUT, NULL, ops_admin, 1,
         ops_rules_set, "listen"},
@@ -330,7 +331,7 @@ ops_raw_accept(void *arg, int fd, const struct sockaddr *peer)
 	/* Answers are gathered per turn of the loop already; Nagle would
 	 * hold the next batch back for the peer's delayed ACK. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	callconn_new_token(fd, ops_token, NULL, NULL, NULL, &cc);
+	callconn_new_token(fd, ops_token, NULL, peers_closed, NULL, &cc);
 }
 
 int

@@ -259,7 +259,16 @@ peers_register(struct registry_call *call, json_t *input, void *arg)
 		    "cannot register node %.63s", node != NULL ? node : "");
 		return;
 	}
-	if ((p = peers_find(node)) != NULL)
+	/* A worker may register again (its upstream came back); another
+	 * identity may not take its name, and the calls sent to it. */
+	if ((p = peers_find(node)) != NULL &&
+	    (callconn_who(ctx->origin) == NULL ||
+	        strcmp(p->identity, callconn_who(ctx->origin)) != 0)) {
+		registry_call_fail(call, REPLY_FORBIDDEN, 0,
+		    "node %s is registered by another identity", p->node);
+		return;
+	}
+	if (p != NULL)
 		peers_forget(p);
 	if ((p = calloc(1, sizeof *p)) == NULL) {
 		registry_call_fail(call, REPLY_INTERNAL, 1, "out of memory");

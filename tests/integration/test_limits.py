@@ -3,10 +3,12 @@ connection, per-source penalties, and the fail2ban filter over the log
 lines they leave."""
 
 import errno
+import json
 import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -325,8 +327,21 @@ def test_fail2ban_filter_matches_failures_only(harness):
     node = harness.start_node(
         mount=False, penalty_exempt=None,
         args=["--max-connections-per-ip", "2", "--max-auth-attempts", "2",
-              "--penalties", "authfail:1 noauth:1 min:5 max:5"])
+              "--penalties", "authfail:1 noauth:1 min:5 max:5",
+              "--listen-raw", "127.0.0.1:0"])
     strangers = [harness.make_key() for _ in range(3)]
+    raw_port = int(node.wait_log(r"^alknetd: raw listener added "
+                                 r"uri=tcp://127\.0\.0\.1:(\d+)$").group(1))
+
+    # A raw-framing peer with a token of nobody's key.
+    raw = socket.create_connection(("127.0.0.1", raw_port), timeout=WAIT)
+    body = json.dumps({"type": "call.requested", "id": "a", "payload": {
+        "operationId": "/auth/token", "input": {"token": "x" * 139}}})
+    raw.sendall(struct.pack(">I", len(body)) + body.encode())
+    while raw.recv(65536):
+        pass
+    raw.close()
+    node.wait_log(r"^alknetd: raw auth rejected remote_addr=127\.0\.0\.1 ")
 
     # Successes, failures, and connections refused over the limit.
     assert_login_works(harness, node)
@@ -350,7 +365,8 @@ def test_fail2ban_filter_matches_failures_only(harness):
     log = node.log()
     log_path = Path(node.log_path)
     failures = re.findall(r"^alknetd: (?:auth attempt .* result=reject|"
-                          r"connection rejected .*)$", log, re.M)
+                          r"connection rejected .*|"
+                          r"raw auth rejected .*)$", log, re.M)
     successes = re.findall(r"^alknetd: (?:auth attempt .* result=accept|"
                            r"connection (?:opened|closed) .*)$", log, re.M)
     assert len(failures) >= 5 and len(successes) >= 3

@@ -811,6 +811,8 @@ authkeys_one_line(const char *s)
 static int
 authkeys_spec_ok(const struct authkey_spec *spec, char *err, size_t errlen)
 {
+	const char *type;
+
 	if (spec->name == NULL || !authkeys_name_valid(spec->name))
 		return authkeys_reason(err, errlen,
 		    "bad name: 1 to 64 letters, digits, '.', '_', '@' and "
@@ -828,6 +830,14 @@ authkeys_spec_ok(const struct authkey_spec *spec, char *err, size_t errlen)
 	if (!authkeys_one_line(spec->keyline))
 		return authkeys_reason(err, errlen,
 		    "a key is one line without control characters");
+	/* Tokens are Ed25519 signatures: another key could never sign
+	 * one. */
+	type = spec->keyline + strspn(spec->keyline, AUTHKEYS_SPACE);
+	if (authkeys_kind_of(spec->kind) == AUTHKEYS_TOKEN &&
+	    (strcspn(type, AUTHKEYS_SPACE) != 11 ||
+	        strncmp(type, "ssh-ed25519", 11) != 0))
+		return authkeys_reason(
+		    err, errlen, "a token key must be an ssh-ed25519 key");
 	return 0;
 }
 

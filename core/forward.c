@@ -525,6 +525,15 @@ forward_up_remote(struct forward *f, char *err, size_t errlen)
  * Up and down.
  */
 
+/* A listener whose upstream is misnamed would reset every connection it
+ * takes; an upstream that goes later is what reconnects are for. */
+static int
+forward_no_upstream(const struct forward *f, char *err, size_t errlen)
+{
+	forward_fail(err, errlen, "no upstream %s", f->via);
+	return -ENOENT;
+}
+
 int
 forward_up(struct forward *f, char *err, size_t errlen)
 {
@@ -540,6 +549,8 @@ forward_up(struct forward *f, char *err, size_t errlen)
 		rc = forward_fail(why, sizeof why, "target is not set");
 	else if (f->kind == FORWARD_REMOTE)
 		rc = forward_up_remote(f, why, sizeof why);
+	else if (f->via[0] != '\0' && upstream_find(f->via) == NULL)
+		rc = forward_no_upstream(f, why, sizeof why);
 	else
 		rc = forward_up_listen(f, why, sizeof why);
 

@@ -213,7 +213,12 @@ peers_route_add(struct peer *p, const char *name, const char *kind)
 	struct registry_spec spec;
 	struct route        *rt;
 	char                 err[128];
+	size_t               i;
 
+	for (i = 0; name != NULL && i < p->n; i++) {
+		if (strcmp(p->routes[i]->target, name) == 0)
+			return -EEXIST;
+	}
 	if (p->n == PEERS_OPS_MAX || name == NULL || name[0] != '/' ||
 	    (rt = calloc(1, sizeof *rt)) == NULL)
 		return -EINVAL;
@@ -299,7 +304,8 @@ peers_register(struct registry_call *call, json_t *input, void *arg)
 	"\"maxLength\":63},\"operations\":{\"type\":\"array\",\"maxItems\":"   \
 	"128,\"items\":{\"type\":\"object\",\"required\":[\"name\"],"          \
 	"\"properties\":{\"name\":{\"type\":\"string\",\"maxLength\":192},"    \
-	"\"op_type\":{\"type\":\"string\"}}}}}}"
+	"\"op_type\":{\"enum\":[\"query\",\"mutation\","                       \
+	"\"subscription\"]}}}}}}"
 
 /*
  * The worker's side.

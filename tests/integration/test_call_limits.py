@@ -192,3 +192,23 @@ def test_a_reader_too_slow_loses_its_subscription_not_memory(harness,
     finally:
         os.close(fd)
 
+
+
+def test_a_registration_is_checked(harness, node):
+    worker = harness.make_key()
+    add_identity(node, "worker", worker, "relay:connect")
+    c = login(node, worker)
+    answer = c.call("r", "/head/services/register",
+                    {"node": "x", "operations": [
+                        {"name": "/node/info", "op_type": "weird"}]})
+    assert answer["payload"]["code"] == "INVALID_INPUT"
+    assert "op_type" in answer["payload"]["message"]
+    assert os.listdir(node.path("peers")) == []
+
+    # A name given twice is one operation.
+    info = {"name": "/node/info", "op_type": "query"}
+    answer = c.call("r2", "/head/services/register",
+                    {"node": "x", "operations": [info, info]})
+    assert answer["payload"]["output"] == {"node": "x", "registered": 1}
+    assert node.read("peers", "x", "operations") == "/node/info\n"
+    c.close()

@@ -103,3 +103,13 @@ def test_token_keys_sign_tokens_but_do_not_log_in(harness, node):
     out = harness.ssh_run(node, signer, options=("-N",), timeout=20)
     assert out.returncode == 255
     assert "Permission denied" in out.stderr
+
+    # Only an Ed25519 key can sign a token.
+    rsa = harness.dir / "rsa_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "1024", "-N", "",
+                    "-f", str(rsa)], check=True)
+    kind, blob = rsa.with_suffix(".pub").read_text().split()[:2]
+    err, reply = node.ctl(f"identity add rsa {kind} {blob} kind=token-key")
+    assert (err, reply) == (errno.EINVAL, "error: a token key must be an "
+                            "ssh-ed25519 key\n")
+    assert "rsa" not in node.ls("identities")

@@ -121,6 +121,11 @@ def test_forward_commands(pair, harness):
     assert curl(f"http://127.0.0.1:{forward_port(node, 'local0')}/"
                 "index.html") == PAGE
 
+    # An upstream that does not exist is refused, and nothing is left.
+    err, reply = node.ctl("socks 127.0.0.1:0 via=nope name=s9")
+    assert (err, reply) == (errno.ENOENT, "error: no upstream nope\n")
+    assert "s9" not in node.ls("forwards")
+
     err, reply = node.ctl("socks 127.0.0.1:0")
     assert (err, reply) == (0, "ok name=socks0\n")
     data = os.urandom(5000)

@@ -15,6 +15,7 @@
 
 /* Compact, keys as inserted (type, id, payload), UTF-8 as it is. */
 #define FRAME_DUMP_FLAGS JSON_COMPACT
+#define FRAME_GUESS      1024 /* bytes first tried for a frame */
 /* Scalars parse too, so that a body that is not an object is told apart
  * from one that is not JSON; duplicate keys could smuggle a second type
  * past a peer that keeps the other one. */
@@ -186,15 +187,23 @@ frame_encode_alloc(enum frame_type t, const char *id, json_t *payload,
 	if ((rc = frame_envelope(t, id, payload, &o)) != 0)
 		return rc;
 
-	/* The first pass only measures. */
-	if ((rc = frame_write(o, NULL, 0, &need)) != -ENOBUFS)
-		goto out;
+	/* Most frames fit a first guess, and are dumped once; a larger
+	 * one is measured by that first pass and dumped again. */
 	rc = -ENOMEM;
-	if ((buf = malloc(need)) == NULL)
+	if ((buf = malloc(FRAME_GUESS)) == NULL)
 		goto out;
-	if ((rc = frame_write(o, buf, need, size)) != 0)
+	rc = frame_write(o, buf, FRAME_GUESS, &need);
+	if (rc == -ENOBUFS) {
+		free(buf);
+		rc = -ENOMEM;
+		if ((buf = malloc(need)) == NULL)
+			goto out;
+		rc = frame_write(o, buf, need, &need);
+	}
+	if (rc != 0)
 		goto out;
 
+	*size = need;
 	*out = buf;
 	buf = NULL;
 out:

@@ -35,9 +35,10 @@ grants_id_ok(const char *id)
 
 	if (strlen(id) > GRANTS_ID_MAX)
 		return 0;
+	/* A whole fingerprint: 32 bytes of SHA-256 in unpadded base64. */
 	if (strncmp(id, "SHA256:", 7) == 0)
-		return id[7] != '\0' &&
-		    strspn(id + 7, GRANTS_B64_CHARS) == strlen(id + 7);
+		return strlen(id + 7) == 43 &&
+		    strspn(id + 7, GRANTS_B64_CHARS) == 43;
 	if (strncmp(id, "local:", 6) != 0 || id[6] == '\0')
 		return 0;
 

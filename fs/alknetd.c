@@ -114,6 +114,8 @@ usage(FILE *f)
 	    "usage: alknetd [--listen HOST:PORT]... [--host-key FILE]\n"
 	    "               [--authorized-keys FILE] [--state-dir DIR]\n"
 	    "               [--mount DIR | --no-mount] [--name NAME]\n"
+	    "               [--listen-raw HOST:PORT]... [OPTION]...\n"
+	    "               [--connect URI --identity KEY [OPTION]...]...\n"
 	    "\n"
 	    "  --listen HOST:PORT     accept SSH peers here; repeatable,\n"
 	    "                         port 0 picks a free port\n"

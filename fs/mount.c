@@ -1073,6 +1073,15 @@ mount_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	mount_dir(req, parent, name, 0);
 }
 
+/* An object's name is what it was made with: commands and other files
+ * refer to it by that name. */
+static void
+mount_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+    fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	fuse_reply_err(req, EPERM);
+}
+
 static void
 mount_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -1104,6 +1113,7 @@ static const struct fuse_lowlevel_ops mount_ops = {
     .rmdir = mount_rmdir,
     .unlink = mount_unlink,
     .create = mount_create,
+    .rename = mount_rename,
 };
 
 /* Called by the event bus, from the loop: answer and wake waiters. */

@@ -220,6 +220,11 @@ def test_forward_made_with_mkdir(pair, harness):
     data = b"now through socks\n"
     assert socks_echo(forward_port(node, "x"), echo.port, data) == data
 
+    # A forward keeps the name it was made with.
+    with pytest.raises(PermissionError):
+        os.rename(fwd, os.path.join(os.path.dirname(fwd), "y"))
+    assert node.ls("forwards") == ["x"]
+
     port = forward_port(node, "x")
     os.rmdir(fwd)
     assert node.ls("forwards") == []

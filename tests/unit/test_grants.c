@@ -15,7 +15,7 @@
 
 #include "grants.h"
 
-#define FP "SHA256:abcabcabcabcabcabcabcabcabcabcabcabcabc+/A"
+#define FP "SHA256:abcabcabcabcabcabcabcabcabcabcabcabcabc+/AB"
 
 static struct grants *
 parse_ok(const char *text)
@@ -68,6 +68,9 @@ test_refused(void **state)
 	        "(SHA256:... or local:USER)"},
 	    {"SHA256:a=b node:read",
 	        "line 1: bad identity \"SHA256:a=b\" "
+	        "(SHA256:... or local:USER)"},
+	    {"SHA256:abc node:read",
+	        "line 1: bad identity \"SHA256:abc\" "
 	        "(SHA256:... or local:USER)"},
 	    {"local:a node:read,", "line 1: expected ID SCOPE[,SCOPE...]"},
 	    {"local:a node read", "line 1: expected ID SCOPE[,SCOPE...]"},

@@ -302,7 +302,9 @@ callconn_request(struct callconn *cc, const struct frame *f)
 	struct reply_error busy = {REPLY_INTERNAL, "too many calls", 1, NULL};
 	int                rc = -ENOSPC;
 
-	/* One peer cannot take every call the node can hold. */
+	/* One peer cannot take every call the node can hold.
+	 * XXX: an id reused while its call is open is not refused; the
+	 * two calls' answers cannot be told apart. */
 	if (cc->open < CALLCONN_PEER_MAX)
 		rc = registry_dispatch_request(cs.r,
 		    cc->has_who ? &cc->who : NULL, cc, cc->name, f->id,

@@ -37,9 +37,10 @@ struct callconn {
 	struct pending       *out;   /* calls this side made */
 	uint64_t              next_id;
 	void                 *check_arg;
-	size_t                queued; /* bytes written, not yet taken */
-	size_t                open;   /* the peer's calls not yet answered */
-	uint64_t              born;   /* loop ms when it was made */
+	size_t                queued;  /* bytes written, not yet taken */
+	size_t                open;    /* the peer's calls not yet answered */
+	uint64_t              born;    /* loop ms when it was made */
+	uint64_t              session; /* its SSH session's id; 0: none */
 	char                  remote[256]; /* raw: the peer's address */
 	char                 *obuf;        /* gathered, not yet written */
 	size_t                olen;
@@ -524,6 +525,7 @@ callconn_new(int fd, const struct registry_identity *who,
 
 	if ((rc = uv_pipe_open(&cc->pipe, fd)) != 0) {
 		close(fd);
+		cc->closed = NULL; /* a failed call tells nobody */
 		callconn_close(cc);
 		return rc;
 	}
@@ -558,6 +560,7 @@ callconn_new_token(int fd, callconn_token_cb check, void *check_arg,
 	/* Until it proves who it is, a peer gets one small frame and a
 	 * few seconds. */
 	if ((rc = frame_decoder_new(CALLCONN_AUTH_MAX, &dec)) != 0) {
+		cc->closed = NULL; /* a failed call tells nobody */
 		callconn_close(cc);
 		return rc;
 	}
@@ -650,10 +653,16 @@ callconn_abort(struct callconn *cc, const char *id)
 	return 0;
 }
 
-void *
-callconn_arg(const struct callconn *cc)
+void
+callconn_set_session(struct callconn *cc, uint64_t session)
 {
-	return cc->arg;
+	cc->session = session;
+}
+
+uint64_t
+callconn_session(const struct callconn *cc)
+{
+	return cc->session;
 }
 
 const char *

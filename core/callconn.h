@@ -47,7 +47,7 @@ void callconn_stop(void);
  * from here on, closed on failure too) for the peer who (copied; NULL:
  * nobody, so only public operations answer).  closed may be NULL.
  * Returns 0 and *out (owned by the module; valid until closed is
- * called), or a negative errno.
+ * called), or a negative errno; closed is never called then.
  */
 int callconn_new(int fd, const struct registry_identity *who,
     callconn_closed_cb closed, void *arg, struct callconn **out);
@@ -94,8 +94,9 @@ int callconn_call(struct callconn *cc, const char *op, json_t *input,
  */
 int callconn_abort(struct callconn *cc, const char *id);
 
-/* The arg cc was made with (for its closed callback). */
-void *callconn_arg(const struct callconn *cc);
+/* The SSH session whose channel cc is (its id), 0 for none. */
+void     callconn_set_session(struct callconn *cc, uint64_t session);
+uint64_t callconn_session(const struct callconn *cc);
 
 /* The identity cc's peer proved, or NULL. */
 const char *callconn_who(const struct callconn *cc);

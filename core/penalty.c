@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "log.h"
 #include "penalty.h"
 
 #define PENALTY_NONE        UINT32_MAX
@@ -682,4 +683,15 @@ out:
 	free(slots);
 	free(v);
 	return rc;
+}
+
+void
+penalty_charge(struct penalty *p, const struct in6_addr *a, const char *ip,
+    enum penalty_kind kind, uint64_t now)
+{
+	int was = penalty_refused(p, a, now);
+
+	if (penalty_add(p, a, kind, now) == 1 && !was)
+		log_info("penalty enforced remote_addr=%s reason=%s", ip,
+		    penalty_kind_name(kind));
 }

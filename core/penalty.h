@@ -97,6 +97,14 @@ int penalty_add(struct penalty *p, const struct in6_addr *a,
 /* 1 when connections from a are refused at now, else 0. */
 int penalty_refused(struct penalty *p, const struct in6_addr *a, uint64_t now);
 
+/*
+ * A connection from a (ip: its text, for the log) ended owing kind:
+ * penalty_add, and the log line "penalty enforced remote_addr=IP
+ * reason=KIND" when that starts refusing the source.
+ */
+void penalty_charge(struct penalty *p, const struct in6_addr *a, const char *ip,
+    enum penalty_kind kind, uint64_t now);
+
 /* Sources in the table at now (those refused and those not yet). */
 size_t penalty_count(struct penalty *p, uint64_t now);
 

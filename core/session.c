@@ -147,16 +147,11 @@ static void
 session_penalize(struct session *s, enum penalty_kind kind)
 {
 	struct penalty *p;
-	uint64_t        now = uv_now(s->loop);
-	int             was;
 
 	/* Outgoing sessions have no server, and no source to blame. */
 	if (s->client || !s->addr_ok || (p = sshd_penalty(s->sshd)) == NULL)
 		return;
-	was = penalty_refused(p, &s->addr, now);
-	if (penalty_add(p, &s->addr, kind, now) == 1 && !was)
-		log_info("penalty enforced remote_addr=%s reason=%s", s->ip,
-		    penalty_kind_name(kind));
+	penalty_charge(p, &s->addr, s->ip, kind, uv_now(s->loop));
 }
 
 static void

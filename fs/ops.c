@@ -20,6 +20,7 @@
 #include "authkeys.h"
 #include "callconn.h"
 #include "channel.h"
+#include "connlimit.h"
 #include "grants.h"
 #include "hostport.h"
 #include "log.h"
@@ -27,6 +28,7 @@
 #include "ops.h"
 #include "ops_ctl.h"
 #include "ops_events.h"
+#include "penalty.h"
 #include "peers.h"
 #include "persist.h"
 #include "policy.h"
@@ -276,6 +278,7 @@ ops_control(void *arg, uv_loop_t *loop, int fd, struct session *s)
 	struct session_info      si;
 	struct callconn         *cc;
 	const char              *scopes[CALLCONN_SCOPES + 1];
+	int                      rc;
 
 	/* What acl/operations grants is added when the channel opens:
 	 * an open channel keeps the scopes it began with. */
@@ -285,28 +288,57 @@ ops_control(void *arg, uv_loop_t *loop, int fd, struct session *s)
 	who.id = si.identity;
 	who.scopes = scopes;
 	who.resources = NULL;
-	return callconn_new(
-	    fd, &who, peers_closed, (void *)(uintptr_t)si.id, &cc);
+	if ((rc = callconn_new(fd, &who, peers_closed, NULL, &cc)) == 0)
+		callconn_set_session(cc, si.id);
+	return rc;
+}
+
+/* A raw-framing connection, as the node's limits count it. */
+struct ops_raw {
+	struct in6_addr addr;
+	char            ip[256]; /* as hostport gives it */
+	int             addr_ok;
+	int             counted;  /* in sshd's per-address count */
+	int             answered; /* its first frame was judged */
+};
+
+/*
+ * The source of a raw connection that ended without proving who it is
+ * owes a penalty of kind, as an SSH connection's does.
+ */
+static void
+ops_raw_penalize(struct ops_raw *r, enum penalty_kind kind)
+{
+	struct penalty *p;
+
+	if (r->addr_ok && ops.sshd != NULL &&
+	    (p = sshd_penalty(ops.sshd)) != NULL)
+		penalty_charge(p, &r->addr, r->ip, kind, uv_now(ops.loop));
 }
 
 /*
  * A raw peer's token, checked against the server's Ed25519 keys; the
  * identity is the key's, with its scopes and those acl/operations
- * grants it.
+ * grants it.  A token that speaks for nobody costs its source a
+ * penalty.
  */
 static int
 ops_token(void *arg, const char *token, struct registry_identity *who)
 {
+	struct ops_raw     *r = arg;
 	struct authkey_info info;
 	const char         *base[CALLCONN_SCOPES + 1];
 	char               *p, *save = NULL;
 	size_t              n = 0;
 	int                 idx;
 
+	r->answered = 1;
 	if (ops.sshd == NULL ||
 	    (idx = sshd_token_identity(ops.sshd, token, (uint64_t)time(NULL))) <
-	        0)
+	        0) {
+		ops_raw_penalize(r, PENALTY_AUTHFAIL);
 		return -EACCES;
+	}
 	authkeys_get(sshd_authkeys(ops.sshd), (size_t)idx, &info);
 
 	snprintf(ops.scope_text, sizeof ops.scope_text, "%s", info.scopes);
@@ -323,15 +355,80 @@ ops_token(void *arg, const char *token, struct registry_identity *who)
 }
 
 static void
+ops_raw_closed(struct callconn *cc, void *arg)
+{
+	struct ops_raw *r = arg;
+
+	peers_closed(cc, NULL);
+	if (!r->answered)
+		ops_raw_penalize(r, PENALTY_NOAUTH);
+	if (r->counted && ops.sshd != NULL)
+		connlimit_remove(sshd_connlimit(ops.sshd), &r->addr);
+	free(r);
+}
+
+/*
+ * Whether a raw connection from r may start, or why not, by the limits
+ * of the SSH server: a penalized source, then the connections one
+ * address may hold, which raw and SSH connections share.
+ */
+static const char *
+ops_raw_admit(struct ops_raw *r)
+{
+	const struct sshd_limits *l;
+	struct penalty           *p;
+	struct connlimit         *c;
+
+	if (ops.sshd == NULL || !r->addr_ok)
+		return NULL;
+	l = sshd_limits(ops.sshd);
+	p = sshd_penalty(ops.sshd);
+	c = sshd_connlimit(ops.sshd);
+	if (p != NULL && penalty_refused(p, &r->addr, uv_now(ops.loop)))
+		return "penalty";
+	if (l->max_connections_per_ip != 0 &&
+	    connlimit_count(c, &r->addr) >= l->max_connections_per_ip)
+		return "too-many-per-ip";
+	if (connlimit_add(c, &r->addr, 0) != 0)
+		return "too-many-sessions";
+	r->counted = 1;
+	return NULL;
+}
+
+static void
 ops_raw_accept(void *arg, int fd, const struct sockaddr *peer)
 {
 	struct callconn *cc;
+	struct ops_raw  *r;
+	struct hostport  hp;
+	const char      *why;
 	int              one = 1;
+
+	if ((r = calloc(1, sizeof *r)) == NULL) {
+		close(fd);
+		return;
+	}
+	if (hostport_from_sockaddr(peer, &hp) == 0) {
+		snprintf(r->ip, sizeof r->ip, "%s", hp.host);
+		r->addr_ok = penalty_addr_parse(hp.host, &r->addr) == 0;
+	}
+	if ((why = ops_raw_admit(r)) != NULL) {
+		log_info("connection rejected remote_addr=%s transport=raw "
+		         "reason=%s",
+		    r->ip, why);
+		free(r);
+		close(fd);
+		return;
+	}
 
 	/* Answers are gathered per turn of the loop already; Nagle would
 	 * hold the next batch back for the peer's delayed ACK. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	callconn_new_token(fd, ops_token, NULL, peers_closed, NULL, &cc);
+	if (callconn_new_token(fd, ops_token, r, ops_raw_closed, r, &cc) != 0) {
+		if (r->counted)
+			connlimit_remove(sshd_connlimit(ops.sshd), &r->addr);
+		free(r);
+	}
 }
 
 int

@@ -282,7 +282,7 @@ peers_register(struct registry_call *call, json_t *input, void *arg)
 	snprintf(p->node, sizeof p->node, "%s", node);
 	snprintf(p->identity, sizeof p->identity, "%s",
 	    callconn_who(ctx->origin) != NULL ? callconn_who(ctx->origin) : "");
-	p->session = (uint64_t)(uintptr_t)callconn_arg(ctx->origin);
+	p->session = callconn_session(ctx->origin);
 	p->since = node_now_ms();
 	p->cc = ctx->origin;
 	pz.peers[pz.n++] = p;

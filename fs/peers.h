@@ -28,8 +28,7 @@ int peers_start(uv_loop_t *loop, struct registry *r);
 /* Forgets every worker and stops watching upstreams. */
 void peers_stop(void);
 
-/* A control connection closed: the operations it registered go.  arg
- * is the id of the session it belongs to, as a uintptr_t. */
+/* A control connection closed: the operations it registered go. */
 void peers_closed(struct callconn *cc, void *arg);
 
 /* Workers registered now. */

@@ -15,8 +15,13 @@ from test_raw import Raw, login, node, request  # noqa: F401
 
 def sockets(pid):
     fd_dir = f"/proc/{pid}/fd"
-    return sum(1 for f in os.listdir(fd_dir)
-               if os.readlink(f"{fd_dir}/{f}").startswith("socket:"))
+    n = 0
+    for f in os.listdir(fd_dir):
+        try:
+            n += os.readlink(f"{fd_dir}/{f}").startswith("socket:")
+        except FileNotFoundError:
+            pass    # closed meanwhile
+    return n
 
 
 def call_status(node, call_id):
@@ -212,3 +217,38 @@ def test_a_registration_is_checked(harness, node):
     assert answer["payload"]["output"] == {"node": "x", "registered": 1}
     assert node.read("peers", "x", "operations") == "/node/info\n"
     c.close()
+
+
+def test_raw_connections_share_the_ssh_limits(harness):
+    node = harness.start_node(
+        mount=False, penalty_exempt=None,
+        args=["--listen-raw", "127.0.0.1:0", "--max-connections-per-ip", "2",
+              "--penalties", "authfail:10 noauth:1 min:10 max:30"])
+    port = int(node.wait_log(r"^alknetd: raw listener added "
+                             r"uri=tcp://127\.0\.0\.1:(\d+)$").group(1))
+    before = sockets(node.pid)
+
+    # Two connections from one address, and a third refused at once.
+    held = [Raw(port), Raw(port)]
+    wait_for(lambda: sockets(node.pid) == before + 2, "two connections")
+    third = Raw(port)
+    assert third.answer() is None
+    third.close()
+    node.wait_log(r"^alknetd: connection rejected remote_addr=127\.0\.0\.1 "
+                  r"transport=raw reason=too-many-per-ip$")
+    for c in held:
+        c.close()
+    wait_for(lambda: sockets(node.pid) == before, "the connections to go")
+
+    # A token of nobody's costs the source enough to be refused.
+    bad = Raw(port)
+    bad.sock.sendall(request("a", "/auth/token", {"token": "x" * 139}))
+    assert bad.answer()["payload"]["code"] == "FORBIDDEN"
+    bad.close()
+    node.wait_log(r"^alknetd: penalty enforced remote_addr=127\.0\.0\.1 "
+                  r"reason=authfail$")
+    refused = Raw(port)
+    assert refused.answer() is None
+    refused.close()
+    node.wait_log(r"^alknetd: connection rejected remote_addr=127\.0\.0\.1 "
+                  r"transport=raw reason=penalty$")

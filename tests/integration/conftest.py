@@ -235,9 +235,13 @@ class Daemon:
         self.mount = mount
         self.port = None
         self.stopped_by_teardown = False
+        # Should the test run itself be killed (a ctest timeout), the
+        # daemon is told to stop, and unmounts, instead of staying on.
+        # setpriv execs the daemon: the pid is the daemon's.
         with open(log_path, "wb") as log:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=log, env=env)
+            self.proc = subprocess.Popen(
+                ["setpriv", "--pdeathsig", "TERM", "--", *argv],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
         self.pid = self.proc.pid
 
     def log(self):

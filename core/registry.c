@@ -506,6 +506,45 @@ registry_register(struct registry *r, const struct registry_spec *spec,
 	return 0;
 }
 
+/* The schema of text into *out (NULL text: none).  Returns 0 or
+ * -EINVAL with the reason in err. */
+static int
+registry_text_schema(
+    const char *text, const char *which, json_t **out, char *err, size_t errlen)
+{
+	json_error_t jerr;
+
+	*out = NULL;
+	if (text == NULL)
+		return 0;
+	if ((*out = json_loads(text, 0, &jerr)) == NULL)
+		return registry_refuse(err, errlen, -EINVAL,
+		    "%s schema is not JSON: %s", which, jerr.text);
+	return 0;
+}
+
+int
+registry_register_text(struct registry *r, const struct registry_spec_text *t,
+    registry_handler_cb handler, void *arg, char *err, size_t errlen)
+{
+	struct registry_spec spec;
+	int                  rc;
+
+	memset(&spec, 0, sizeof spec);
+	spec.name = t->name;
+	spec.kind = t->kind;
+	spec.access.scopes = t->scopes;
+	spec.is_public = t->is_public;
+	if ((rc = registry_text_schema(
+	         t->input, "input", &spec.input, err, errlen)) == 0 &&
+	    (rc = registry_text_schema(
+	         t->output, "output", &spec.output, err, errlen)) == 0)
+		rc = registry_register(r, &spec, handler, arg, err, errlen);
+	json_decref(spec.input);
+	json_decref(spec.output);
+	return rc;
+}
+
 int
 registry_unregister(struct registry *r, const char *name)
 {
@@ -648,16 +687,10 @@ static int
 registry_add_builtin(struct registry *r, const char *name, const char *input,
     const char *output, registry_handler_cb handler)
 {
-	struct registry_spec spec = {name, REGISTRY_QUERY, NULL, NULL, {0}, 1};
-	int                  rc = -ENOMEM;
+	struct registry_spec_text t = {
+	    name, REGISTRY_QUERY, input, output, NULL, 1};
 
-	spec.input = json_loads(input, 0, NULL);
-	spec.output = json_loads(output, 0, NULL);
-	if (spec.input != NULL && spec.output != NULL)
-		rc = registry_register(r, &spec, handler, r, NULL, 0);
-	json_decref(spec.input);
-	json_decref(spec.output);
-	return rc;
+	return registry_register_text(r, &t, handler, r, NULL, 0);
 }
 
 int

@@ -226,6 +226,27 @@ void registry_set_observer(
 int registry_register(struct registry *r, const struct registry_spec *spec,
     registry_handler_cb handler, void *arg, char *err, size_t errlen);
 
+/*
+ * A spec as tables write it: schemas as JSON text (NULL: anything) and
+ * one rule, scopes (NULL with is_public set).
+ */
+struct registry_spec_text {
+	const char        *name;
+	enum registry_kind kind;
+	const char        *input;
+	const char        *output;
+	const char *const *scopes;
+	int                is_public;
+};
+
+/*
+ * registry_register for t.  Returns as registry_register, or -EINVAL
+ * with the reason in err when a schema's text is not JSON.
+ */
+int registry_register_text(struct registry *r,
+    const struct registry_spec_text *t, registry_handler_cb handler, void *arg,
+    char *err, size_t errlen);
+
 /* Removes the operation name.  Returns 0 or -ENOENT. */
 int registry_unregister(struct registry *r, const char *name);
 

@@ -745,12 +745,18 @@ mount_write_op(struct mount_handle *h, fuse_req_t req, struct ns_op *op,
 	return rc;
 }
 
-/* How far a subscription's reader may fall behind, and what it reads
- * when it did. */
+/* How far a subscription's reader may fall behind. */
 #define MOUNT_STREAM_MAX ((size_t)1 << 20)
-#define MOUNT_TOO_SLOW                                                         \
-	"{\"error\":{\"code\":\"ABORTED\",\"message\":\"reader too slow\","    \
-	"\"retryable\":false}}\n"
+
+/* The last line of a stream whose reader fell that far behind. */
+static char *
+mount_too_slow(const char *request_id)
+{
+	struct reply_error     e = {REPLY_ABORTED, "reader too slow", 0, NULL};
+	struct registry_result res = {request_id, NULL, &e, 0, 0};
+
+	return opcall_text(&res);
+}
 
 /* Adds line (taken) to what a stream has for its reader. */
 static void
@@ -792,7 +798,7 @@ mount_answered(const struct registry_result *res, void *arg)
 		/* A reader this far behind gives the subscription up,
 		 * and learns so at the end of what it has. */
 		free(line);
-		line = strdup(MOUNT_TOO_SLOW);
+		line = mount_too_slow(res->request_id);
 		opcall_abort(h->call);
 		h->call = NULL;
 		h->answered = 1;

@@ -53,11 +53,8 @@ static struct {
 	struct grants   *grants; /* acl/operations; NULL: none */
 } ops;
 
-static const char *const ops_read[] = {OPS_SCOPE_READ, NULL};
-static const char *const ops_admin[] = {OPS_SCOPE_ADMIN, NULL};
-
-/* The schema of an operation that takes nothing. */
-#define OPS_NO_INPUT "{\"type\":[\"object\",\"null\"],\"properties\":{}}"
+const char *const ops_scopes_read[] = {OPS_SCOPE_READ, NULL};
+const char *const ops_scopes_admin[] = {OPS_SCOPE_ADMIN, NULL};
 
 /* Answers call with out, a new reference, which is dropped after. */
 static void
@@ -221,53 +218,38 @@ struct ops_def {
 
 static const struct ops_def ops_defs[] = {
     {"/node/info", REGISTRY_QUERY, OPS_NO_INPUT,
-        "{\"type\":\"object\",\"required\":[\"id\",\"name\"]}", ops_read, 0,
-        ops_node_info, NULL},
+        "{\"type\":\"object\",\"required\":[\"id\",\"name\"]}", ops_scopes_read,
+        0, ops_node_info, NULL},
     {"/sessions/list", REGISTRY_QUERY, OPS_NO_INPUT,
-        "{\"type\":\"object\",\"required\":[\"sessions\"]}", ops_read, 0,
+        "{\"type\":\"object\",\"required\":[\"sessions\"]}", ops_scopes_read, 0,
         ops_sessions_list, NULL},
     {"/sessions/close", REGISTRY_MUTATION,
         "{\"type\":\"object\",\"required\":[\"id\"],"
         "\"additionalProperties\":false,"
         "\"properties\":{\"id\":{\"type\":\"integer\",\"minimum\":1}}}",
-        NULL, ops_admin, 0, ops_sessions_close, NULL},
+        NULL, ops_scopes_admin, 0, ops_sessions_close, NULL},
     /* The rules name destinations: root's alone to read in acl/. */
-    {"/acl/forwarding/get", REGISTRY_QUERY, OPS_NO_INPUT, NULL, ops_admin, 1,
-        ops_rules_get, "forwarding"},
-    {"/acl/forwarding/set", REGISTRY_MUTATION, OPS_RULES_INPUT, NULL, ops_admin,
-        1, ops_rules_set, "forwarding"},
-    {"/acl/listen/get", REGISTRY_QUERY, OPS_NO_INPUT, NULL, ops_admin, 1,
+    {"/acl/forwarding/get", REGISTRY_QUERY, OPS_NO_INPUT, NULL,
+        ops_scopes_admin, 1, ops_rules_get, "forwarding"},
+    {"/acl/forwarding/set", REGISTRY_MUTATION, OPS_RULES_INPUT, NULL,
+        ops_scopes_admin, 1, ops_rules_set, "forwarding"},
+    {"/acl/listen/get", REGISTRY_QUERY, OPS_NO_INPUT, NULL, ops_scopes_admin, 1,
         ops_rules_get, "listen"},
-    {"/acl/listen/set", REGISTRY_MUTATION, OPS_RULES_INPUT, NULL, ops_admin, 1,
-        ops_rules_set, "listen"},
-    {"/acl/operations/get", REGISTRY_QUERY, OPS_NO_INPUT, NULL, ops_admin, 0,
-        ops_grants_get, NULL},
-    {"/acl/operations/set", REGISTRY_MUTATION, OPS_RULES_INPUT, NULL, ops_admin,
-        0, ops_grants_set, NULL},
+    {"/acl/listen/set", REGISTRY_MUTATION, OPS_RULES_INPUT, NULL,
+        ops_scopes_admin, 1, ops_rules_set, "listen"},
+    {"/acl/operations/get", REGISTRY_QUERY, OPS_NO_INPUT, NULL,
+        ops_scopes_admin, 0, ops_grants_get, NULL},
+    {"/acl/operations/set", REGISTRY_MUTATION, OPS_RULES_INPUT, NULL,
+        ops_scopes_admin, 0, ops_grants_set, NULL},
 };
-
-static json_t *
-ops_schema(const char *text)
-{
-	return text != NULL ? json_loads(text, 0, NULL) : NULL;
-}
 
 static int
 ops_register(const struct ops_def *d, char *err, size_t errlen)
 {
-	struct registry_spec spec;
-	int                  rc;
+	struct registry_spec_text t = {
+	    d->name, d->kind, d->input, d->output, d->scopes, 0};
 
-	memset(&spec, 0, sizeof spec);
-	spec.name = d->name;
-	spec.kind = d->kind;
-	spec.input = ops_schema(d->input);
-	spec.output = ops_schema(d->output);
-	spec.access.scopes = d->scopes;
-	rc = registry_register(ops.r, &spec, d->fn, d->arg, err, errlen);
-	json_decref(spec.input);
-	json_decref(spec.output);
-	return rc;
+	return registry_register_text(ops.r, &t, d->fn, d->arg, err, errlen);
 }
 
 /* A control channel: the peer is who its session logged in as. */

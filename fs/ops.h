@@ -18,6 +18,13 @@ struct storage;
 #define OPS_SCOPE_READ  "node:read"  /* queries of node state */
 #define OPS_SCOPE_ADMIN "node:admin" /* changes */
 
+/* The rules of the node's queries and of its changes. */
+extern const char *const ops_scopes_read[];  /* OPS_SCOPE_READ */
+extern const char *const ops_scopes_admin[]; /* OPS_SCOPE_ADMIN */
+
+/* The schema of an operation that takes nothing. */
+#define OPS_NO_INPUT "{\"type\":[\"object\",\"null\"],\"properties\":{}}"
+
 /*
  * Makes the registry, registers the node's operations over sshd (may be
  * NULL) and st (may be NULL), loads the operation ACL stored in st, and

@@ -23,13 +23,10 @@
 
 static struct ops_ctl_env ops_ctl_env;
 
-static const char *const ops_ctl_read[] = {OPS_SCOPE_READ, NULL};
-static const char *const ops_ctl_admin_scopes[] = {OPS_SCOPE_ADMIN, NULL};
-
 int
 ops_ctl_admin(const struct ops_ctl_env *env)
 {
-	struct registry_access a = {ops_ctl_admin_scopes, NULL, NULL, NULL};
+	struct registry_access a = {ops_scopes_admin, NULL, NULL, NULL};
 
 	return env->who != NULL && registry_allows(&a, env->who);
 }
@@ -113,21 +110,11 @@ static int
 ops_ctl_register_one(
     struct registry *r, const struct ops_ctl_def *d, char *err, size_t errlen)
 {
-	struct registry_spec spec;
-	int                  rc;
+	struct registry_spec_text t = {d->name, d->kind, d->input, d->output,
+	    d->kind == REGISTRY_QUERY ? ops_scopes_read : ops_scopes_admin, 0};
 
-	memset(&spec, 0, sizeof spec);
-	spec.name = d->name;
-	spec.kind = d->kind;
-	spec.input = json_loads(d->input, 0, NULL);
-	spec.output = d->output != NULL ? json_loads(d->output, 0, NULL) : NULL;
-	spec.access.scopes =
-	    d->kind == REGISTRY_QUERY ? ops_ctl_read : ops_ctl_admin_scopes;
-	rc = registry_register(
-	    r, &spec, ops_ctl_handler, (void *)d, err, errlen);
-	json_decref(spec.input);
-	json_decref(spec.output);
-	return rc;
+	return registry_register_text(
+	    r, &t, ops_ctl_handler, (void *)d, err, errlen);
 }
 
 static int
@@ -288,11 +275,11 @@ ops_ctl_limits_set(const struct ops_ctl_env *env, json_t *input, json_t **out,
 	"\"properties\":{\"limits\":{\"type\":\"string\"}}}"
 
 const struct ops_ctl_def ops_ctl_defs[] = {
-    {"/node/reload", REGISTRY_MUTATION, OPS_CTL_NO_INPUT,
+    {"/node/reload", REGISTRY_MUTATION, OPS_NO_INPUT,
         "{\"type\":\"object\",\"required\":[\"identities\"],"
         "\"properties\":{\"identities\":{\"type\":\"integer\"}}}",
         OPS_CTL_SSHD, ops_ctl_reload},
-    {"/node/shutdown", REGISTRY_MUTATION, OPS_CTL_NO_INPUT, NULL, 0,
+    {"/node/shutdown", REGISTRY_MUTATION, OPS_NO_INPUT, NULL, 0,
         ops_ctl_shutdown},
     {"/auth/token", REGISTRY_QUERY,
         "{\"type\":\"object\",\"required\":[\"token\"],"
@@ -302,7 +289,7 @@ const struct ops_ctl_def ops_ctl_defs[] = {
         "\"scopes\"],\"properties\":{\"identity\":{\"type\":\"string\"},"
         "\"name\":{\"type\":\"string\"},\"scopes\":{\"type\":\"string\"}}}",
         OPS_CTL_SSHD, ops_ctl_token},
-    {"/acl/limits/get", REGISTRY_QUERY, OPS_CTL_NO_INPUT, OPS_CTL_LIMITS,
+    {"/acl/limits/get", REGISTRY_QUERY, OPS_NO_INPUT, OPS_CTL_LIMITS,
         OPS_CTL_SSHD, ops_ctl_limits_get},
     {"/acl/limits/set", REGISTRY_MUTATION, OPS_CTL_LIMITS, NULL, OPS_CTL_SSHD,
         ops_ctl_limits_set},

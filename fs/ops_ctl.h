@@ -63,9 +63,6 @@ extern const size_t             ops_forwards_ndefs;
 extern const struct ops_ctl_def ops_identities_defs[];
 extern const size_t             ops_identities_ndefs;
 
-/* The schema of an operation that takes nothing. */
-#define OPS_CTL_NO_INPUT "{\"type\":[\"object\",\"null\"],\"properties\":{}}"
-
 /* A string that is not empty. */
 #define OPS_CTL_TEXT "{\"type\":\"string\",\"minLength\":1}"
 

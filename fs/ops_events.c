@@ -134,19 +134,10 @@ ops_events_subscribe(struct registry_call *call, json_t *input, void *arg)
 int
 ops_events_register(struct registry *r, char *err, size_t errlen)
 {
-	static const char *const scopes[] = {OPS_SCOPE_READ, NULL};
-	struct registry_spec     spec;
-	int                      rc;
+	struct registry_spec_text t = {"/events/subscribe",
+	    REGISTRY_SUBSCRIPTION, OPS_EVENTS_INPUT, OPS_EVENTS_OUTPUT,
+	    ops_scopes_read, 0};
 
-	memset(&spec, 0, sizeof spec);
-	spec.name = "/events/subscribe";
-	spec.kind = REGISTRY_SUBSCRIPTION;
-	spec.input = json_loads(OPS_EVENTS_INPUT, 0, NULL);
-	spec.output = json_loads(OPS_EVENTS_OUTPUT, 0, NULL);
-	spec.access.scopes = scopes;
-	rc = registry_register(
-	    r, &spec, ops_events_subscribe, NULL, err, errlen);
-	json_decref(spec.input);
-	json_decref(spec.output);
-	return rc;
+	return registry_register_text(
+	    r, &t, ops_events_subscribe, NULL, err, errlen);
 }

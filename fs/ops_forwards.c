@@ -9,6 +9,7 @@
 
 #include "forward.h"
 #include "name.h"
+#include "ops.h"
 #include "ops_ctl.h"
 
 #define OPS_FORWARDS_NAME_MAX 64
@@ -227,8 +228,8 @@ const struct ops_ctl_def ops_forwards_defs[] = {
         "\"field\":{\"enum\":[\"kind\",\"listen\",\"target\",\"via\"]},"
         "\"value\":{\"type\":\"string\"}}}",
         NULL, 0, ops_forwards_set},
-    {"/forwards/list", REGISTRY_QUERY, OPS_CTL_NO_INPUT,
-        OPS_CTL_LIST("forwards"), 0, ops_forwards_list},
+    {"/forwards/list", REGISTRY_QUERY, OPS_NO_INPUT, OPS_CTL_LIST("forwards"),
+        0, ops_forwards_list},
 };
 
 const size_t ops_forwards_ndefs =

@@ -10,6 +10,7 @@
 
 #include "authkeys.h"
 #include "identities.h"
+#include "ops.h"
 #include "ops_ctl.h"
 #include "sshd.h"
 
@@ -123,7 +124,7 @@ const struct ops_ctl_def ops_identities_defs[] = {
         "\"field\":{\"enum\":[\"key\",\"kind\",\"scopes\"]},"
         "\"value\":{\"type\":\"string\"}}}",
         NULL, OPS_CTL_IDS, ops_identities_set},
-    {"/identities/list", REGISTRY_QUERY, OPS_CTL_NO_INPUT,
+    {"/identities/list", REGISTRY_QUERY, OPS_NO_INPUT,
         OPS_CTL_LIST("identities"), OPS_CTL_IDS, ops_identities_list},
 };
 

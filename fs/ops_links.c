@@ -8,6 +8,7 @@
 
 #include "channel.h"
 #include "listener.h"
+#include "ops.h"
 #include "ops_ctl.h"
 #include "upstream.h"
 
@@ -187,8 +188,8 @@ const struct ops_ctl_def ops_links_defs[] = {
         ops_links_listen},
     {"/listeners/remove", REGISTRY_MUTATION, OPS_CTL_BY_NAME, NULL, 0,
         ops_links_unlisten},
-    {"/listeners/list", REGISTRY_QUERY, OPS_CTL_NO_INPUT,
-        OPS_CTL_LIST("listeners"), 0, ops_links_listeners},
+    {"/listeners/list", REGISTRY_QUERY, OPS_NO_INPUT, OPS_CTL_LIST("listeners"),
+        0, ops_links_listeners},
     {"/upstreams/connect", REGISTRY_MUTATION,
         "{\"type\":\"object\",\"required\":[\"uri\",\"identity\"],"
         "\"additionalProperties\":false,"
@@ -199,15 +200,15 @@ const struct ops_ctl_def ops_links_defs[] = {
         "{\"type\":\"object\",\"required\":[\"name\"]}", 0, ops_links_connect},
     {"/upstreams/disconnect", REGISTRY_MUTATION, OPS_CTL_BY_NAME, NULL, 0,
         ops_links_disconnect},
-    {"/upstreams/list", REGISTRY_QUERY, OPS_CTL_NO_INPUT,
-        OPS_CTL_LIST("upstreams"), 0, ops_links_upstreams},
+    {"/upstreams/list", REGISTRY_QUERY, OPS_NO_INPUT, OPS_CTL_LIST("upstreams"),
+        0, ops_links_upstreams},
     {"/channels/close", REGISTRY_MUTATION,
         "{\"type\":\"object\",\"required\":[\"id\"],"
         "\"additionalProperties\":false,"
         "\"properties\":{\"id\":{\"type\":\"integer\",\"minimum\":1}}}",
         NULL, 0, ops_links_close},
-    {"/channels/list", REGISTRY_QUERY, OPS_CTL_NO_INPUT,
-        OPS_CTL_LIST("channels"), 0, ops_links_channels},
+    {"/channels/list", REGISTRY_QUERY, OPS_NO_INPUT, OPS_CTL_LIST("channels"),
+        0, ops_links_channels},
 };
 
 const size_t ops_links_ndefs = sizeof ops_links_defs / sizeof ops_links_defs[0];

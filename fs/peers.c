@@ -56,8 +56,6 @@ static struct {
 	int              started;
 } pz;
 
-static const char *const peers_read[] = {OPS_SCOPE_READ, NULL};
-static const char *const peers_admin[] = {OPS_SCOPE_ADMIN, NULL};
 static const char *const peers_worker[] = {"relay:connect", NULL};
 /* A head's calls reach a worker that chose to dial it. */
 static const char *const peers_head_scopes[] = {
@@ -239,7 +237,7 @@ peers_route_add(struct peer *p, const char *name, const char *kind)
 		spec.kind = REGISTRY_SUBSCRIPTION;
 	rt->kind = spec.kind;
 	spec.access.scopes =
-	    spec.kind == REGISTRY_QUERY ? peers_read : peers_admin;
+	    spec.kind == REGISTRY_QUERY ? ops_scopes_read : ops_scopes_admin;
 	if (registry_register(pz.r, &spec, peers_route, rt, err, sizeof err) !=
 	    0) {
 		free(rt);
@@ -446,21 +444,14 @@ peers_watch(void *arg, struct upstream *u, int up)
 int
 peers_start(uv_loop_t *loop, struct registry *r)
 {
-	struct registry_spec spec;
-	char                 err[128];
-	int                  rc;
+	struct registry_spec_text t = {"/head/services/register",
+	    REGISTRY_MUTATION, PEERS_REGISTER_INPUT, NULL, peers_worker, 0};
+	int                       rc;
 
 	pz.loop = loop;
 	pz.r = r;
-
-	memset(&spec, 0, sizeof spec);
-	spec.name = "/head/services/register";
-	spec.kind = REGISTRY_MUTATION;
-	spec.input = json_loads(PEERS_REGISTER_INPUT, 0, NULL);
-	spec.access.scopes = peers_worker;
-	rc = registry_register(r, &spec, peers_register, NULL, err, sizeof err);
-	json_decref(spec.input);
-	if (rc != 0)
+	if ((rc = registry_register_text(
+	         r, &t, peers_register, NULL, NULL, 0)) != 0)
 		return rc;
 
 	uv_timer_init(loop, &pz.dial);

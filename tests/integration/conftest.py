@@ -349,6 +349,22 @@ class Forward:
     def log(self):
         return Path(self.log_path).read_text(errors="replace")
 
+    def stop(self, timeout=WAIT):
+        """Ends ssh with SIGTERM and waits for it.  OpenSSH 9.2's client
+        looks for a signal before it enters poll(); one that comes in
+        between is seen only when poll returns, which may be minutes
+        later.  So the signal is repeated until ssh has gone."""
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            if time.monotonic() > deadline:
+                raise AssertionError("ssh still running after SIGTERM")
+            self.proc.terminate()
+            try:
+                self.proc.wait(0.2)
+            except subprocess.TimeoutExpired:
+                pass
+        return self.proc.returncode
+
 
 class Harness:
     """Everything one test starts, and its cleanup."""

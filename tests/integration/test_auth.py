@@ -28,7 +28,7 @@ def assert_tunnel_works(harness, node, key):
     echo = harness.echo_server()
     fwd = harness.forward(node, "-L", f"127.0.0.1:{echo.port}", key=key)
     assert echo_through(fwd.port, b"hello\n") == b"hello\n"
-    fwd.proc.terminate()
+    fwd.stop()
 
 
 def test_authorized_key_is_accepted_and_logged(harness, plain_node):

@@ -68,8 +68,7 @@ def assert_login_works(harness, node, key=None):
     echo = harness.echo_server()
     fwd = harness.forward(node, "-L", f"127.0.0.1:{echo.port}", key=key)
     assert echo_through(fwd.port, b"still served\n") == b"still served\n"
-    fwd.proc.terminate()
-    fwd.proc.wait(WAIT)
+    fwd.stop()
 
 
 def ssh_with_keys(node, keys, *command):

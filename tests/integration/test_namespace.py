@@ -103,7 +103,7 @@ def test_tunnel_in_namespace_and_events(harness, node):
     assert fwd.proc.poll() is None
     assert node.ls("sessions") == [sid]
 
-    fwd.proc.terminate()
+    fwd.stop()
     wait_for(lambda: node.ls("sessions") == [], "sessions/ to empty")
 
     # The stream and the log file saw the same lines, in order.
@@ -238,11 +238,11 @@ def test_blocked_event_reader_can_be_interrupted(harness, node):
 
 def test_event_readers_have_own_cursors(harness, node):
     first = harness.watch(node, "events")
-    harness.forward(node, "-D").proc.terminate()
+    harness.forward(node, "-D").stop()
     wait_lines(first, r'"type":\s*"session.closed"', "first reader")
 
     second = harness.watch(node, "events")
-    harness.forward(node, "-D").proc.terminate()
+    harness.forward(node, "-D").stop()
     text = wait_lines(second, r'"type":\s*"session.closed"', "second reader")
 
     # The second reader starts at "now": one session, not two.

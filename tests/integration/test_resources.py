@@ -82,8 +82,8 @@ def busy_spell(harness, node):
     assert echo_through(victim.port, b"bye\n") == b"bye\n"
     victim.proc.kill()
 
-    for proc in (fwd.proc, socks.proc):
-        proc.terminate()
+    for f in (fwd, socks):
+        f.stop()
     wait_for(lambda: node.ls("sessions") == [], "sessions/ to empty")
 
 

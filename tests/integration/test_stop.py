@@ -123,7 +123,7 @@ def test_second_daemon_does_not_cover_live_mount(harness, node):
 
 
 def test_event_numbering_survives_restart(harness, node):
-    harness.forward(node, "-D").proc.terminate()
+    harness.forward(node, "-D").stop()
     wait_for(lambda: node.ls("sessions") == [], "the session to close")
     size = os.stat(node.path("events.log")).st_size
     before = node.read("events.log")

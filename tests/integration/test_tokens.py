@@ -46,7 +46,7 @@ def test_token_is_the_ssh_identity(harness, node):
     session = node.ls("sessions")[0]
     assert node.value("sessions", session, "identity") == \
         harness.key.fingerprint
-    fwd.proc.terminate()
+    fwd.stop()
 
     # Tokens are secrets: never written to the log.
     assert token not in node.log()

@@ -31,6 +31,7 @@
 #include "penalty.h"
 #include "persist.h"
 #include "policy.h"
+#include "rand.h"
 #include "session.h"
 #include "sshd.h"
 #include "upstream.h"
@@ -836,6 +837,8 @@ main(int argc, char **argv)
 	log_init("alknetd");
 	if (sodium_init() < 0)
 		die("cannot initialise libsodium");
+	if (rand_use_sodium() != 0)
+		die("cannot hand OpenSSL libsodium's random bytes");
 	options_parse(&o, argc, argv);
 	state_prepare(&o);
 	raise_fd_limit();

@@ -53,8 +53,12 @@
  * makes it enlarge the window at once (channel_open_window). */
 #define CHANNEL_LIBSSH_WINDOW 64000
 #define CHANNEL_EARLY_MAX     (64 * 1024)
-/* More unread data than any window libssh grants: the peer ignores it. */
-#define CHANNEL_PEER_MAX (2 * 1024 * 1024)
+/*
+ * More unread data than any window libssh grants: the peer ignores it.
+ * libssh widens the window to 1.28 MB once it is down to half that, so
+ * a peer that keeps to it leaves at most 1.92 MB unread.
+ */
+#define CHANNEL_PEER_MAX (4 * 1024 * 1024)
 /* What all channels together may leave in libssh for slow targets. */
 #define CHANNEL_STALLED_MAX (256 * 1024 * 1024)
 
@@ -363,38 +367,47 @@ channel_open_window(struct channel *c)
 		c->finish = 1;
 }
 
+/* Keeps what the peer's window refused in pend, and stops reading. */
+static int
+channel_keep(struct channel *c, const char *data, size_t len)
+{
+	if ((c->pend = malloc(len)) == NULL)
+		return -1;
+	memcpy(c->pend, data, len);
+	c->pend_off = 0;
+	c->pend_len = len;
+	uv_read_stop((uv_stream_t *)c->tcp);
+	return 0;
+}
+
 /* Sends data to the peer; what its window refuses waits in pend. */
 static void
 channel_to_peer(struct channel *c, const char *data, size_t len)
 {
-	int n;
+	int n = 0;
 
 	c->bytes_out += len;
 	stats.bytes_out += len;
 	session__count(c->session, 0, len);
 
 	session__batch(c->session);
-	channel_open_window(c);
 
 	/* While libssh still has output queued for the socket, nothing more
 	 * is handed to it: its buffer would grow without bound if the peer
 	 * stopped reading. */
-	if (channel_peer_busy(c))
-		n = 0;
-	else if ((n = ssh_channel_write(c->ch, data, (uint32_t)len)) < 0) {
+	if (!channel_peer_busy(c) &&
+	    (n = ssh_channel_write(c->ch, data, (uint32_t)len)) < 0) {
 		c->finish = 1;
 		return;
 	}
-	if ((size_t)n == len)
-		return;
-	if ((c->pend = malloc(len - (size_t)n)) == NULL) {
+	if ((size_t)n < len &&
+	    channel_keep(c, data + n, len - (size_t)n) != 0) {
 		c->finish = 1;
 		return;
 	}
-	memcpy(c->pend, data + n, len - (size_t)n);
-	c->pend_off = 0;
-	c->pend_len = len - (size_t)n;
-	uv_read_stop((uv_stream_t *)c->tcp);
+
+	/* Only now: the read it makes may fill read_buf, where data was. */
+	channel_open_window(c);
 }
 
 static void
@@ -518,25 +531,44 @@ channel_on_close(ssh_session ssh, ssh_channel ch, void *arg)
 		uv_read_stop((uv_stream_t *)c->tcp);
 }
 
-/* Moves data libssh kept for us while the TCP side was busy. */
+/*
+ * Moves data libssh kept for us while the TCP side was busy: all it held
+ * at once.  Every read lets libssh 0.10 widen the peer's window back to
+ * its full 1.28 MB, whatever it still holds; reading a little each time
+ * the target took some would let a fast peer and a slow target grow that
+ * store without end.  Emptied at once, libssh holds no more than its own
+ * window allows (CHANNEL_PEER_MAX), and the TCP queue that much on top
+ * of its low mark.  The batch keeps the window's widening from leaving
+ * before the reads are done.
+ */
 static void
 channel_drain_ssh(struct channel *c)
 {
-	int n;
+	size_t   left = c->held;
+	uint32_t want;
+	int      n;
 
-	c->ssh_stalled = 0;
-	while (c->wq < CHANNEL_WQ_HIGH && !c->finish && !c->ssh_stalled) {
-		n = ssh_channel_read_nonblocking(
-		    c->ch, read_buf, sizeof read_buf, 0);
-		if (n == SSH_EOF || n == 0)
+	session__batch(c->session);
+	while (left > 0 && !c->finish) {
+		want =
+		    left < sizeof read_buf ? (uint32_t)left : sizeof read_buf;
+		n = ssh_channel_read_nonblocking(c->ch, read_buf, want, 0);
+		if (n == SSH_EOF || n == 0) {
+			channel_set_held(c, 0);
 			break;
+		}
+		if (n < 0 || channel_to_target(c, read_buf, (size_t)n) != 0) {
+			c->finish = 1;
+			break;
+		}
+		left -= (size_t)n < left ? (size_t)n : left;
 		channel_set_held(
 		    c, c->held > (size_t)n ? c->held - (size_t)n : 0);
-		if (n < 0 || channel_to_target(c, read_buf, (size_t)n) != 0)
-			c->finish = 1;
 	}
-	if (c->wq >= CHANNEL_WQ_HIGH)
-		c->ssh_stalled = 1;
+
+	/* What arrived meanwhile waits for the next drain, if the target
+	 * could not take it at once. */
+	c->ssh_stalled = c->held > 0;
 	if (c->peer_eof && !c->ssh_stalled)
 		channel_shut_target(c);
 }

@@ -303,9 +303,16 @@ callconn_request(struct callconn *cc, const struct frame *f)
 	struct reply_error busy = {REPLY_INTERNAL, "too many calls", 1, NULL};
 	int                rc = -ENOSPC;
 
-	/* One peer cannot take every call the node can hold.
-	 * XXX: an id reused while its call is open is not refused; the
-	 * two calls' answers cannot be told apart. */
+	/* Two open calls under one id: their answers could not be told
+	 * apart, so the peer is broken, as with a malformed frame. */
+	if (cc->open > 0 && registry_open(cs.r, cc, f->id)) {
+		log_info("call id reused identity=%s id=%.64s",
+		    cc->has_who ? cc->id : "none", f->id);
+		callconn_close(cc);
+		return;
+	}
+
+	/* One peer cannot take every call the node can hold. */
 	if (cc->open < CALLCONN_PEER_MAX)
 		rc = registry_dispatch_request(cs.r,
 		    cc->has_who ? &cc->who : NULL, cc, cc->name, f->id,

@@ -361,6 +361,10 @@ void registry_call_on_abort(
 int registry_abort(
     struct registry *r, const void *origin, const char *request_id);
 
+/* 1 if origin has a call of its own open under request_id, else 0. */
+int registry_open(
+    const struct registry *r, const void *origin, const char *request_id);
+
 /* Aborts every open call of origin (a connection that closed), as
  * registry_abort does.  Returns how many. */
 size_t registry_abort_origin(struct registry *r, const void *origin);

@@ -605,6 +605,29 @@ registry_call_abort(struct registry_call *c)
 	registry_call_release(c);
 }
 
+/* origin's own open call under request_id, or NULL. */
+static struct registry_call *
+registry_find_open(
+    const struct registry *r, const void *origin, const char *request_id)
+{
+	struct registry_call *c;
+
+	for (c = r->live; c != NULL; c = c->live_next) {
+		if (c->up == NULL && c->ctx.origin == origin &&
+		    strcmp(c->id, request_id) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+int
+registry_open(
+    const struct registry *r, const void *origin, const char *request_id)
+{
+	return r != NULL && request_id != NULL &&
+	    registry_find_open(r, origin, request_id) != NULL;
+}
+
 int
 registry_abort(struct registry *r, const void *origin, const char *request_id)
 {
@@ -612,14 +635,10 @@ registry_abort(struct registry *r, const void *origin, const char *request_id)
 
 	if (r == NULL || request_id == NULL)
 		return -EINVAL;
-	for (c = r->live; c != NULL; c = c->live_next) {
-		if (c->up == NULL && c->ctx.origin == origin &&
-		    strcmp(c->id, request_id) == 0) {
-			registry_call_abort(c);
-			return 0;
-		}
-	}
-	return -ENOENT;
+	if ((c = registry_find_open(r, origin, request_id)) == NULL)
+		return -ENOENT;
+	registry_call_abort(c);
+	return 0;
 }
 
 /* Aborts origin's open calls, or only its subscriptions. */

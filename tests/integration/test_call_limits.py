@@ -252,3 +252,29 @@ def test_raw_connections_share_the_ssh_limits(harness):
     refused.close()
     node.wait_log(r"^alknetd: connection rejected remote_addr=127\.0\.0\.1 "
                   r"transport=raw reason=penalty$")
+
+
+def test_an_open_call_id_cannot_be_reused(harness, node):
+    reader = harness.make_key()
+    add_identity(node, "reader", reader, "node:read")
+    c = login(node, reader)
+    c.sock.sendall(request("s1", "/events/subscribe", {"types": ["x."]}))
+    wait_for(lambda: any(n.endswith(":s1") for n in
+                         os.listdir(node.path("flowgraph", "calls"))),
+             "the subscription to start")
+
+    # Two answers under one id could not be told apart: the connection
+    # is closed, as for a malformed frame, and its calls end with it.
+    c.sock.sendall(request("s1", "/node/info"))
+    assert c.answer() is None
+    c.close()
+    node.wait_log(r"^alknetd: call id reused identity=SHA256:\S+ id=s1$")
+    wait_for(lambda: call_status(node, conn_of("s1", node,
+                                               "/events/subscribe"))
+             == "aborted", "the subscription to end")
+
+    # A finished call's id may be used again.
+    c = login(node, reader)
+    for _ in range(2):
+        assert c.call("i1", "/node/info")["type"] == "call.responded"
+    c.close()

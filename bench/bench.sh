@@ -14,7 +14,11 @@
 #     (`--socks`) connected to an alknetd head: single-connection
 #     throughput to the sink, and SOCKS5 connections per second
 #     (no-auth greeting, CONNECT to 127.0.0.1, 1-byte echo, close).
-# and prints a table with the ratio alknetd/sshd.
+# and prints a table with the ratio alknetd/sshd.  The two rates of
+# new connections go back and forth between sshd and alknetd, run by
+# run, both tunnels up at once: they are bound by wake-ups, whose cost
+# on a small VM drifts more from one minute to the next than the two
+# servers differ.
 #
 # Then the call protocol (docs/calls.md) against an alknetd head with a
 # mount and a raw listener: calls per second and the median and 99th
@@ -349,6 +353,43 @@ run_best() {
 	secs=${best%% *}
 }
 
+# Sets rate_a and rate_b to the cycles per second, $1 cycles a run, of
+# the best of RUNS runs of the benchtool commands in the arrays named $2
+# and $3, or to FAIL.  The two take turns, run by run: on a small VM the
+# machine's speed drifts from one minute to the next by more than a
+# reference and alknetd differ, and in turns both meet the same drift.
+rates_in_turn() {
+	local n=$1 i sa= sb=
+	local -n cmd_a=$2 cmd_b=$3
+
+	for ((i = 0; i < RUNS; i++)); do
+		if [[ $sa != FAIL ]]; then
+			RUNS=1 run_best "${cmd_a[@]}" && sa=$(least "$sa" "$secs") ||
+			    sa=FAIL
+		fi
+		if [[ $sb != FAIL ]]; then
+			RUNS=1 run_best "${cmd_b[@]}" && sb=$(least "$sb" "$secs") ||
+			    sb=FAIL
+		fi
+	done
+	rate_a=$(per_second "$n" "$sa")
+	rate_b=$(per_second "$n" "$sb")
+}
+
+# The smaller of the times $1 (may be empty) and $2.
+least() {
+	awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'
+}
+
+# $1 cycles in $2 seconds as a rate, or FAIL.
+per_second() {
+	if [[ $2 = FAIL || -z $2 ]]; then
+		echo FAIL
+	else
+		awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n / s }'
+	fi
+}
+
 # Sets result to the throughput in MiB/s through server port $1 with
 # cipher $2, or FAIL.
 measure_throughput() {
@@ -372,7 +413,9 @@ measure_conns() {
 	stop "$tunnel_pid"
 }
 
-# Runs every measurement against server port $1; fills the array named $2.
+# Runs every measurement against server port $1; fills the array named
+# $2.  The channel rate is measured here only without alknetd: else
+# channels_in_turn measures both servers.
 measure_all() {
 	local port=$1 c
 	local -n res=$2
@@ -382,9 +425,34 @@ measure_all() {
 		res+=("$result")
 		echo "  throughput $c: $result MiB/s" >&2
 	done
+	[[ $SSHD_ONLY = 1 ]] || return 0
 	measure_conns "$port"
 	res+=("$result")
 	echo "  channels: $result per second" >&2
+}
+
+# The channel rate through `ssh -L` to sshd (server port $1) and to
+# alknetd ($2), in turns; appends to sshd_res and alk_res.
+channels_in_turn() {
+	local a=() b=() pids_ab=() p
+
+	rate_a=FAIL
+	rate_b=FAIL
+	if start_tunnel "$1" "${CIPHERS%% *}" "$echo_port"; then
+		a=(conns "$tunnel_port" "$CONNS")
+		pids_ab+=("$tunnel_pid")
+		if start_tunnel "$2" "${CIPHERS%% *}" "$echo_port"; then
+			b=(conns "$tunnel_port" "$CONNS")
+			rates_in_turn "$CONNS" a b
+		fi
+		pids_ab+=("$tunnel_pid")
+	fi
+	for p in "${pids_ab[@]}"; do
+		stop "$p"
+	done
+	sshd_res+=("$rate_a")
+	alk_res+=("$rate_b")
+	echo "  channels: sshd $rate_a, alknetd $rate_b per second" >&2
 }
 
 # Sets result to the throughput in MiB/s through the SOCKS5 proxy on
@@ -429,6 +497,8 @@ measure_sshd_socks() {
 		echo "  socks5 throughput $c: $result MiB/s" >&2
 	done
 	socks_sshd_conns=FAIL
+	# With alknetd, measure_alknetd_socks takes both in turns.
+	[[ $SSHD_ONLY = 1 ]] || return 0
 	if start_tunnel "$1" "${CIPHERS%% *}" socks; then
 		socks_conns "$tunnel_port"
 		socks_sshd_conns=$result
@@ -489,9 +559,10 @@ probe_worker_cipher() {
 }
 
 # SOCKS5 through an alknetd worker (`--socks`) connected to the head on
-# port $1: sets worker_cipher, socks_alk_tp and socks_alk_conns.
+# port $1: sets worker_cipher, socks_alk_tp and socks_alk_conns, and
+# socks_sshd_conns, measured in turns with `ssh -D` to sshd.
 measure_alknetd_socks() {
-	local socks_port
+	local socks_port a b
 
 	probe_worker_cipher "$1"
 	echo "  worker cipher: $worker_cipher" >&2
@@ -504,10 +575,17 @@ measure_alknetd_socks() {
 		socks_throughput "$socks_port"
 		socks_alk_tp=$result
 		echo "  socks5 throughput: $socks_alk_tp MiB/s" >&2
-		socks_conns "$socks_port"
-		socks_alk_conns=$result
+		if start_tunnel "$sshd_port" "${CIPHERS%% *}" socks; then
+			a=(socksconns "$tunnel_port" "$echo_port" "$SOCKS_CONNS")
+			b=(socksconns "$socks_port" "$echo_port" "$SOCKS_CONNS")
+			rates_in_turn "$SOCKS_CONNS" a b
+			socks_sshd_conns=$rate_a
+			socks_alk_conns=$rate_b
+		fi
+		stop "$tunnel_pid"
 	fi
-	echo "  socks5 connections: $socks_alk_conns per second" >&2
+	echo "  socks5 connections: sshd $socks_sshd_conns," \
+	    "alknetd $socks_alk_conns per second" >&2
 	stop "$worker_pid"
 }
 
@@ -738,7 +816,10 @@ tunnels() {
 	else
 		start_alknetd
 		echo "alknetd on 127.0.0.1:$alknetd_port" >&2
-		[[ $ONLY = socks ]] || measure_all "$alknetd_port" alk_res
+		if [[ $ONLY != socks ]]; then
+			measure_all "$alknetd_port" alk_res
+			channels_in_turn "$sshd_port" "$alknetd_port"
+		fi
 		measure_alknetd_socks "$alknetd_port"
 	fi
 

@@ -22,10 +22,11 @@
 #include "sshd.h"
 
 /* Key n of the node: 0 is the identity, n > 0 device n. */
-#define KEYS_PATH_FMT  "m/74'/0'/0'/%u'"
-#define KEYS_FRAME_MAX 65536 /* an answer to status or public */
-#define KEYS_NEXT      (-1)  /* an answer wants the next call */
-#define KEYS_ABANDONED (-2)  /* a poll ends without a finding */
+#define KEYS_PATH_FMT      "m/74'/0'/0'/%u'"
+#define KEYS_FRAME_MAX     65536 /* an answer to status or public */
+#define KEYS_NEXT          (-1)  /* an answer wants the next call */
+#define KEYS_ABANDONED     (-2)  /* a poll ends without a finding */
+#define KEYS_FIRST_TIMEOUT 5     /* seconds for each call at start */
 
 /* One poll: a connection, and the calls made on it one at a time. */
 struct keys_poll {
@@ -202,10 +203,12 @@ keys_first(struct sshd *sshd, char *err, size_t errlen)
 	json_t                *output = NULL;
 	int                    rc = 0;
 
-	/* XXX: a daemon that takes the connection and never answers holds
-	 * the start up for SECRETD_CLIENT_TIMEOUT. */
+	/* A daemon that takes the connection and never answers holds the
+	 * start up no longer than KEYS_FIRST_TIMEOUT; the polls on the loop
+	 * find it later if it comes back. */
 	memset(pub, 0, sizeof pub);
-	if (secretd_client_open(keys.path, &c) != 0)
+	if (secretd_client_open(keys.path, &c) != 0 ||
+	    secretd_client_set_timeout(c, KEYS_FIRST_TIMEOUT) != 0)
 		goto out;
 	if (keys_call(c, "status", NULL, &output) != 0 ||
 	    keys_take_state(output, &state) != 0) {

@@ -25,10 +25,22 @@ struct secretd_client {
 };
 
 int
+secretd_client_set_timeout(struct secretd_client *c, unsigned seconds)
+{
+	struct timeval tv = {(time_t)seconds, 0};
+
+	if (seconds == 0)
+		return -EINVAL;
+	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+		return -errno;
+	return 0;
+}
+
+int
 secretd_client_open(const char *path, struct secretd_client **out)
 {
 	struct sockaddr_un     sun = {.sun_family = AF_UNIX};
-	struct timeval         tv = {SECRETD_CLIENT_TIMEOUT, 0};
 	struct secretd_client *c;
 	int                    rc;
 
@@ -39,8 +51,7 @@ secretd_client_open(const char *path, struct secretd_client **out)
 		return -ENOMEM;
 
 	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
-	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0 ||
+	    secretd_client_set_timeout(c, SECRETD_CLIENT_TIMEOUT) != 0 ||
 	    connect(c->fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
 		rc = -errno;
 		secretd_client_close(c);

@@ -33,6 +33,10 @@ int secretd_client_open(const char *path, struct secretd_client **out);
 /* Closes c; accepts NULL. */
 void secretd_client_close(struct secretd_client *c);
 
+/* Gives each later call of c seconds (1 or more) instead of
+ * SECRETD_CLIENT_TIMEOUT.  Returns 0 or a negative errno. */
+int secretd_client_set_timeout(struct secretd_client *c, unsigned seconds);
+
 /*
  * Calls operation op with input (borrowed; NULL for none) and waits for
  * its answer.  Returns 0 and *output, a new reference; -EREMOTEIO when
@@ -41,7 +45,8 @@ void secretd_client_close(struct secretd_client *c);
  *
  *	-EPROTO     the answer is not a frame answering this call
  *	-EPIPE      the daemon closed the connection
- *	-ETIMEDOUT  no answer within SECRETD_CLIENT_TIMEOUT seconds
+ *	-ETIMEDOUT  no answer in time (SECRETD_CLIENT_TIMEOUT seconds,
+ *	            unless set otherwise)
  *	-ENOMEM, or an errno of the socket
  */
 int secretd_client_call(struct secretd_client *c, const char *op, json_t *input,

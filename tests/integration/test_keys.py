@@ -11,6 +11,7 @@ import base64
 import errno
 import hashlib
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -262,6 +263,21 @@ def test_secretd_not_there(harness):
     assert node.value("keys", "host_key") == "file"
     assert node.ls("keys", "devices") == [f"{n}.pub{s}" for n in range(1, 5)
                                           for s in ("", ".fp")]
+
+
+def test_secretd_that_never_answers(harness):
+    """A socket that takes the connection and says nothing: the node
+    starts on its file key, well within the harness's wait."""
+    path = harness.dir / "silent.sock"
+    silent = socket.socket(socket.AF_UNIX)
+    silent.bind(str(path))
+    silent.listen(16)
+    harness.reserved.append(silent)
+
+    node = harness.start_node(args=["--secretd", str(path)])
+    assert node.value("keys", "status") == "unavailable"
+    assert node.value("keys", "host_key") == "file"
+    assert node.value("keys", "host.pub") == keyscan(node)
 
 
 def test_bad_device_count(harness):

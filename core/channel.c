@@ -59,8 +59,9 @@
  * a peer that keeps to it leaves at most 1.92 MB unread.
  */
 #define CHANNEL_PEER_MAX (4 * 1024 * 1024)
-/* What all channels together may leave in libssh for slow targets. */
-#define CHANNEL_STALLED_MAX (256 * 1024 * 1024)
+/* What all channels together may hold for slow targets: in libssh and
+ * queued to their sockets. */
+#define CHANNEL_BACKLOG_MAX (256 * 1024 * 1024)
 
 enum channel_state {
 	CHANNEL_CONNECTING, /* resolving and connecting the target */
@@ -100,18 +101,19 @@ struct channel {
 	uv_connect_t     conn;
 	uv_shutdown_t    shut;
 
-	size_t wq;          /* bytes queued to the TCP side */
-	size_t held;        /* bytes libssh holds for us, unread */
-	int    ssh_stalled; /* data left in libssh */
-	int    peer_eof;
-	int    peer_closed;
-	int    target_shut;
-	int    target_eof;
-	int    eof_sent;
-	int    window_open; /* the full window was granted */
-	char  *pend;        /* TCP data the window held */
-	size_t pend_off;
-	size_t pend_len;
+	size_t   wq;          /* bytes queued to the TCP side */
+	size_t   held;        /* bytes libssh holds for us, unread */
+	int      ssh_stalled; /* data left in libssh */
+	uint64_t taken_at;    /* loop time the target last took data */
+	int      peer_eof;
+	int      peer_closed;
+	int      target_shut;
+	int      target_eof;
+	int      eof_sent;
+	int      window_open; /* the full window was granted */
+	char    *pend;        /* TCP data the window held */
+	size_t   pend_off;
+	size_t   pend_len;
 
 	uint64_t bytes_in;
 	uint64_t bytes_out;
@@ -150,6 +152,7 @@ static size_t             nchannels;
 static uint64_t           next_id;
 static char               read_buf[CHANNEL_READ_SIZE];
 static size_t             held_total; /* the sum of every channel's held */
+static size_t             wq_total;   /* and of every channel's wq */
 
 static void channel_try_next(struct channel *);
 static void channel_drain_ssh(struct channel *);
@@ -254,6 +257,8 @@ channel_on_written(uv_write_t *req, int status)
 	struct channel       *c = w->c;
 
 	c->wq -= w->len;
+	wq_total -= w->len;
+	c->taken_at = uv_now(c->loop);
 	free(w);
 	if (status == UV_ECANCELED || c->state != CHANNEL_OPEN)
 		return;
@@ -282,6 +287,8 @@ channel_to_target(struct channel *c, const char *data, size_t len)
 		return n;
 	if (n < 0)
 		n = 0;
+	if (n > 0)
+		c->taken_at = uv_now(c->loop);
 	if ((size_t)n == len)
 		return 0;
 
@@ -297,6 +304,7 @@ channel_to_target(struct channel *c, const char *data, size_t len)
 		return n;
 	}
 	c->wq += w->len;
+	wq_total += w->len;
 	return 0;
 }
 
@@ -462,6 +470,42 @@ channel_flush_pending(struct channel *c)
  * more.
  */
 
+/*
+ * Past CHANNEL_BACKLOG_MAX held for targets by all channels together,
+ * the channels whose targets have taken nothing for longest are closed
+ * until the rest holds less.  A target that keeps up takes data every
+ * moment: such a channel is not chosen while a stalled one holds any.
+ * What a closed channel queued is freed as its socket closes, soon.
+ */
+static void
+channel_shed(void)
+{
+	struct channel *c, *oldest;
+	size_t          total = held_total + wq_total;
+
+	while (total > CHANNEL_BACKLOG_MAX) {
+		oldest = NULL;
+		TAILQ_FOREACH(c, &channels, gentry)
+		{
+			if (!c->finish && c->held + c->wq > 0 &&
+			    (oldest == NULL || c->taken_at < oldest->taken_at))
+				oldest = c;
+		}
+		if (oldest == NULL)
+			return;
+		log_info("channel closed channel=%llu session=%llu "
+		         "reason=\"node backlog\" backlog=%zu",
+		    (unsigned long long)oldest->id,
+		    (unsigned long long)oldest->session_id,
+		    oldest->held + oldest->wq);
+		total -= oldest->held + oldest->wq;
+		oldest->finish = 1;
+		channel_set_held(oldest, 0);
+		if (oldest->session != NULL)
+			session__soon(oldest->session);
+	}
+}
+
 /* Keeps held_total, the node-wide bound on data left in libssh. */
 static void
 channel_set_held(struct channel *c, size_t held)
@@ -482,14 +526,18 @@ channel_on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 		 * ours to write: libssh keeps it until channel_catch_up. */
 		channel_set_held(c, len);
 		c->ssh_stalled = 1;
+		channel_shed();
 		return 0;
 	}
 	if (c->state != CHANNEL_OPEN || c->finish || c->target_shut)
 		return (int)len;
 
 	/* len is all that libssh holds for the channel, old and new. */
-	channel_set_held(c, len);
-	if (len > CHANNEL_PEER_MAX || held_total > CHANNEL_STALLED_MAX) {
+	if (len > CHANNEL_PEER_MAX) {
+		log_info("channel closed channel=%llu session=%llu "
+		         "reason=\"peer ignores the window\" held=%u",
+		    (unsigned long long)c->id,
+		    (unsigned long long)c->session_id, len);
 		c->finish = 1;
 		channel_set_held(c, 0);
 		return (int)len;
@@ -505,7 +553,8 @@ channel_on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 		return (int)len;
 	}
 	channel_set_held(c, len - n);
-	return (int)n;
+	channel_shed();
+	return c->finish ? (int)len : (int)n;
 }
 
 static void
@@ -592,6 +641,7 @@ static void
 channel_established(struct channel *c)
 {
 	c->state = CHANNEL_OPEN;
+	c->taken_at = uv_now(c->loop);
 	if (uv_read_start(
 	        (uv_stream_t *)c->tcp, channel_alloc, channel_on_read) != 0)
 		c->finish = 1;
@@ -768,6 +818,7 @@ channel_new(struct session *s, struct channel_set *set, const char *kind,
 	c->session_id = session__id(s);
 	c->set = set;
 	c->loop = session__loop(s);
+	c->taken_at = uv_now(c->loop);
 	c->refs = 1;
 	c->opened = node_now_ms();
 	snprintf(c->kind, sizeof c->kind, "%s", kind);

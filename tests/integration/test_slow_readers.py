@@ -5,13 +5,14 @@ dropped, and the daemons let go of what they buffered afterwards."""
 
 import hashlib
 import os
+import re
 import socket
 import threading
 import time
 
 from conftest import WAIT, needs_fuse, recv_all, sha256, wait_for
-from worker import (SOCKS_OK, forward_port, recv_exact, socks_request,
-                    start_worker)
+from worker import (SOCKS_OK, exchange, forward_port, recv_exact,
+                    socks_request, start_worker)
 
 pytestmark = needs_fuse
 
@@ -107,3 +108,64 @@ def test_forward_upload_to_slow_target(harness, node):
     assert got.size == SIZE
     assert got.digest.hexdigest() == sha256(data)
     wait_for(lambda: node.ls("channels") == [], "channels/ to empty")
+
+
+STALLED = 250
+
+
+def test_stalled_targets_do_not_cut_a_flowing_one(harness, node):
+    """Targets that never read make the head hold more than its backlog
+    limit: the ones that took nothing for longest are closed, and say
+    so in the log; a flow whose target keeps up, on another session,
+    is never among them."""
+    never = socket.create_server(("127.0.0.1", 0), backlog=STALLED)
+    never.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+    harness.reserved.append(never)
+    held = []
+    threading.Thread(target=lambda: held.extend(
+        never.accept()[0] for _ in range(STALLED)), daemon=True).start()
+
+    fwd = harness.forward(node, "-L", f"127.0.0.1:{never.getsockname()[1]}")
+    clients = []
+    for _ in range(STALLED):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, RCVBUF)
+        sock.connect(("127.0.0.1", fwd.port))
+        sock.setblocking(False)
+        clients.append(sock)
+
+    # Fill every stalled channel until the head has had to close some.
+    chunk = bytes(64 << 10)
+    deadline = time.monotonic() + 120
+    while "reason=\"node backlog\"" not in node.log():
+        assert time.monotonic() < deadline, "the head to shed a channel"
+        sent = 0
+        for sock in clients:
+            try:
+                sent += sock.send(chunk)
+            except (BlockingIOError, OSError):
+                pass
+        if sent == 0:
+            time.sleep(0.05)
+
+    # A flow on another session, through a worker, to an echo server.
+    echo = harness.echo_server()
+    worker = start_worker(harness, f"tcp://127.0.0.1:{node.port}",
+                          socks=["127.0.0.1:0"])
+    data = os.urandom(SIZE)
+    with socket.create_connection(
+            ("127.0.0.1", forward_port(worker, "socks0")),
+            timeout=WAIT) as sock:
+        sock.sendall(b"\x05\x01\x00")
+        assert recv_exact(sock, 2) == b"\x05\x00"
+        sock.sendall(socks_request("127.0.0.1", echo.port))
+        assert recv_exact(sock, 10) == SOCKS_OK
+        assert sha256(exchange(sock, data)) == sha256(data)
+
+    shed = re.findall(r"^alknetd: channel closed channel=\d+ session=(\d+) "
+                      r"reason=\"node backlog\" backlog=\d+$",
+                      node.log(), re.M)
+    assert set(shed) == {node.ls("sessions")[0]}
+    assert fwd.proc.poll() is None
+    for sock in clients:
+        sock.close()

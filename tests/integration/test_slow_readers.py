@@ -58,6 +58,14 @@ def slow_connect(port):
     return sock
 
 
+def socks_connect(sock, port):
+    """Asks the SOCKS5 proxy sock is connected to for 127.0.0.1:port."""
+    sock.sendall(b"\x05\x01\x00")
+    assert recv_exact(sock, 2) == b"\x05\x00"
+    sock.sendall(socks_request("127.0.0.1", port))
+    assert recv_exact(sock, 10) == SOCKS_OK
+
+
 def test_socks_download_to_slow_client(harness):
     data = os.urandom(SIZE)
 
@@ -74,10 +82,7 @@ def test_socks_download_to_slow_client(harness):
 
     got = SlowRead()
     with slow_connect(port) as sock:
-        sock.sendall(b"\x05\x01\x00")
-        assert recv_exact(sock, 2) == b"\x05\x00"
-        sock.sendall(socks_request("127.0.0.1", source.port))
-        assert recv_exact(sock, 10) == SOCKS_OK
+        socks_connect(sock, source.port)
         got.read(sock)
 
     assert got.size == SIZE
@@ -156,10 +161,7 @@ def test_stalled_targets_do_not_cut_a_flowing_one(harness, node):
     with socket.create_connection(
             ("127.0.0.1", forward_port(worker, "socks0")),
             timeout=WAIT) as sock:
-        sock.sendall(b"\x05\x01\x00")
-        assert recv_exact(sock, 2) == b"\x05\x00"
-        sock.sendall(socks_request("127.0.0.1", echo.port))
-        assert recv_exact(sock, 10) == SOCKS_OK
+        socks_connect(sock, echo.port)
         assert sha256(exchange(sock, data)) == sha256(data)
 
     shed = re.findall(r"^alknetd: channel closed channel=\d+ session=(\d+) "

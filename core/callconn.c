@@ -304,7 +304,9 @@ callconn_request(struct callconn *cc, const struct frame *f)
 	int                rc = -ENOSPC;
 
 	/* Two open calls under one id: their answers could not be told
-	 * apart, so the peer is broken, as with a malformed frame. */
+	 * apart, so the peer is broken, as with a malformed frame.
+	 * XXX: the lookup walks every open call of the node, not only the
+	 * peer's; with thousands open, each request pays for that. */
 	if (cc->open > 0 && registry_open(cs.r, cc, f->id)) {
 		log_info("call id reused identity=%s id=%.64s",
 		    cc->has_who ? cc->id : "none", f->id);

@@ -407,8 +407,7 @@ measure_conns() {
 	result=FAIL
 	if start_tunnel "$1" "${CIPHERS%% *}" "$echo_port" &&
 	    run_best conns "$tunnel_port" "$CONNS"; then
-		result=$(awk -v n="$CONNS" -v s="$secs" \
-		    'BEGIN { printf "%.1f", n / s }')
+		result=$(per_second "$CONNS" "$secs")
 	fi
 	stop "$tunnel_pid"
 }
@@ -438,6 +437,7 @@ channels_in_turn() {
 
 	rate_a=FAIL
 	rate_b=FAIL
+	# start_tunnel sets tunnel_pid even when the forward fails.
 	if start_tunnel "$1" "${CIPHERS%% *}" "$echo_port"; then
 		a=(conns "$tunnel_port" "$CONNS")
 		pids_ab+=("$tunnel_pid")
@@ -445,8 +445,8 @@ channels_in_turn() {
 			b=(conns "$tunnel_port" "$CONNS")
 			rates_in_turn "$CONNS" a b
 		fi
-		pids_ab+=("$tunnel_pid")
 	fi
+	pids_ab+=("$tunnel_pid")
 	for p in "${pids_ab[@]}"; do
 		stop "$p"
 	done
@@ -470,8 +470,7 @@ socks_throughput() {
 socks_conns() {
 	result=FAIL
 	if run_best socksconns "$1" "$echo_port" "$SOCKS_CONNS"; then
-		result=$(awk -v n="$SOCKS_CONNS" -v s="$secs" \
-		    'BEGIN { printf "%.1f", n / s }')
+		result=$(per_second "$SOCKS_CONNS" "$secs")
 	fi
 }
 

@@ -11,8 +11,6 @@
  */
 #define OPENSSL_SUPPRESS_DEPRECATED
 
-#include <limits.h>
-
 #include <openssl/rand.h>
 #include <sodium.h>
 
